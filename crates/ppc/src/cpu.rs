@@ -1,0 +1,293 @@
+//! Architected state of one Power ISA processor thread.
+//!
+//! Register numbering follows the ISA (bit 0 is the most significant). Vector-scalar registers are
+//! held as two doublewords, `[dw0, dw1]`, where dw0 is the ISA's doubleword 0 (the high-order half);
+//! FPR n is VSR n doubleword 0 and VR n is VSR 32+n.
+
+use crate::mem::GuestMemory;
+use std::sync::Arc;
+
+/// Processor models; the instruction subset and SPR set follow the ISA level of the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuModel {
+    Power9,
+}
+
+/// MSR bits (ISA 3.0 numbering converted to shifts from the LSB).
+pub mod msr {
+    pub const SF: u64 = 1 << 63;
+    pub const HV: u64 = 1 << 60;
+    pub const VEC: u64 = 1 << 25;
+    pub const VSX: u64 = 1 << 23;
+    pub const EE: u64 = 1 << 15;
+    pub const PR: u64 = 1 << 14;
+    pub const FP: u64 = 1 << 13;
+    pub const ME: u64 = 1 << 12;
+    pub const FE0: u64 = 1 << 11;
+    pub const SE: u64 = 1 << 10;
+    pub const BE: u64 = 1 << 9;
+    pub const FE1: u64 = 1 << 8;
+    pub const IR: u64 = 1 << 5;
+    pub const DR: u64 = 1 << 4;
+    pub const RI: u64 = 1 << 1;
+    pub const LE: u64 = 1;
+}
+
+/// The fixed-point exception register, kept unpacked because CA/OV/SO are updated far more often
+/// than XER is read as a whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Xer {
+    pub so: bool,
+    pub ov: bool,
+    pub ca: bool,
+    pub ov32: bool,
+    pub ca32: bool,
+    /// Bits 57:63, the byte count of lswx/stswx.
+    pub count: u8,
+}
+
+impl Xer {
+    pub fn get(&self) -> u64 {
+        (self.so as u64) << 31
+            | (self.ov as u64) << 30
+            | (self.ca as u64) << 29
+            | (self.ov32 as u64) << 19
+            | (self.ca32 as u64) << 18
+            | (self.count & 0x7f) as u64
+    }
+
+    pub fn set(&mut self, v: u64) {
+        self.so = v >> 31 & 1 != 0;
+        self.ov = v >> 30 & 1 != 0;
+        self.ca = v >> 29 & 1 != 0;
+        self.ov32 = v >> 19 & 1 != 0;
+        self.ca32 = v >> 18 & 1 != 0;
+        self.count = (v & 0x7f) as u8;
+    }
+}
+
+/// Why execution stopped before the next instruction could complete. The interrupt that the ISA
+/// delivers for each is chosen by the caller: a user-mode runner turns these into signals or syscalls,
+/// the machine into architected interrupts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exception {
+    /// `sc LEV` (LEV 0 system call, 1 hypercall, 2 ultravisor); `pc` already points past it.
+    SystemCall {
+        lev: u8,
+    },
+    /// `scv LEV`; `pc` already points past it.
+    SystemCallVectored {
+        lev: u8,
+    },
+    /// Program interrupt: illegal instruction, privileged instruction, trap, or enabled FP exception.
+    Program(ProgramKind),
+    /// Data storage interrupt: the access at `ea` could not be performed.
+    DataStorage {
+        ea: u64,
+        write: bool,
+    },
+    /// Instruction storage interrupt: no instruction could be fetched at `ea`.
+    InstructionStorage {
+        ea: u64,
+    },
+    /// Alignment interrupt for the access at `ea`.
+    Alignment {
+        ea: u64,
+    },
+    FpUnavailable,
+    VecUnavailable,
+    VsxUnavailable,
+    /// Facility unavailable (FSCR/HFSCR controlled), with the FSCR IC value.
+    FacilityUnavailable {
+        ic: u8,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgramKind {
+    Illegal,
+    Privileged,
+    Trap,
+    FloatingPoint,
+}
+
+/// Result of executing one instruction.
+pub type Ex = Result<(), Exception>;
+
+/// One hardware thread's registers plus its view of memory.
+pub struct Cpu {
+    pub gpr: [u64; 32],
+    /// VSR 0..63 as `[doubleword 0, doubleword 1]`.
+    pub vsr: [[u64; 2]; 64],
+    pub cr: u32,
+    pub lr: u64,
+    pub ctr: u64,
+    pub xer: Xer,
+    pub fpscr: u64,
+    /// VSCR: bit 16 (NJ) and bit 0 (SAT) in the low word.
+    pub vscr: u32,
+    pub vrsave: u32,
+    pub tar: u64,
+    pub dscr: u64,
+    pub ppr: u64,
+    pub msr: u64,
+    /// Address of the instruction being executed (the current instruction address).
+    pub pc: u64,
+    /// Address of the next instruction; set to pc+4 before each instruction, changed by branches.
+    pub nip: u64,
+    /// Load reservation: (address, length in bytes) of the reservation granule taken by l*arx.
+    pub reservation: Option<(u64, u8)>,
+    pub model: CpuModel,
+    pub mem: Arc<GuestMemory>,
+    /// Cached MSR[LE]: data and instruction accesses are little-endian.
+    pub le: bool,
+    /// Instruction pages whose decoded form must be dropped (icbi); drained by the run loop.
+    pub icache_inval: Vec<u64>,
+    /// Offset added to the host monotonic clock to give the timebase.
+    pub tb_offset: u64,
+    /// Instructions retired, for statistics and benchmarks.
+    pub icount: u64,
+}
+
+/// Timebase frequency, as QEMU's pseries and POWER9 hardware: 512 MHz.
+pub const TB_FREQ: u64 = 512_000_000;
+
+impl Cpu {
+    pub fn new(model: CpuModel, mem: Arc<GuestMemory>) -> Cpu {
+        Cpu {
+            gpr: [0; 32],
+            vsr: [[0; 2]; 64],
+            cr: 0,
+            lr: 0,
+            ctr: 0,
+            xer: Xer::default(),
+            fpscr: 0,
+            vscr: 0x10000, // NJ=1 is the architected reset value
+            vrsave: 0,
+            tar: 0,
+            dscr: 0,
+            ppr: 0x000c_0000_0000_0000, // medium priority, the ISA reset value
+            msr: msr::SF,
+            pc: 0,
+            nip: 0,
+            reservation: None,
+            model,
+            mem,
+            le: false,
+            icache_inval: Vec::with_capacity(8),
+            tb_offset: 0,
+            icount: 0,
+        }
+    }
+
+    /// Sets MSR and refreshes the cached fields derived from it.
+    pub fn set_msr(&mut self, v: u64) {
+        self.msr = v;
+        self.le = v & msr::LE != 0;
+    }
+
+    /// 64-bit mode (MSR[SF]); effective addresses are truncated to 32 bits otherwise.
+    #[inline(always)]
+    pub fn sf(&self) -> bool {
+        self.msr & msr::SF != 0
+    }
+
+    /// Problem state (user mode).
+    #[inline(always)]
+    pub fn pr(&self) -> bool {
+        self.msr & msr::PR != 0
+    }
+
+    /// FPR n (VSR n doubleword 0).
+    #[inline(always)]
+    pub fn fpr(&self, n: usize) -> u64 {
+        self.vsr[n][0]
+    }
+
+    #[inline(always)]
+    pub fn set_fpr(&mut self, n: usize, v: u64) {
+        self.vsr[n][0] = v;
+    }
+
+    /// VSR n as a 128-bit integer, doubleword 0 in the high half (ISA element 0 is most significant).
+    #[inline(always)]
+    pub fn vsr128(&self, n: usize) -> u128 {
+        (self.vsr[n][0] as u128) << 64 | self.vsr[n][1] as u128
+    }
+
+    #[inline(always)]
+    pub fn set_vsr128(&mut self, n: usize, v: u128) {
+        self.vsr[n] = [(v >> 64) as u64, v as u64];
+    }
+
+    /// VR n (VSR 32+n) as a 128-bit integer.
+    #[inline(always)]
+    pub fn vr(&self, n: usize) -> u128 {
+        self.vsr128(32 + n)
+    }
+
+    #[inline(always)]
+    pub fn set_vr(&mut self, n: usize, v: u128) {
+        self.set_vsr128(32 + n, v)
+    }
+
+    /// CR field `bf` (0..7) as a 4-bit value LT|GT|EQ|SO.
+    #[inline(always)]
+    pub fn crf(&self, bf: usize) -> u32 {
+        self.cr >> (28 - 4 * bf) & 0xf
+    }
+
+    #[inline(always)]
+    pub fn set_crf(&mut self, bf: usize, v: u32) {
+        let sh = 28 - 4 * bf;
+        self.cr = (self.cr & !(0xf << sh)) | (v & 0xf) << sh;
+    }
+
+    /// CR bit `n` in ISA numbering (0 = CR0[LT]).
+    #[inline(always)]
+    pub fn crbit(&self, n: usize) -> bool {
+        self.cr >> (31 - n) & 1 != 0
+    }
+
+    #[inline(always)]
+    pub fn set_crbit(&mut self, n: usize, v: bool) {
+        let m = 1 << (31 - n);
+        if v {
+            self.cr |= m
+        } else {
+            self.cr &= !m
+        }
+    }
+
+    /// CR0 from a result, as the record (`.`) forms do: signed compare against zero plus XER[SO].
+    /// In 32-bit mode only the low word is compared.
+    #[inline(always)]
+    pub fn set_cr0(&mut self, v: u64) {
+        let s = if self.sf() { v as i64 } else { v as i32 as i64 };
+        let c = if s < 0 {
+            8
+        } else if s > 0 {
+            4
+        } else {
+            2
+        };
+        self.set_crf(0, c | self.xer.so as u32);
+    }
+
+    /// Current timebase value.
+    pub fn timebase(&self) -> u64 {
+        host_ticks().wrapping_add(self.tb_offset)
+    }
+}
+
+/// Host monotonic clock in timebase ticks.
+pub fn host_ticks() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only into the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ns = ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128;
+    (ns * TB_FREQ as u128 / 1_000_000_000) as u64
+}

@@ -1,0 +1,49 @@
+//! Top-level decode: the primary opcode picks the group module that owns it; each module decodes
+//! its extended opcodes. Anything no module claims is an illegal instruction.
+
+use crate::cpu::{Cpu, Ex, Exception, ProgramKind};
+use crate::exec::Handler;
+use crate::insn::{branch, fixed, fp, loadstore, vmx, vsx, Insn};
+
+/// Maps an instruction word to its handler. Never fails: unknown words get `illegal`.
+pub fn decode(w: u32) -> Handler {
+    let i = Insn(w);
+    let h = match i.opcd() {
+        4 => vmx::decode(i),
+        16 | 17 | 18 | 19 => branch::decode(i),
+        31 => fixed::decode31(i)
+            .or_else(|| loadstore::decode31(i))
+            .or_else(|| branch::decode31(i))
+            .or_else(|| fp::decode31(i))
+            .or_else(|| vmx::decode31(i))
+            .or_else(|| vsx::decode31(i)),
+        59 | 63 => fp::decode(i),
+        60 => vsx::decode(i),
+        32..=47 | 56..=58 | 61 | 62 => loadstore::decode(i),
+        48..=55 => fp::decode(i),
+        _ => fixed::decode(i),
+    };
+    h.unwrap_or(illegal)
+}
+
+/// Words that are not instructions of the implemented ISA.
+pub fn illegal(cpu: &mut Cpu, i: Insn) -> Ex {
+    log_once(i.0, cpu.pc);
+    Err(Exception::Program(ProgramKind::Illegal))
+}
+
+/// Reports each distinct unimplemented/illegal word once on stderr, so gaps are visible without
+/// flooding the log when a guest probes features in a loop.
+fn log_once(w: u32, pc: u64) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+    if std::env::var_os("LPAR_QUIET_ILLEGAL").is_some() {
+        return;
+    }
+    if let Ok(mut g) = SEEN.lock() {
+        if g.get_or_insert_with(HashSet::new).insert(w) {
+            eprintln!("lpar: illegal or unimplemented instruction {w:#010x} at {pc:#x}");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The execution loop and the decoded-instruction cache.
+//!
+//! Instructions are decoded a 4 KiB page at a time into (handler, word) slots the first time the
+//! page is executed; the loop then dispatches through the slot with no allocation or re-decode.
+//! A page's slots are dropped when the guest invalidates it (icbi) or the runner says its memory
+//! changed (`invalidate_range`). The cache is keyed by effective address: the MMU issue re-keys it by
+//! real address and flushes it on translation changes.
+
+use crate::cpu::{Cpu, Ex, Exception};
+use crate::decode::decode;
+use crate::insn::Insn;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Semantics of one instruction. `cpu.nip` holds pc+4 on entry; branches overwrite it.
+pub type Handler = fn(&mut Cpu, Insn) -> Ex;
+
+const PAGE_SHIFT: u32 = 12;
+const PAGE_MASK: u64 = !((1 << PAGE_SHIFT) - 1);
+const SLOTS: usize = 1 << (PAGE_SHIFT - 2);
+
+#[derive(Clone, Copy)]
+struct Slot {
+    h: Handler,
+    i: Insn,
+}
+
+struct Page {
+    slots: [Slot; SLOTS],
+}
+
+/// Page addresses are already well distributed in their upper bits; skip SipHash.
+#[derive(Default)]
+struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys are hashed")
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (v >> PAGE_SHIFT).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Decoded pages of one vCPU.
+#[derive(Default)]
+pub struct DecodeCache {
+    pages: HashMap<u64, Box<Page>, BuildHasherDefault<PageHasher>>,
+}
+
+impl DecodeCache {
+    fn page(&mut self, cpu: &Cpu, page_ea: u64) -> Result<&Page, Exception> {
+        if !self.pages.contains_key(&page_ea) {
+            // Check the page is fetchable at all before decoding it.
+            cpu.fetch(page_ea)?;
+            let mut p = Box::new(Page {
+                slots: [Slot {
+                    h: fetch_fault,
+                    i: Insn(0),
+                }; SLOTS],
+            });
+            for (n, s) in p.slots.iter_mut().enumerate() {
+                if let Ok(w) = cpu.fetch(page_ea + (n as u64) * 4) {
+                    *s = Slot {
+                        h: decode(w),
+                        i: Insn(w),
+                    };
+                }
+            }
+            self.pages.insert(page_ea, p);
+        }
+        Ok(&self.pages[&page_ea])
+    }
+
+    /// Forgets the decoded form of every page overlapping `[ea, ea+len)`.
+    pub fn invalidate_range(&mut self, ea: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let first = ea & PAGE_MASK;
+        let last = ea.saturating_add(len - 1) & PAGE_MASK;
+        if (last - first) >> PAGE_SHIFT > self.pages.len() as u64 {
+            self.pages.retain(|&k, _| k < first || k > last);
+        } else {
+            let mut p = first;
+            loop {
+                self.pages.remove(&p);
+                if p >= last {
+                    break;
+                }
+                p += 1 << PAGE_SHIFT;
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.pages.clear();
+    }
+}
+
+/// A word the page decode could not fetch (only possible at the end of memory).
+fn fetch_fault(cpu: &mut Cpu, _: Insn) -> Ex {
+    Err(Exception::InstructionStorage { ea: cpu.pc })
+}
+
+impl Exception {
+    /// Exceptions whose interrupt resumes after the instruction rather than re-executing it.
+    pub fn is_after(&self) -> bool {
+        matches!(
+            self,
+            Exception::SystemCall { .. } | Exception::SystemCallVectored { .. }
+        )
+    }
+}
+
+/// Runs up to `budget` instructions. Returns Ok when the budget is spent, or the exception that
+/// stopped execution; `cpu.pc` then addresses the faulting instruction, or the next one when
+/// `Exception::is_after` holds.
+pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Exception> {
+    let mut n: u64 = 0;
+    let r = 'outer: loop {
+        let page_ea = cpu.pc & PAGE_MASK;
+        let page = match cache.page(cpu, page_ea) {
+            Ok(p) => p,
+            Err(e) => break Err(e),
+        };
+        loop {
+            let s = page.slots[((cpu.pc >> 2) as usize) & (SLOTS - 1)];
+            cpu.nip = cpu.pc.wrapping_add(4);
+            if let Err(e) = (s.h)(cpu, s.i) {
+                if e.is_after() {
+                    cpu.pc = cpu.ea(cpu.nip);
+                    n += 1;
+                }
+                break 'outer Err(e);
+            }
+            cpu.pc = cpu.ea(cpu.nip);
+            n += 1;
+            if !cpu.icache_inval.is_empty() {
+                break;
+            }
+            if cpu.pc & PAGE_MASK != page_ea || n >= budget {
+                break;
+            }
+        }
+        for ea in cpu.icache_inval.drain(..) {
+            cache.invalidate_range(ea, 1);
+        }
+        if n >= budget {
+            break Ok(());
+        }
+    };
+    cpu.icount += n;
+    r
+}
+
+/// Executes exactly one instruction without the cache (for tests and single-stepping).
+pub fn step(cpu: &mut Cpu) -> Result<(), Exception> {
+    let w = cpu.fetch(cpu.pc)?;
+    cpu.nip = cpu.pc.wrapping_add(4);
+    let r = decode(w)(cpu, Insn(w));
+    match r {
+        Ok(()) => {
+            cpu.pc = cpu.ea(cpu.nip);
+            cpu.icount += 1;
+            Ok(())
+        }
+        Err(e) => {
+            if e.is_after() {
+                cpu.pc = cpu.ea(cpu.nip);
+                cpu.icount += 1;
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs the host tools the tests need (cross compilers, qemu-user as an oracle) and fetches the Debian
+# ppc64el guest software into a cache outside git. Idempotent: a second run only checks what is there.
+#
+# Usage: scripts/fetch-assets.sh [--no-tools]
+# Cache: $LPAR_ASSETS (default ~/.cache/lpar-assets). Prints the cache path on its last line.
+set -euo pipefail
+
+ASSETS=${LPAR_ASSETS:-$HOME/.cache/lpar-assets}
+mkdir -p "$ASSETS"
+want_tools=1
+[ "${1:-}" = "--no-tools" ] && want_tools=0
+
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+
+apt_updated=0
+apt_update() {
+    if [ $apt_updated -eq 0 ]; then
+        # The ppc64el security index may fail to download: tolerate it, the main archive is what we use.
+        $SUDO apt-get update -qq >/dev/null 2>&1 || true
+        apt_updated=1
+    fi
+}
+
+if ! dpkg --print-foreign-architectures | grep -qx ppc64el; then
+    $SUDO dpkg --add-architecture ppc64el
+fi
+
+if [ $want_tools -eq 1 ]; then
+    need=()
+    for p in gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu qemu-user busybox-static; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        apt_update
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+fi
+
+# Guest software: busybox-static for ppc64el, and the kernel linux-image-powerpc64le depends on.
+fetch_deb() { # name dir
+    local name=$1 dir=$2
+    if [ ! -e "$dir/.done" ]; then
+        apt_update
+        local tmp
+        tmp=$(mktemp -d)
+        chmod 777 "$tmp" # apt-get download drops privileges to _apt
+        (cd "$tmp" && apt-get download -qq "$name" >/dev/null)
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        dpkg-deb -x "$tmp"/*.deb "$dir"
+        basename "$tmp"/*.deb >"$dir/.done"
+        rm -rf "$tmp"
+    fi
+}
+
+fetch_deb busybox-static:ppc64el "$ASSETS/busybox"
+ln -sf "$ASSETS/busybox/bin/busybox" "$ASSETS/busybox-ppc64el"
+
+if [ ! -e "$ASSETS/kernel/.done" ]; then
+    apt_update
+    kpkg=$(apt-cache depends linux-image-powerpc64le:ppc64el 2>/dev/null |
+        awk '/Depends:/ {print $2; exit}')
+    kpkg=${kpkg%%:*}
+    [ -n "$kpkg" ] || { echo "fetch-assets: cannot resolve the kernel package" >&2; exit 1; }
+    fetch_deb "$kpkg:ppc64el" "$ASSETS/kernel"
+fi
+vmlinux=$(ls "$ASSETS"/kernel/boot/vmlinux-* 2>/dev/null | head -n1 || true)
+[ -n "$vmlinux" ] && ln -sf "$vmlinux" "$ASSETS/vmlinux"
+
+echo "$ASSETS"
