@@ -274,6 +274,33 @@ impl Cpu {
         self.set_crf(0, c | self.xer.so as u32);
     }
 
+    /// Raises FP Unavailable unless MSR[FP]; every FP instruction starts with this.
+    #[inline(always)]
+    pub fn check_fp(&self) -> Ex {
+        if self.msr & msr::FP == 0 {
+            return Err(Exception::FpUnavailable);
+        }
+        Ok(())
+    }
+
+    /// Raises Vector Unavailable unless MSR[VEC]; every VMX instruction starts with this.
+    #[inline(always)]
+    pub fn check_vec(&self) -> Ex {
+        if self.msr & msr::VEC == 0 {
+            return Err(Exception::VecUnavailable);
+        }
+        Ok(())
+    }
+
+    /// Raises VSX Unavailable unless MSR[VSX]; every VSX instruction starts with this.
+    #[inline(always)]
+    pub fn check_vsx(&self) -> Ex {
+        if self.msr & msr::VSX == 0 {
+            return Err(Exception::VsxUnavailable);
+        }
+        Ok(())
+    }
+
     /// Current timebase value.
     pub fn timebase(&self) -> u64 {
         host_ticks().wrapping_add(self.tb_offset)

@@ -9,18 +9,20 @@ use crate::insn::{branch, fixed, fp, loadstore, vmx, vsx, Insn};
 pub fn decode(w: u32) -> Handler {
     let i = Insn(w);
     let h = match i.opcd() {
-        4 => vmx::decode(i),
-        16 | 17 | 18 | 19 => branch::decode(i),
+        // maddhd/maddhdu/maddld are VA-form fixed-point instructions under the vector opcode.
+        4 => fixed::decode(i).or_else(|| vmx::decode(i)),
+        16..=19 => branch::decode(i),
         31 => fixed::decode31(i)
             .or_else(|| loadstore::decode31(i))
             .or_else(|| branch::decode31(i))
             .or_else(|| fp::decode31(i))
             .or_else(|| vmx::decode31(i))
             .or_else(|| vsx::decode31(i)),
-        59 | 63 => fp::decode(i),
+        48..=55 | 59 | 63 => fp::decode(i),
+        // lfdp/stfdp (FP) share these with lxsd/lxssp/lxv/stxv/stxsd/stxssp (VSX).
+        57 | 61 => fp::decode(i).or_else(|| vsx::decode(i)),
         60 => vsx::decode(i),
-        32..=47 | 56..=58 | 61 | 62 => loadstore::decode(i),
-        48..=55 => fp::decode(i),
+        32..=47 | 56 | 58 | 62 => loadstore::decode(i),
         _ => fixed::decode(i),
     };
     h.unwrap_or(illegal)
