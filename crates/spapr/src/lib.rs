@@ -1,0 +1,3 @@
+//! `spapr`: the pseries machine a PAPR guest sees. One module per PAPR concept.
+
+pub mod devtree;
