@@ -66,6 +66,115 @@ impl Xer {
     }
 }
 
+/// SPR numbers of registers held in `Cpu::spr` (plain storage, no side effects on access) or handled
+/// specially by the SPR move instructions.
+pub mod sprn {
+    pub const XER: usize = 1;
+    pub const DSCR_U: usize = 3;
+    pub const LR: usize = 8;
+    pub const CTR: usize = 9;
+    pub const DSCR: usize = 17;
+    pub const DSISR: usize = 18;
+    pub const DAR: usize = 19;
+    pub const DEC: usize = 22;
+    pub const SDR1: usize = 25;
+    pub const SRR0: usize = 26;
+    pub const SRR1: usize = 27;
+    pub const CFAR: usize = 28;
+    pub const AMR: usize = 29;
+    pub const PIDR: usize = 48;
+    pub const IAMR: usize = 61;
+    pub const CTRL_R: usize = 136;
+    pub const CTRL_W: usize = 152;
+    pub const FSCR: usize = 153;
+    pub const UAMOR: usize = 157;
+    pub const PSPB: usize = 159;
+    pub const DPDES: usize = 176;
+    pub const DAWR0: usize = 180;
+    pub const CIABR: usize = 187;
+    pub const DAWRX0: usize = 188;
+    pub const HFSCR: usize = 190;
+    pub const VRSAVE: usize = 256;
+    pub const SPRG3_R: usize = 259;
+    pub const TBL_R: usize = 268;
+    pub const TBU_R: usize = 269;
+    pub const SPRG0: usize = 272;
+    pub const SPRG1: usize = 273;
+    pub const SPRG2: usize = 274;
+    pub const SPRG3: usize = 275;
+    pub const TBL_W: usize = 284;
+    pub const TBU_W: usize = 285;
+    pub const TBU40: usize = 286;
+    pub const PVR: usize = 287;
+    pub const HSPRG0: usize = 304;
+    pub const HSPRG1: usize = 305;
+    pub const HDSISR: usize = 306;
+    pub const HDAR: usize = 307;
+    pub const SPURR: usize = 308;
+    pub const PURR: usize = 309;
+    pub const HDEC: usize = 310;
+    pub const HRMOR: usize = 313;
+    pub const HSRR0: usize = 314;
+    pub const HSRR1: usize = 315;
+    pub const LPCR: usize = 318;
+    pub const LPIDR: usize = 319;
+    pub const HMER: usize = 336;
+    pub const HMEER: usize = 337;
+    pub const PCR: usize = 338;
+    pub const HEIR: usize = 339;
+    pub const AMOR: usize = 349;
+    pub const TIR: usize = 446;
+    pub const PTCR: usize = 464;
+    pub const ASDR: usize = 816;
+    pub const PSSCR_U: usize = 823;
+    pub const PSSCR: usize = 855;
+    pub const TAR: usize = 815;
+    pub const PPR: usize = 896;
+    pub const PPR32: usize = 898;
+    pub const PIR: usize = 1023;
+}
+
+/// LPCR fields the CPU acts on.
+pub mod lpcr {
+    /// Alternate interrupt location (bits 39:40).
+    pub const AIL_SHIFT: u32 = 23;
+    pub const AIL_MASK: u64 = 3 << AIL_SHIFT;
+    /// Host radix (bit 41): the partition uses radix translation.
+    pub const HR: u64 = 1 << 20;
+    /// Large decrementer enable.
+    pub const LD: u64 = 1 << 17;
+    /// Interrupt little-endian: interrupts set MSR[LE] to this.
+    pub const ILE: u64 = 1 << 25;
+    /// Hypervisor virtualization interrupt conditionally enable.
+    pub const HVICE: u64 = 1 << 1;
+}
+
+/// Interrupt requests that other threads (interrupt controllers, other vCPUs) post to a vCPU.
+/// The vCPU samples them between instruction slices.
+#[derive(Debug, Default)]
+pub struct IrqLines {
+    bits: std::sync::atomic::AtomicU32,
+}
+
+impl IrqLines {
+    /// External interrupt (XICS ICP output, or XIVE).
+    pub const EXTERNAL: u32 = 1;
+    /// Directed privileged doorbell (msgsndp, via DPDES).
+    pub const DOORBELL: u32 = 2;
+    /// Wake from idle without an interrupt (H_PROD, machine stop request).
+    pub const KICK: u32 = 4;
+
+    pub fn raise(&self, b: u32) {
+        self.bits.fetch_or(b, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn lower(&self, b: u32) {
+        self.bits.fetch_and(!b, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn get(&self) -> u32 {
+        self.bits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Why execution stopped before the next instruction could complete. The interrupt that the ISA
 /// delivers for each is chosen by the caller: a user-mode runner turns these into signals or syscalls,
 /// the machine into architected interrupts.
@@ -141,10 +250,27 @@ pub struct Cpu {
     pub mem: Arc<GuestMemory>,
     /// Cached MSR[LE]: data and instruction accesses are little-endian.
     pub le: bool,
-    /// Instruction pages whose decoded form must be dropped (icbi); drained by the run loop.
+    /// Instruction pages whose decoded form must be dropped; filled by `invalidate_icache`,
+    /// drained by the run loop.
     pub icache_inval: Vec<u64>,
     /// Offset added to the host monotonic clock to give the timebase.
     pub tb_offset: u64,
+    /// SPRs without side effects, indexed by SPR number (see `sprn`).
+    pub spr: Box<[u64; 1024]>,
+    /// Decrementer: the value written and the timebase at the write; it counts down from there.
+    pub dec_written: u64,
+    pub dec_tb: u64,
+    /// Hypervisor decrementer, likewise.
+    pub hdec_written: u64,
+    pub hdec_tb: u64,
+    /// Partition table entry of this partition, provided by the (virtual) hypervisor:
+    /// dw1 holds the process table base/size for radix guests.
+    pub pate: [u64; 2],
+    /// Asynchronous interrupt requests from other threads.
+    pub irq: Arc<IrqLines>,
+    /// Set by instructions after which the run loop must leave its inner loop at once (icbi,
+    /// MSR or translation changes, enabling interrupts).
+    pub slice_end: bool,
     /// Instructions retired, for statistics and benchmarks.
     pub icount: u64,
 }
@@ -177,13 +303,24 @@ impl Cpu {
             icache_inval: Vec::with_capacity(8),
             tb_offset: 0,
             icount: 0,
+            spr: Box::new([0; 1024]),
+            dec_written: 0,
+            dec_tb: 0,
+            hdec_written: 0,
+            hdec_tb: 0,
+            pate: [0; 2],
+            irq: Arc::new(IrqLines::default()),
+            slice_end: false,
         }
     }
 
-    /// Sets MSR and refreshes the cached fields derived from it.
+    /// Sets MSR and refreshes the cached fields derived from it. Ends the current slice so that
+    /// translation/endianness changes and newly enabled interrupts take effect before the next
+    /// instruction.
     pub fn set_msr(&mut self, v: u64) {
         self.msr = v;
         self.le = v & msr::LE != 0;
+        self.slice_end = true;
     }
 
     /// 64-bit mode (MSR[SF]); effective addresses are truncated to 32 bits otherwise.
@@ -272,6 +409,13 @@ impl Cpu {
             2
         };
         self.set_crf(0, c | self.xer.so as u32);
+    }
+
+    /// Drops the decoded form of the instruction page holding `ea` before the next instruction
+    /// (icbi, and any write the runner makes to code).
+    pub fn invalidate_icache(&mut self, ea: u64) {
+        self.icache_inval.push(ea);
+        self.slice_end = true;
     }
 
     /// Raises FP Unavailable unless MSR[FP]; every FP instruction starts with this.

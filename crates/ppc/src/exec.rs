@@ -139,15 +139,18 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
             }
             cpu.pc = cpu.ea(cpu.nip);
             n += 1;
-            if !cpu.icache_inval.is_empty() {
+            if cpu.slice_end {
                 break;
             }
             if cpu.pc & PAGE_MASK != page_ea || n >= budget {
                 break;
             }
         }
-        for ea in cpu.icache_inval.drain(..) {
-            cache.invalidate_range(ea, 1);
+        if cpu.slice_end {
+            cpu.slice_end = false;
+            for ea in cpu.icache_inval.drain(..) {
+                cache.invalidate_range(ea, 1);
+            }
         }
         if n >= budget {
             break Ok(());
