@@ -266,6 +266,8 @@ pub struct Cpu {
     /// Partition table entry of this partition, provided by the (virtual) hypervisor:
     /// dw1 holds the process table base/size for radix guests.
     pub pate: [u64; 2],
+    /// DSISR (for DSI) or SRR1 cause bits (for ISI) of the last translation fault; 0 = none.
+    pub fault_bits: u64,
     /// Asynchronous interrupt requests from other threads.
     pub irq: Arc<IrqLines>,
     /// Set by instructions after which the run loop must leave its inner loop at once (icbi,
@@ -309,6 +311,7 @@ impl Cpu {
             hdec_written: 0,
             hdec_tb: 0,
             pate: [0; 2],
+            fault_bits: 0,
             irq: Arc::new(IrqLines::default()),
             slice_end: false,
         }

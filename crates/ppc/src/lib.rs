@@ -5,6 +5,7 @@ pub mod cpu;
 pub mod decode;
 pub mod exec;
 pub mod insn;
+pub mod interrupt;
 pub mod mem;
 
 pub use cpu::{Cpu, CpuModel, Ex, Exception, ProgramKind, Xer};
