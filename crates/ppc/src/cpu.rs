@@ -199,6 +199,14 @@ pub enum Exception {
     InstructionStorage {
         ea: u64,
     },
+    /// Data segment interrupt (no segment / outside the radix tree) for the access at `ea`.
+    DataSegment {
+        ea: u64,
+    },
+    /// Instruction segment interrupt for the fetch at `ea`.
+    InstructionSegment {
+        ea: u64,
+    },
     /// Alignment interrupt for the access at `ea`.
     Alignment {
         ea: u64,
@@ -268,6 +276,8 @@ pub struct Cpu {
     pub pate: [u64; 2],
     /// DSISR (for DSI) or SRR1 cause bits (for ISI) of the last translation fault; 0 = none.
     pub fault_bits: u64,
+    /// Software TLB (translations of relocated accesses).
+    pub tlb: crate::mmu::Tlb,
     /// Asynchronous interrupt requests from other threads.
     pub irq: Arc<IrqLines>,
     /// Set by instructions after which the run loop must leave its inner loop at once (icbi,
@@ -312,6 +322,7 @@ impl Cpu {
             hdec_tb: 0,
             pate: [0; 2],
             fault_bits: 0,
+            tlb: Default::default(),
             irq: Arc::new(IrqLines::default()),
             slice_end: false,
         }

@@ -3,8 +3,8 @@
 //! Instructions are decoded a 4 KiB page at a time into (handler, word) slots the first time the
 //! page is executed; the loop then dispatches through the slot with no allocation or re-decode.
 //! A page's slots are dropped when the guest invalidates it (icbi) or the runner says its memory
-//! changed (`invalidate_range`). The cache is keyed by effective address: the MMU issue re-keys it by
-//! real address and flushes it on translation changes.
+//! changed (`invalidate_range`). The cache is keyed by guest real address and byte order, so address
+//! space switches need no flush.
 
 use crate::cpu::{Cpu, Ex, Exception};
 use crate::decode::decode;
@@ -52,30 +52,36 @@ pub struct DecodeCache {
 }
 
 impl DecodeCache {
-    fn page(&mut self, cpu: &Cpu, page_ea: u64) -> Result<&Page, Exception> {
-        if !self.pages.contains_key(&page_ea) {
-            // Check the page is fetchable at all before decoding it.
-            cpu.fetch(page_ea)?;
+    /// The decoded page at guest real address `ra` (page aligned) in byte order `le`.
+    fn page(&mut self, cpu: &Cpu, ra: u64, le: bool) -> &Page {
+        let key = ra | le as u64;
+        self.pages.entry(key).or_insert_with(|| {
             let mut p = Box::new(Page {
                 slots: [Slot {
                     h: fetch_fault,
                     i: Insn(0),
                 }; SLOTS],
             });
-            for (n, s) in p.slots.iter_mut().enumerate() {
-                if let Ok(w) = cpu.fetch(page_ea + (n as u64) * 4) {
+            let mut raw = [0u8; 1 << PAGE_SHIFT];
+            if cpu.mem.read(ra, &mut raw) {
+                for (s, w) in p.slots.iter_mut().zip(raw.chunks_exact(4)) {
+                    let b = [w[0], w[1], w[2], w[3]];
+                    let w = if le {
+                        u32::from_le_bytes(b)
+                    } else {
+                        u32::from_be_bytes(b)
+                    };
                     *s = Slot {
                         h: decode(w),
                         i: Insn(w),
                     };
                 }
             }
-            self.pages.insert(page_ea, p);
-        }
-        Ok(&self.pages[&page_ea])
+            p
+        })
     }
 
-    /// Forgets the decoded form of every page overlapping `[ea, ea+len)`.
+    /// Forgets the decoded form of every page overlapping guest real range `[ea, ea+len)`.
     pub fn invalidate_range(&mut self, ea: u64, len: u64) {
         if len == 0 {
             return;
@@ -83,11 +89,12 @@ impl DecodeCache {
         let first = ea & PAGE_MASK;
         let last = ea.saturating_add(len - 1) & PAGE_MASK;
         if (last - first) >> PAGE_SHIFT > self.pages.len() as u64 {
-            self.pages.retain(|&k, _| k < first || k > last);
+            self.pages.retain(|&k, _| k < first || k > last | 1);
         } else {
             let mut p = first;
             loop {
                 self.pages.remove(&p);
+                self.pages.remove(&(p | 1));
                 if p >= last {
                     break;
                 }
@@ -123,10 +130,11 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
     let mut n: u64 = 0;
     let r = 'outer: loop {
         let page_ea = cpu.pc & PAGE_MASK;
-        let page = match cache.page(cpu, page_ea) {
-            Ok(p) => p,
+        let ra = match cpu.fetch_page(cpu.pc) {
+            Ok(ra) => ra,
             Err(e) => break Err(e),
         };
+        let page = cache.page(cpu, ra, cpu.le);
         loop {
             let s = page.slots[((cpu.pc >> 2) as usize) & (SLOTS - 1)];
             cpu.nip = cpu.pc.wrapping_add(4);
@@ -148,9 +156,13 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
         }
         if cpu.slice_end {
             cpu.slice_end = false;
-            for ea in cpu.icache_inval.drain(..) {
-                cache.invalidate_range(ea, 1);
+            while let Some(ea) = cpu.icache_inval.pop() {
+                match cpu.translate(ea, crate::mmu::Access::Read) {
+                    Ok(ra) => cache.invalidate_range(ra, 1),
+                    Err(_) => cache.clear(),
+                }
             }
+            cpu.fault_bits = 0;
         }
         if n >= budget {
             break Ok(());

@@ -93,6 +93,11 @@ impl Cpu {
                 };
                 vector::ISI
             }
+            Exception::DataSegment { ea } => {
+                self.spr[sprn::DAR] = ea;
+                vector::DSEG
+            }
+            Exception::InstructionSegment { .. } => vector::ISEG,
             Exception::Alignment { ea } => {
                 self.spr[sprn::DAR] = ea;
                 vector::ALIGNMENT

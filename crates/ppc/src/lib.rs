@@ -7,6 +7,7 @@ pub mod exec;
 pub mod insn;
 pub mod interrupt;
 pub mod mem;
+pub mod mmu;
 
 pub use cpu::{Cpu, CpuModel, Ex, Exception, ProgramKind, Xer};
 pub use exec::{run, step, DecodeCache, Handler};

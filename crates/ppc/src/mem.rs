@@ -5,6 +5,7 @@
 //! emulation and real mode); the MMU slots in there. Accesses honour MSR[LE].
 
 use crate::cpu::{Cpu, Exception};
+use crate::mmu::Access;
 use std::ptr::NonNull;
 
 /// A contiguous, host-mapped range of guest real memory. Pages are allocated lazily by the host
@@ -46,6 +47,12 @@ impl GuestMemory {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Guest real address of a host pointer obtained from `ptr`.
+    #[inline(always)]
+    pub fn real_addr_of(&self, p: *mut u8) -> u64 {
+        (p as usize).wrapping_sub(self.base.as_ptr() as usize) as u64
     }
 
     /// Host pointer for `len` bytes at guest address `addr`, or None if any byte is outside.
@@ -116,24 +123,32 @@ macro_rules! access {
         /// Loads with the current byte order (MSR[LE]).
         #[inline(always)]
         pub fn $ld(&mut self, ea: u64) -> Result<$t, Exception> {
-            let p = self.xlate(ea, std::mem::size_of::<$t>() as u64, false)?;
-            // SAFETY: xlate returned a pointer valid for size_of::<$t>() bytes.
-            let v = unsafe { (p as *const $t).read_unaligned() };
+            const N: usize = std::mem::size_of::<$t>();
+            let raw = match self.xlate_fast(ea, N as u64, Access::Read) {
+                // SAFETY: xlate_fast returned a pointer valid for N bytes.
+                Some(p) => unsafe { (p as *const [u8; N]).read_unaligned() },
+                None => self.read_slow::<N>(ea)?,
+            };
             Ok(if self.le {
-                <$t>::from_le(v)
+                <$t>::from_le_bytes(raw)
             } else {
-                <$t>::from_be(v)
+                <$t>::from_be_bytes(raw)
             })
         }
 
         /// Stores with the current byte order (MSR[LE]).
         #[inline(always)]
         pub fn $st(&mut self, ea: u64, v: $t) -> Result<(), Exception> {
-            let p = self.xlate(ea, std::mem::size_of::<$t>() as u64, true)?;
-            let v = if self.le { v.to_le() } else { v.to_be() };
-            // SAFETY: xlate returned a pointer valid for size_of::<$t>() bytes.
-            unsafe { (p as *mut $t).write_unaligned(v) };
-            Ok(())
+            const N: usize = std::mem::size_of::<$t>();
+            let raw = if self.le { v.to_le_bytes() } else { v.to_be_bytes() };
+            match self.xlate_fast(ea, N as u64, Access::Write) {
+                Some(p) => {
+                    // SAFETY: xlate_fast returned a pointer valid for N bytes.
+                    unsafe { (p as *mut [u8; N]).write_unaligned(raw) };
+                    Ok(())
+                }
+                None => self.write_slow::<N>(ea, raw),
+            }
         }
     };
 }
@@ -149,12 +164,83 @@ impl Cpu {
         }
     }
 
-    /// Translates a data access of `len` bytes at `ea` to a host pointer.
+    /// Host pointer for a data access of `len` bytes at `ea` (len <= 4096). Accesses that cross a
+    /// page boundary onto a discontiguous page get an alignment interrupt: callers that must
+    /// handle any alignment use the typed accessors, which split such accesses.
     #[inline(always)]
     pub fn xlate(&mut self, ea: u64, len: u64, write: bool) -> Result<*mut u8, Exception> {
-        self.mem
-            .ptr(ea, len)
-            .ok_or(Exception::DataStorage { ea, write })
+        let acc = if write { Access::Write } else { Access::Read };
+        if let Some(p) = self.xlate_fast(ea, len, acc) {
+            return Ok(p);
+        }
+        if !self.relocating(false) {
+            return Err(Exception::DataStorage { ea, write });
+        }
+        let p = self.xlate_page(ea, acc)?;
+        let in_page = 4096 - (ea & 4095);
+        if len > in_page {
+            let last = ea.wrapping_add(len - 1);
+            let q = self.xlate_page(last, acc)?;
+            if q as usize != p as usize + (len - 1) as usize {
+                return Err(Exception::Alignment { ea });
+            }
+        }
+        Ok(p)
+    }
+
+    /// Byte-wise load for accesses the fast path can't serve (TLB miss, page crossing, faults).
+    /// All bytes are translated before any is read, so a fault leaves no partial effect.
+    #[inline(never)]
+    fn read_slow<const N: usize>(&mut self, ea: u64) -> Result<[u8; N], Exception> {
+        let ptrs = self.slow_ptrs::<N>(ea, Access::Read)?;
+        let mut out = [0u8; N];
+        for (o, p) in out.iter_mut().zip(ptrs) {
+            // SAFETY: each pointer was translated for one byte.
+            *o = unsafe { p.read() };
+        }
+        Ok(out)
+    }
+
+    /// Byte-wise store counterpart of `read_slow`: translates every byte first, then writes.
+    #[inline(never)]
+    fn write_slow<const N: usize>(&mut self, ea: u64, v: [u8; N]) -> Result<(), Exception> {
+        let ptrs = self.slow_ptrs::<N>(ea, Access::Write)?;
+        for (b, p) in v.iter().zip(ptrs) {
+            // SAFETY: each pointer was translated for one byte.
+            unsafe { p.write(*b) };
+        }
+        Ok(())
+    }
+
+    fn slow_ptrs<const N: usize>(&mut self, ea: u64, acc: Access) -> Result<[*mut u8; N], Exception> {
+        let mut ptrs = [std::ptr::null_mut(); N];
+        if !self.relocating(false) {
+            let p = self
+                .mem
+                .ptr(ea & 0x0fff_ffff_ffff_ffff, N as u64)
+                .ok_or(Exception::DataStorage {
+                    ea,
+                    write: acc == Access::Write,
+                })?;
+            for (i, q) in ptrs.iter_mut().enumerate() {
+                // SAFETY: ptr() checked all N bytes.
+                *q = unsafe { p.add(i) };
+            }
+            return Ok(ptrs);
+        }
+        let mut base_ptr = self.xlate_page(ea, acc)?;
+        let mut base_ea = ea;
+        for (i, q) in ptrs.iter_mut().enumerate() {
+            let a = self.ea(ea.wrapping_add(i as u64));
+            if a & !4095 != base_ea & !4095 {
+                base_ptr = self.xlate_page(a, acc)?;
+                base_ea = a;
+            }
+            // SAFETY: a is in the page of base_ea at or after it; xlate_page made base_ptr valid
+            // to that page's end.
+            *q = unsafe { base_ptr.add(a.wrapping_sub(base_ea) as usize) };
+        }
+        Ok(ptrs)
     }
 
     access!(ld_u16, st_u16, u16);
@@ -163,49 +249,77 @@ impl Cpu {
 
     #[inline(always)]
     pub fn ld_u8(&mut self, ea: u64) -> Result<u8, Exception> {
-        let p = self.xlate(ea, 1, false)?;
-        // SAFETY: xlate returned a pointer valid for one byte.
-        Ok(unsafe { p.read() })
+        Ok(self.read_slow_or_fast::<1>(ea)?[0])
     }
 
     #[inline(always)]
     pub fn st_u8(&mut self, ea: u64, v: u8) -> Result<(), Exception> {
-        let p = self.xlate(ea, 1, true)?;
-        // SAFETY: xlate returned a pointer valid for one byte.
-        unsafe { p.write(v) };
-        Ok(())
+        match self.xlate_fast(ea, 1, Access::Write) {
+            Some(p) => {
+                // SAFETY: xlate_fast returned a pointer valid for one byte.
+                unsafe { p.write(v) };
+                Ok(())
+            }
+            None => self.write_slow::<1>(ea, [v]),
+        }
+    }
+
+    #[inline(always)]
+    fn read_slow_or_fast<const N: usize>(&mut self, ea: u64) -> Result<[u8; N], Exception> {
+        match self.xlate_fast(ea, N as u64, Access::Read) {
+            // SAFETY: xlate_fast returned a pointer valid for N bytes.
+            Some(p) => Ok(unsafe { (p as *const [u8; N]).read_unaligned() }),
+            None => self.read_slow::<N>(ea),
+        }
     }
 
     /// Loads 16 bytes in memory order (byte 0 at `ea` first), for the vector loads to arrange.
     #[inline(always)]
     pub fn ld_bytes16(&mut self, ea: u64) -> Result<[u8; 16], Exception> {
-        let p = self.xlate(ea, 16, false)?;
-        // SAFETY: xlate returned a pointer valid for 16 bytes.
-        Ok(unsafe { (p as *const [u8; 16]).read_unaligned() })
+        match self.xlate_fast(ea, 16, Access::Read) {
+            // SAFETY: xlate_fast returned a pointer valid for 16 bytes.
+            Some(p) => Ok(unsafe { (p as *const [u8; 16]).read_unaligned() }),
+            None => self.read_slow::<16>(ea),
+        }
     }
 
     /// Stores 16 bytes in memory order.
     #[inline(always)]
     pub fn st_bytes16(&mut self, ea: u64, v: [u8; 16]) -> Result<(), Exception> {
-        let p = self.xlate(ea, 16, true)?;
-        // SAFETY: xlate returned a pointer valid for 16 bytes.
-        unsafe { (p as *mut [u8; 16]).write_unaligned(v) };
-        Ok(())
+        match self.xlate_fast(ea, 16, Access::Write) {
+            Some(p) => {
+                // SAFETY: xlate_fast returned a pointer valid for 16 bytes.
+                unsafe { (p as *mut [u8; 16]).write_unaligned(v) };
+                Ok(())
+            }
+            None => self.write_slow::<16>(ea, v),
+        }
+    }
+
+    /// Guest real address of the instruction page holding `ea` (translated for execute).
+    #[inline]
+    pub fn fetch_page(&mut self, ea: u64) -> Result<u64, Exception> {
+        let p = match self.xlate_fast(ea, 4, Access::Exec) {
+            Some(p) => p,
+            None if !self.relocating(true) => {
+                return Err(Exception::InstructionStorage { ea });
+            }
+            None => self.xlate_page(ea, Access::Exec)?,
+        };
+        Ok(self.mem.real_addr_of(p) & !4095)
     }
 
     /// Fetches the instruction word at `ea` (instruction byte order follows MSR[LE] too).
-    #[inline]
-    pub fn fetch(&self, ea: u64) -> Result<u32, Exception> {
-        let p = self
-            .mem
-            .ptr(ea, 4)
-            .ok_or(Exception::InstructionStorage { ea })?;
-        // SAFETY: ptr() returned a pointer valid for 4 bytes.
-        let v = unsafe { (p as *const u32).read_unaligned() };
+    pub fn fetch(&mut self, ea: u64) -> Result<u32, Exception> {
+        let ra = self.fetch_page(ea)? | (ea & 4092);
+        let mut b = [0u8; 4];
+        if !self.mem.read(ra, &mut b) {
+            return Err(Exception::InstructionStorage { ea });
+        }
         Ok(if self.le {
-            u32::from_le(v)
+            u32::from_le_bytes(b)
         } else {
-            u32::from_be(v)
+            u32::from_be_bytes(b)
         })
     }
 }
