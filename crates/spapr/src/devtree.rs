@@ -275,7 +275,10 @@ mod tests {
         let blob = t.to_fdt(0).expect("fdt");
         // FDT header: magic, total size matching the blob.
         assert_eq!(&blob[0..4], &0xd00d_feedu32.to_be_bytes());
-        assert_eq!(u32::from_be_bytes([blob[4], blob[5], blob[6], blob[7]]) as usize, blob.len());
+        assert_eq!(
+            u32::from_be_bytes([blob[4], blob[5], blob[6], blob[7]]) as usize,
+            blob.len()
+        );
         // The node name and a property string are in the blob.
         let has = |s: &[u8]| blob.windows(s.len()).any(|w| w == s);
         assert!(has(b"PowerPC,POWER9@0\0"));

@@ -1,3 +1,17 @@
-//! `spapr`: the pseries machine a PAPR guest sees. One module per PAPR concept.
+//! `spapr`: the pseries machine a PAPR guest sees: memory map, device tree, hypercalls, RTAS, the
+//! built-in Open Firmware client interface (VOF style), XICS, and the VIO devices. One module per
+//! PAPR concept, like QEMU's hw/ppc/spapr_*.c.
 
 pub mod devtree;
+pub mod fdt;
+pub mod hcall;
+pub mod loader;
+pub mod machine;
+pub mod nvram;
+pub mod rtas;
+pub mod vcpu;
+pub mod vof;
+pub mod vty;
+pub mod xics;
+
+pub use machine::{Machine, MachineConfig, RunState};
