@@ -6,6 +6,29 @@ use ppc::GuestMemory;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 
+/// Memory map and numbering conventions shared by the device tree and the devices (QEMU's values,
+/// so guests and tools see the same machine).
+pub mod layout {
+    /// VIO bus: reg of the first VIO device; further devices follow.
+    pub const VTY_REG: u32 = 0x7100_0000;
+    pub const NVRAM_REG: u32 = 0x7100_0001;
+    /// XICS global interrupt numbers: IPIs are per-server; device sources start here.
+    pub const XICS_IRQ_BASE: u32 = 0x1000;
+    pub const XICS_NR_IRQS: u32 = 0x400;
+    /// VIO device interrupts.
+    pub const VTY_IRQ: u32 = 0x1100;
+    pub const NVRAM_IRQ: u32 = 0x1101;
+    /// EPOW / hot-plug event source interrupts (/event-sources).
+    pub const EPOW_IRQ: u32 = 0x1200;
+    pub const HOTPLUG_IRQ: u32 = 0x1201;
+    /// Timebase frequency the device tree advertises (512 MHz, the ppc core's timebase).
+    pub const TIMEBASE_FREQ: u32 = 512_000_000;
+    /// NVRAM size (QEMU's default 64 KiB).
+    pub const NVRAM_SIZE: u32 = 0x10000;
+    /// Processor version register of a POWER9 DD2.2.
+    pub const PVR_POWER9: u32 = 0x004e_1202;
+}
+
 /// What the command line asked for.
 #[derive(Clone, Debug)]
 pub struct MachineConfig {
