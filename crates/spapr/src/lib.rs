@@ -15,3 +15,6 @@ pub mod vty;
 pub mod xics;
 
 pub use machine::{Machine, MachineConfig, RunState};
+
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -83,9 +83,48 @@ pub struct Machine {
     pub nvram: crate::nvram::Nvram,
     pub xics: crate::xics::Xics,
     pub vof: Mutex<crate::vof::Vof>,
+    /// Guest time-of-day minus host time, in seconds (RTAS set-time-of-day).
+    pub tod_offset: std::sync::atomic::AtomicI64,
 }
 
+/// Smallest RAM a pseries guest is given (the kernel, its initramfs and the firmware area fit).
+pub const MIN_RAM: u64 = 64 << 20;
+
 impl Machine {
+    /// Creates the machine's memory and devices; nothing is loaded yet. `console` receives the vty's
+    /// output.
+    pub fn new(
+        config: MachineConfig,
+        console: Box<dyn std::io::Write + Send>,
+    ) -> Result<Machine, String> {
+        if config.ram_size < MIN_RAM {
+            return Err(format!(
+                "-m {}M: too little memory for a pseries guest (at least {}M)",
+                config.ram_size >> 20,
+                MIN_RAM >> 20
+            ));
+        }
+        let mem = GuestMemory::new(config.ram_size).map_err(|e| {
+            format!(
+                "-m {}M: cannot allocate guest RAM: {e}",
+                config.ram_size >> 20
+            )
+        })?;
+        let servers = config.smp.max(1);
+        Ok(Machine {
+            mem: Arc::new(mem),
+            tree: Mutex::new(DeviceTree::new()),
+            state: Mutex::new(RunState::Running),
+            wake: (Mutex::new(()), Condvar::new()),
+            vty: crate::vty::Vty::new(console),
+            nvram: crate::nvram::Nvram::default(),
+            xics: crate::xics::Xics::new(servers),
+            vof: Mutex::new(crate::vof::Vof::default()),
+            tod_offset: std::sync::atomic::AtomicI64::new(0),
+            config,
+        })
+    }
+
     /// The run state, for vCPUs to poll.
     pub fn run_state(&self) -> RunState {
         self.state

@@ -126,3 +126,56 @@ fn h_get_term_char(m: &Machine, cpu: &mut Cpu) -> i64 {
     ]);
     H_SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{cpu, hcall, machine};
+
+    const VTY: u64 = layout::VTY_REG as u64;
+
+    #[test]
+    fn put_term_char_packs_big_endian() {
+        let (m, out) = machine();
+        let mut c = cpu(&m);
+        let r6 = u64::from_be_bytes(*b"hello, w");
+        let r7 = u64::from_be_bytes(*b"orld!\n\0\0");
+        assert_eq!(
+            hcall(&m, &mut c, H_PUT_TERM_CHAR, &[VTY, 14, r6, r7]),
+            H_SUCCESS
+        );
+        assert_eq!(out.text(), "hello, world!\n");
+    }
+
+    #[test]
+    fn bad_terminal_or_length() {
+        let (m, out) = machine();
+        let mut c = cpu(&m);
+        assert_eq!(
+            hcall(&m, &mut c, H_PUT_TERM_CHAR, &[VTY, 17, 0, 0]),
+            H_PARAMETER
+        );
+        assert_eq!(
+            hcall(&m, &mut c, H_PUT_TERM_CHAR, &[VTY + 5, 1, 0, 0]),
+            H_PARAMETER
+        );
+        assert_eq!(hcall(&m, &mut c, H_GET_TERM_CHAR, &[0]), H_PARAMETER);
+        assert_eq!(out.text(), "");
+    }
+
+    #[test]
+    fn get_term_char_returns_up_to_16() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        assert_eq!(m.vty.push_input(&m, b"0123456789abcdefXY"), 18);
+        assert_eq!(hcall(&m, &mut c, H_GET_TERM_CHAR, &[VTY]), H_SUCCESS);
+        assert_eq!(c.gpr[4], 16);
+        assert_eq!(c.gpr[5].to_be_bytes(), *b"01234567");
+        assert_eq!(c.gpr[6].to_be_bytes(), *b"89abcdef");
+        assert_eq!(hcall(&m, &mut c, H_GET_TERM_CHAR, &[VTY]), H_SUCCESS);
+        assert_eq!(c.gpr[4], 2);
+        assert_eq!(c.gpr[5].to_be_bytes()[..2], *b"XY");
+        assert_eq!(hcall(&m, &mut c, H_GET_TERM_CHAR, &[VTY]), H_SUCCESS);
+        assert_eq!(c.gpr[4], 0);
+    }
+}
