@@ -7,6 +7,7 @@ pub mod fdt;
 pub mod hcall;
 pub mod loader;
 pub mod machine;
+pub mod mmu;
 pub mod nvram;
 pub mod rtas;
 pub mod vcpu;

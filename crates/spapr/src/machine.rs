@@ -85,6 +85,17 @@ pub struct Machine {
     pub vof: Mutex<crate::vof::Vof>,
     /// Guest time-of-day minus host time, in seconds (RTAS set-time-of-day).
     pub tod_offset: std::sync::atomic::AtomicI64,
+    /// Partition-wide processor state the hypervisor sets for every vCPU (H_SET_MODE,
+    /// H_REGISTER_PROC_TBL); vCPUs copy it when `cpu_gen` changes.
+    pub cpu_state: Mutex<PartitionCpuState>,
+    pub cpu_gen: std::sync::atomic::AtomicU64,
+}
+
+/// LPCR bits and partition-table entry shared by all vCPUs of the partition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartitionCpuState {
+    pub lpcr: u64,
+    pub pate: [u64; 2],
 }
 
 /// Smallest RAM a pseries guest is given (the kernel, its initramfs and the firmware area fit).
@@ -121,6 +132,8 @@ impl Machine {
             xics: crate::xics::Xics::new(servers),
             vof: Mutex::new(crate::vof::Vof::default()),
             tod_offset: std::sync::atomic::AtomicI64::new(0),
+            cpu_state: Mutex::new(PartitionCpuState::default()),
+            cpu_gen: std::sync::atomic::AtomicU64::new(0),
             config,
         })
     }
@@ -143,9 +156,29 @@ impl Machine {
         self.kick();
     }
 
+    /// Changes the partition-wide CPU state and applies it to the calling vCPU at once (the others
+    /// pick it up at their next slice).
+    pub fn update_cpu_state(&self, cpu: &mut ppc::Cpu, f: impl FnOnce(&mut PartitionCpuState)) {
+        if let Ok(mut st) = self.cpu_state.lock() {
+            f(&mut st);
+            self.cpu_gen
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            apply_cpu_state(cpu, &st);
+        }
+    }
+
     /// Wakes idle vCPUs so they re-check interrupts and the run state.
     pub fn kick(&self) {
         let _g = self.wake.0.lock();
         self.wake.1.notify_all();
     }
+}
+
+/// Copies the partition-wide state into one vCPU, dropping translations it may invalidate.
+pub fn apply_cpu_state(cpu: &mut ppc::Cpu, st: &PartitionCpuState) {
+    use ppc::cpu::{lpcr, sprn};
+    const MANAGED: u64 = lpcr::AIL_MASK | lpcr::ILE | lpcr::HR | lpcr::LD;
+    cpu.spr[sprn::LPCR] = (cpu.spr[sprn::LPCR] & !MANAGED) | (st.lpcr & MANAGED);
+    cpu.pate = st.pate;
+    cpu.tlb_flush();
 }
