@@ -89,6 +89,22 @@ pub struct Machine {
     /// H_REGISTER_PROC_TBL); vCPUs copy it when `cpu_gen` changes.
     pub cpu_state: Mutex<PartitionCpuState>,
     pub cpu_gen: std::sync::atomic::AtomicU64,
+    /// Per-vCPU hypervisor-side state, indexed by vCPU id (= XICS server = PIR).
+    pub cpus: Mutex<Vec<CpuSlot>>,
+}
+
+/// What the hypervisor keeps about each vCPU.
+#[derive(Clone, Debug, Default)]
+pub struct CpuSlot {
+    pub irq: Arc<ppc::cpu::IrqLines>,
+    /// Registered VPA, dispatch trace log and SLB shadow buffers (guest real addresses).
+    pub vpa: u64,
+    pub dtl: u64,
+    pub slb_shadow: u64,
+    /// Stopped (never started, or RTAS stop-self) and waiting for start-cpu.
+    pub stopped: bool,
+    /// start-cpu request: (entry point, r3).
+    pub start: Option<(u64, u64)>,
 }
 
 /// LPCR bits and partition-table entry shared by all vCPUs of the partition.
@@ -134,6 +150,14 @@ impl Machine {
             tod_offset: std::sync::atomic::AtomicI64::new(0),
             cpu_state: Mutex::new(PartitionCpuState::default()),
             cpu_gen: std::sync::atomic::AtomicU64::new(0),
+            cpus: Mutex::new(
+                (0..servers)
+                    .map(|i| CpuSlot {
+                        stopped: i != 0,
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
             config,
         })
     }
