@@ -11,6 +11,7 @@ pub mod mmu;
 pub mod nvram;
 pub mod rtas;
 pub mod vcpu;
+pub mod vio;
 pub mod vof;
 pub mod vty;
 pub mod xics;

@@ -9,11 +9,47 @@ use ppc::Cpu;
 
 pub const H_REGISTER_PROC_TBL: u64 = 0x37c;
 
-pub const HCALLS: &[(u64, &str, HcallFn)] = &[(
-    H_REGISTER_PROC_TBL,
-    "H_REGISTER_PROC_TBL",
-    h_register_proc_tbl,
-)];
+pub const H_LOGICAL_CI_LOAD: u64 = 0x3c;
+pub const H_LOGICAL_CI_STORE: u64 = 0x40;
+
+pub const HCALLS: &[(u64, &str, HcallFn)] = &[
+    (H_LOGICAL_CI_LOAD, "H_LOGICAL_CI_LOAD", h_logical_ci_load),
+    (H_LOGICAL_CI_STORE, "H_LOGICAL_CI_STORE", h_logical_ci_store),
+    (
+        H_REGISTER_PROC_TBL,
+        "H_REGISTER_PROC_TBL",
+        h_register_proc_tbl,
+    ),
+];
+
+/// H_LOGICAL_CI_LOAD(size, address) -> value: a cache-inhibited, big-endian load from the
+/// partition's logical address space (early debug consoles use it). Only RAM answers here.
+fn h_logical_ci_load(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (size, addr) = (cpu.gpr[4], cpu.gpr[5]);
+    if !matches!(size, 1 | 2 | 4 | 8) {
+        return H_PARAMETER;
+    }
+    let mut b = [0u8; 8];
+    let n = size as usize;
+    if !m.mem.read(addr, &mut b[8 - n..]) {
+        return H_PARAMETER;
+    }
+    cpu.gpr[4] = u64::from_be_bytes(b);
+    H_SUCCESS
+}
+
+/// H_LOGICAL_CI_STORE(size, address, value).
+fn h_logical_ci_store(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (size, addr, val) = (cpu.gpr[4], cpu.gpr[5], cpu.gpr[6]);
+    if !matches!(size, 1 | 2 | 4 | 8) {
+        return H_PARAMETER;
+    }
+    let n = size as usize;
+    if !m.mem.write(addr, &val.to_be_bytes()[8 - n..]) {
+        return H_PARAMETER;
+    }
+    H_SUCCESS
+}
 
 /// Flags of H_REGISTER_PROC_TBL (r4).
 pub mod proc_tbl {
@@ -85,6 +121,33 @@ mod tests {
         );
         assert_eq!(c.pate, [0, 0]);
         assert_eq!(c.spr[sprn::LPCR] & lpcr::HR, 0);
+    }
+
+    #[test]
+    fn logical_ci_load_store() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        assert_eq!(
+            hcall(&m, &mut c, H_LOGICAL_CI_STORE, &[4, 0x1000, 0xdead_beef]),
+            H_SUCCESS
+        );
+        assert_eq!(
+            hcall(&m, &mut c, H_LOGICAL_CI_LOAD, &[2, 0x1002]),
+            H_SUCCESS
+        );
+        assert_eq!(c.gpr[4], 0xbeef);
+        assert_eq!(
+            hcall(&m, &mut c, H_LOGICAL_CI_LOAD, &[3, 0x1000]),
+            H_PARAMETER
+        );
+        assert_eq!(
+            hcall(&m, &mut c, H_LOGICAL_CI_LOAD, &[8, m.mem.size() - 4]),
+            H_PARAMETER
+        );
+        assert_eq!(
+            hcall(&m, &mut c, H_LOGICAL_CI_STORE, &[1, u64::MAX, 0]),
+            H_PARAMETER
+        );
     }
 
     #[test]
