@@ -280,6 +280,9 @@ pub struct Cpu {
     pub tlb: crate::mmu::Tlb,
     /// Asynchronous interrupt requests from other threads.
     pub irq: Arc<IrqLines>,
+    /// Asynchronous interrupts (decrementer, external, doorbell) are delivered by `run`. Off for
+    /// user-mode emulation, where nothing would handle them.
+    pub async_irqs: bool,
     /// Set by instructions after which the run loop must leave its inner loop at once (icbi,
     /// MSR or translation changes, enabling interrupts).
     pub slice_end: bool,
@@ -316,8 +319,9 @@ impl Cpu {
             tb_offset: 0,
             icount: 0,
             spr: Box::new([0; 1024]),
-            dec_written: 0,
-            dec_tb: 0,
+            // DEC starts at its largest positive value so nothing fires before software sets it.
+            dec_written: 0x7fff_ffff,
+            dec_tb: host_ticks(),
             hdec_written: 0,
             hdec_tb: 0,
             pate: [0; 2],
@@ -325,6 +329,7 @@ impl Cpu {
             tlb: Default::default(),
             irq: Arc::new(IrqLines::default()),
             slice_end: false,
+            async_irqs: false,
         }
     }
 

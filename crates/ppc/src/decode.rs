@@ -3,7 +3,7 @@
 
 use crate::cpu::{Cpu, Ex, Exception, ProgramKind};
 use crate::exec::Handler;
-use crate::insn::{branch, fixed, fp, loadstore, vmx, vsx, Insn};
+use crate::insn::{branch, fixed, fp, loadstore, sys, vmx, vsx, Insn};
 
 /// Maps an instruction word to its handler. Never fails: unknown words get `illegal`.
 pub fn decode(w: u32) -> Handler {
@@ -11,10 +11,11 @@ pub fn decode(w: u32) -> Handler {
     let h = match i.opcd() {
         // maddhd/maddhdu/maddld are VA-form fixed-point instructions under the vector opcode.
         4 => fixed::decode(i).or_else(|| vmx::decode(i)),
-        16..=19 => branch::decode(i),
+        16..=19 => branch::decode(i).or_else(|| sys::decode(i)),
         31 => fixed::decode31(i)
             .or_else(|| loadstore::decode31(i))
             .or_else(|| branch::decode31(i))
+            .or_else(|| sys::decode31(i))
             .or_else(|| fp::decode31(i))
             .or_else(|| vmx::decode31(i))
             .or_else(|| vsx::decode31(i)),

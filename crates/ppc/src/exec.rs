@@ -156,6 +156,8 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
         }
         if cpu.slice_end {
             cpu.slice_end = false;
+            // MSR changes (e.g. EE turned on) take effect before the next instruction.
+            cpu.check_async();
             while let Some(ea) = cpu.icache_inval.pop() {
                 match cpu.translate(ea, crate::mmu::Access::Read) {
                     Ok(ra) => cache.invalidate_range(ra, 1),

@@ -196,7 +196,7 @@ impl Cpu {
     /// Takes the highest-priority pending asynchronous interrupt if MSR[EE] allows one.
     /// Returns true if an interrupt was taken.
     pub fn check_async(&mut self) -> bool {
-        if self.msr & msr::EE == 0 {
+        if self.msr & msr::EE == 0 || !self.async_irqs {
             return false;
         }
         let lines = self.irq.get();
@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(c.spr[sprn::SRR0], 0x1234);
         let srr1 = c.spr[sprn::SRR1];
         assert_eq!(srr1 & SRR1_ILLEGAL, SRR1_ILLEGAL);
-        assert_eq!(srr1 & (msr::EE | msr::PR | msr::SF), msr::EE | msr::PR | msr::SF);
+        assert_eq!(
+            srr1 & (msr::EE | msr::PR | msr::SF),
+            msr::EE | msr::PR | msr::SF
+        );
         assert_eq!(c.msr, msr::SF | msr::ME | msr::LE);
     }
 
@@ -256,7 +259,10 @@ mod tests {
     #[test]
     fn dsi_sets_dar_dsisr() {
         let mut c = cpu();
-        c.deliver(Exception::DataStorage { ea: 0xdead0, write: true });
+        c.deliver(Exception::DataStorage {
+            ea: 0xdead0,
+            write: true,
+        });
         assert_eq!(c.pc, 0x300);
         assert_eq!(c.spr[sprn::DAR], 0xdead0);
         assert_eq!(c.spr[sprn::DSISR], DSISR_NOPTE | DSISR_STORE);
@@ -265,6 +271,7 @@ mod tests {
     #[test]
     fn decrementer_pends_only_with_ee() {
         let mut c = cpu();
+        c.async_irqs = true;
         c.set_msr(msr::SF);
         c.set_dec((-5i64) as u64);
         assert!((c.dec() as i64) < 0);
@@ -282,6 +289,7 @@ mod tests {
     #[test]
     fn external_beats_decrementer() {
         let mut c = cpu();
+        c.async_irqs = true;
         c.set_msr(msr::SF | msr::EE);
         c.set_dec((-1i64) as u64);
         c.irq.raise(IrqLines::EXTERNAL);

@@ -5,6 +5,7 @@ pub mod branch;
 pub mod fixed;
 pub mod fp;
 pub mod loadstore;
+pub mod sys;
 pub mod vmx;
 pub mod vsx;
 

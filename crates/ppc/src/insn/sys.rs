@@ -1,0 +1,265 @@
+//! Supervisor-state instructions of a partition (ISA 3.0B Book III): MSR moves, return from
+//! interrupt, TLB management, processor doorbells. All are privileged: in problem state they raise
+//! the privileged-instruction program interrupt. Hypervisor-only instructions (hrfid…) are
+//! privileged for a guest, which runs with MSR[HV]=0. SLB instructions belong to the hash MMU and
+//! are not decoded yet (illegal, logged once).
+
+use crate::cpu::{msr, sprn, Cpu, Ex, Exception, ProgramKind};
+use crate::exec::Handler;
+use crate::insn::Insn;
+
+/// Opcode 19 instructions owned here.
+pub fn decode(i: Insn) -> Option<Handler> {
+    if i.opcd() != 19 {
+        return None;
+    }
+    Some(match i.xo10() {
+        18 => rfid,
+        82 => rfscv,
+        274 => hyp_only, // hrfid
+        _ => return None,
+    })
+}
+
+/// Opcode 31 instructions owned here.
+pub fn decode31(i: Insn) -> Option<Handler> {
+    Some(match i.xo10() {
+        30 => wait,
+        83 => mfmsr,
+        146 => mtmsr,
+        178 => mtmsrd,
+        142 => msgsndp,
+        174 => msgclrp,
+        274 | 306 => tlbie,
+        566 => priv_nop, // tlbsync
+        886 => priv_nop, // msgsync
+        _ => return None,
+    })
+}
+
+#[inline(always)]
+fn privileged(cpu: &Cpu) -> Ex {
+    if cpu.pr() {
+        return Err(Exception::Program(ProgramKind::Privileged));
+    }
+    Ok(())
+}
+
+fn hyp_only(_cpu: &mut Cpu, _i: Insn) -> Ex {
+    Err(Exception::Program(ProgramKind::Privileged))
+}
+
+fn priv_nop(cpu: &mut Cpu, _i: Insn) -> Ex {
+    privileged(cpu)
+}
+
+/// `wait`: the ISA lets the processor resume for implementation-specific reasons, so an
+/// interpreter may resume at once; the vCPU's slice ends so pending interrupts are looked at.
+fn wait(cpu: &mut Cpu, _i: Insn) -> Ex {
+    cpu.slice_end = true;
+    Ok(())
+}
+
+/// New MSR value written by mtmsrd/rfid/rfscv under the ISA 3.0 rules for a non-hypervisor
+/// partition: HV and ME can't be changed, and entering problem state turns on EE, IR and DR.
+pub fn filter_msr(old: u64, new: u64) -> u64 {
+    let keep = msr::HV | msr::ME;
+    let mut v = (new & !keep) | (old & keep);
+    if v & msr::PR != 0 {
+        v |= msr::EE | msr::IR | msr::DR;
+    }
+    v
+}
+
+fn mfmsr(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    cpu.gpr[i.rt()] = cpu.msr;
+    Ok(())
+}
+
+/// L bit (bit 15) of mtmsr/mtmsrd: only EE and RI change.
+#[inline(always)]
+fn l15(i: Insn) -> bool {
+    i.0 & (1 << 16) != 0
+}
+
+fn mtmsrd(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    let rs = cpu.gpr[i.rt()];
+    let v = if l15(i) {
+        let m = msr::EE | msr::RI;
+        (cpu.msr & !m) | (rs & m)
+    } else {
+        filter_msr(cpu.msr, rs)
+    };
+    cpu.set_msr(v);
+    Ok(())
+}
+
+fn mtmsr(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    let rs = cpu.gpr[i.rt()];
+    let v = if l15(i) {
+        let m = msr::EE | msr::RI;
+        (cpu.msr & !m) | (rs & m)
+    } else {
+        // Only MSR bits 32:63 are written.
+        let low = filter_msr(cpu.msr, rs) & 0xffff_ffff;
+        (cpu.msr & !0xffff_ffff) | low
+    };
+    cpu.set_msr(v);
+    Ok(())
+}
+
+fn rfid(cpu: &mut Cpu, _i: Insn) -> Ex {
+    privileged(cpu)?;
+    let v = filter_msr(cpu.msr, cpu.spr[sprn::SRR1]);
+    cpu.set_msr(v);
+    cpu.nip = cpu.ea(cpu.spr[sprn::SRR0] & !3);
+    cpu.reservation = None;
+    Ok(())
+}
+
+/// rfscv: return from scv; MSR from CTR, NIA from LR.
+fn rfscv(cpu: &mut Cpu, _i: Insn) -> Ex {
+    privileged(cpu)?;
+    let v = filter_msr(cpu.msr, cpu.ctr);
+    cpu.set_msr(v);
+    cpu.nip = cpu.ea(cpu.lr & !3);
+    cpu.reservation = None;
+    Ok(())
+}
+
+/// tlbie/tlbiel: every form is served by dropping all cached translations, which covers any
+/// subset the instruction names.
+fn tlbie(cpu: &mut Cpu, _i: Insn) -> Ex {
+    privileged(cpu)?;
+    cpu.tlb_flush();
+    Ok(())
+}
+
+/// msgsndp: directed privileged doorbell to a thread of this core. Each vCPU is a core of one
+/// thread, so only thread 0 (itself) exists.
+fn msgsndp(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    let rb = cpu.gpr[i.rb()];
+    // Message type 5 (privileged doorbell) in RB bits 32:36, target thread in bits 57:63.
+    if (rb >> 27) & 0x1f == 5 && rb & 0x7f == 0 {
+        cpu.spr[sprn::DPDES] |= 1;
+        cpu.slice_end = true;
+    }
+    Ok(())
+}
+
+fn msgclrp(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    let rb = cpu.gpr[i.rb()];
+    if (rb >> 27) & 0x1f == 5 {
+        cpu.spr[sprn::DPDES] &= !1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn sup() -> Cpu {
+        let mut c = cpu();
+        c.set_msr(msr::SF | msr::ME | msr::LE);
+        c
+    }
+
+    #[test]
+    fn privileged_in_problem_state() {
+        let mut c = cpu(); // problem state
+        for w in [
+            x_form(31, 3, 0, 0, 83, false),  // mfmsr
+            x_form(31, 3, 0, 0, 178, false), // mtmsrd
+            x_form(19, 0, 0, 0, 18, false),  // rfid
+            x_form(31, 0, 0, 4, 306, false), // tlbie
+        ] {
+            assert_eq!(
+                try_exec(&mut c, w),
+                Err(Exception::Program(ProgramKind::Privileged))
+            );
+        }
+        let mut s = sup();
+        assert_eq!(
+            try_exec(&mut s, x_form(19, 0, 0, 0, 274, false)),
+            Err(Exception::Program(ProgramKind::Privileged)),
+            "hrfid is hypervisor-only"
+        );
+    }
+
+    #[test]
+    fn mtmsrd_l1_changes_only_ee_ri() {
+        let mut c = sup();
+        c.gpr[3] = msr::EE | msr::RI | msr::PR | msr::IR;
+        exec(&mut c, x_form(31, 3, 1, 0, 178, false)); // L=1 in bit 15 (RA field low bit)
+        assert_eq!(c.msr, msr::SF | msr::ME | msr::LE | msr::EE | msr::RI);
+    }
+
+    #[test]
+    fn mtmsrd_to_problem_state_sets_ee_ir_dr_and_keeps_hv_me() {
+        let mut c = sup();
+        c.gpr[3] = msr::SF | msr::PR | msr::HV | msr::LE;
+        exec(&mut c, x_form(31, 3, 0, 0, 178, false));
+        assert_eq!(
+            c.msr,
+            msr::SF | msr::PR | msr::LE | msr::ME | msr::EE | msr::IR | msr::DR
+        );
+        assert!(c.slice_end);
+    }
+
+    #[test]
+    fn mtmsr_writes_low_word_only() {
+        let mut c = sup();
+        c.gpr[3] = msr::LE | msr::EE; // SF clear in RS: unchanged by mtmsr
+        exec(&mut c, x_form(31, 3, 0, 0, 146, false));
+        assert_eq!(c.msr, msr::SF | msr::ME | msr::LE | msr::EE);
+    }
+
+    #[test]
+    fn rfid_returns_to_srr0_with_srr1() {
+        let mut c = sup();
+        c.spr[sprn::SRR0] = 0x1234_5679;
+        c.spr[sprn::SRR1] = msr::SF | msr::PR | msr::LE;
+        exec(&mut c, x_form(19, 0, 0, 0, 18, false));
+        assert_eq!(c.pc, 0x1234_5678);
+        assert_eq!(
+            c.msr & (msr::PR | msr::EE | msr::IR | msr::DR),
+            msr::PR | msr::EE | msr::IR | msr::DR
+        );
+        // mfmsr reads it back (from supervisor state again).
+        let mut s = sup();
+        exec(&mut s, x_form(31, 7, 0, 0, 83, false));
+        assert_eq!(s.gpr[7], s.msr);
+    }
+
+    #[test]
+    fn msgsndp_sets_own_doorbell() {
+        let mut c = sup();
+        c.gpr[4] = 5 << 27;
+        exec(&mut c, x_form(31, 0, 0, 4, 142, false));
+        assert_eq!(c.spr[sprn::DPDES], 1);
+        c.set_msr(c.msr | msr::EE);
+        c.async_irqs = true;
+        assert!(c.check_async());
+        assert_eq!(c.pc, 0xa00);
+        c.gpr[4] = 5 << 27;
+        c.set_msr(msr::SF | msr::ME);
+        exec(&mut c, x_form(31, 0, 0, 4, 142, false));
+        exec(&mut c, x_form(31, 0, 0, 4, 174, false));
+        assert_eq!(c.spr[sprn::DPDES], 0);
+    }
+
+    #[test]
+    fn tlbie_flushes() {
+        let mut c = sup();
+        c.slice_end = false;
+        exec(&mut c, x_form(31, 0, 0, 4, 306, false));
+        assert!(c.slice_end);
+    }
+}
