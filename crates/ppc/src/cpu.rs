@@ -318,7 +318,11 @@ impl Cpu {
             icache_inval: Vec::with_capacity(8),
             tb_offset: 0,
             icount: 0,
-            spr: Box::new([0; 1024]),
+            spr: {
+                let mut s = Box::new([0; 1024]);
+                s[sprn::CTRL_W] = 1; // run latch on: the thread is running
+                s
+            },
             // DEC starts at its largest positive value so nothing fires before software sets it.
             dec_written: 0x7fff_ffff,
             dec_tb: host_ticks(),

@@ -512,7 +512,7 @@ fn probe(cpu: &mut Cpu, i: Insn) -> Ex {
 fn icbi(cpu: &mut Cpu, i: Insn) -> Ex {
     let ea = ea_x(cpu, i);
     cpu.xlate(ea, 1, false)?;
-    cpu.icache_inval.push(ea);
+    cpu.invalidate_icache(ea);
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! program interrupt whether or not the SPR exists. Any other number the table does not list is an
 //! illegal instruction. Supervisor and hypervisor SPRs are added to `access` as arms of the same match.
 
-use crate::cpu::{msr, Cpu, Exception, ProgramKind};
+use crate::cpu::{msr, sprn, Cpu, Exception, ProgramKind};
 
 pub const XER: u32 = 1;
 pub const DSCR: u32 = 3;
@@ -74,15 +74,15 @@ fn access(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
             cpu.ctr = v;
             0
         }
-        // No CTRL register in Cpu yet: a running thread always has its run latch set.
-        (CTRL_RD, None) => CTRL_RUN,
+        // CTRL[RUN], the run latch: software sets it while running and clears it when idle.
+        (CTRL_RD, None) => cpu.spr[sprn::CTRL_W] & CTRL_RUN,
         (VRSAVE, None) => cpu.vrsave as u64,
         (VRSAVE, Some(v)) => {
             cpu.vrsave = v as u32;
             0
         }
-        // No SPRG3 in Cpu yet: reads 0 (what a Linux vDSO sees as CPU 0, node 0).
-        (SPRG3_RD, None) => 0,
+        // The problem-state read alias of SPRG3 (Linux's vDSO keeps the CPU/node number there).
+        (SPRG3_RD, None) => cpu.spr[sprn::SPRG3],
         (TB, None) => cpu.timebase(),
         (TBU, None) => cpu.timebase() >> 32,
         (TAR, None) => cpu.tar,
@@ -101,9 +101,134 @@ fn access(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
             set_ppr_pri(cpu, (v >> (PPR_PRI_SHIFT - 32) & 7) as u8);
             0
         }
+        _ => return supervisor(cpu, n, w),
+    })
+}
+
+/// Supervisor-state SPRs of a partition (MSR[HV]=0). Privilege was checked by `access`:
+/// every number here has the 0x10 bit set. Hypervisor resources (LPCR, HSRR*, HDEC, PTCR, DAWR,
+/// CIABR…) are set through hypercalls in a partition, so touching them directly is privileged.
+fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
+    if cpu.pr() {
+        // Not a problem-state SPR, and its number is not a privileged one: undefined.
+        return Err(Exception::Program(ProgramKind::Illegal));
+    }
+    let n = n as usize;
+    // Registers that are plain storage: the architected effects live elsewhere (interrupt entry
+    // writes SRR0/1, DAR, DSISR) or are not emulated (the PMU does not count; CFAR is not tracked).
+    const PLAIN: &[usize] = &[
+        sprn::DSISR,
+        sprn::DAR,
+        sprn::SRR0,
+        sprn::SRR1,
+        sprn::CFAR,
+        sprn::AMR,
+        sprn::IAMR,
+        sprn::FSCR,
+        sprn::UAMOR,
+        sprn::PSPB,
+        sprn::DPDES,
+        sprn::SPRG0,
+        sprn::SPRG1,
+        sprn::SPRG2,
+        sprn::SPRG3,
+        MMCR0,
+        MMCR1,
+        MMCR2,
+        MMCRA,
+        SIAR,
+        SDAR,
+        SIER,
+        PMC1,
+        PMC1 + 1,
+        PMC1 + 2,
+        PMC1 + 3,
+        PMC1 + 4,
+        PMC1 + 5,
+    ];
+    Ok(match (n, w) {
+        (n, None) if PLAIN.contains(&n) => cpu.spr[n],
+        (n, Some(v)) if PLAIN.contains(&n) => {
+            cpu.spr[n] = v;
+            0
+        }
+        (sprn::DSCR, None) => cpu.dscr,
+        (sprn::DSCR, Some(v)) => {
+            cpu.dscr = v & DSCR_MASK;
+            0
+        }
+        (sprn::CTRL_W, Some(v)) => {
+            cpu.spr[sprn::CTRL_W] = v & CTRL_RUN;
+            0
+        }
+        (sprn::DEC, None) => cpu.dec(),
+        (sprn::DEC, Some(v)) => {
+            cpu.set_dec(v);
+            0
+        }
+        // A new PID changes every quadrant-0 translation.
+        (sprn::PIDR, None) => cpu.spr[sprn::PIDR],
+        (sprn::PIDR, Some(v)) => {
+            cpu.spr[sprn::PIDR] = v & 0xffff_ffff;
+            cpu.tlb_flush();
+            0
+        }
+        (sprn::PVR | sprn::PIR, None) => cpu.spr[n],
+        // One thread per core.
+        (sprn::TIR, None) => 0,
+        // PURR/SPURR: a vCPU is always dispatched, so its cycles are the timebase's.
+        (sprn::PURR | sprn::SPURR, None) => cpu.timebase(),
+        (sprn::LPCR, None) => cpu.spr[sprn::LPCR],
+        (n, _) if HYPERVISOR.contains(&n) => {
+            return Err(Exception::Program(ProgramKind::Privileged))
+        }
         _ => return Err(Exception::Program(ProgramKind::Illegal)),
     })
 }
+
+/// Hypervisor resources a partition may not touch directly.
+const HYPERVISOR: &[usize] = &[
+    sprn::SDR1,
+    sprn::DAWR0,
+    sprn::CIABR,
+    sprn::DAWRX0,
+    sprn::HFSCR,
+    sprn::TBL_W,
+    sprn::TBU_W,
+    sprn::TBU40,
+    sprn::PVR,
+    sprn::HSPRG0,
+    sprn::HSPRG1,
+    sprn::HDSISR,
+    sprn::HDAR,
+    sprn::SPURR,
+    sprn::PURR,
+    sprn::HDEC,
+    sprn::HRMOR,
+    sprn::HSRR0,
+    sprn::HSRR1,
+    sprn::LPCR,
+    sprn::LPIDR,
+    sprn::HMER,
+    sprn::HMEER,
+    sprn::PCR,
+    sprn::HEIR,
+    sprn::AMOR,
+    sprn::PTCR,
+    sprn::ASDR,
+    sprn::PSSCR,
+    sprn::PIR,
+];
+
+/// Performance-monitor SPRs (privileged numbers).
+const SIER: usize = 784;
+const MMCR2: usize = 785;
+const MMCRA: usize = 786;
+const PMC1: usize = 787;
+const MMCR0: usize = 795;
+const SIAR: usize = 796;
+const SDAR: usize = 797;
+const MMCR1: usize = 798;
 
 /// Sets PPR[PRI] if the current privilege level may use that priority; otherwise, and for the
 /// reserved value 0, PPR is left unchanged (ISA Book II, Program Priority Register). Problem state

@@ -255,6 +255,55 @@ mod tests {
         assert_eq!(c.spr[sprn::DPDES], 0);
     }
 
+    fn mtspr(rs: u32, spr: u32) -> u32 {
+        x_form(31, rs, spr & 31, spr >> 5, 467, false)
+    }
+
+    fn mfspr(rt: u32, spr: u32) -> u32 {
+        x_form(31, rt, spr & 31, spr >> 5, 339, false)
+    }
+
+    #[test]
+    fn supervisor_sprs() {
+        let mut c = sup();
+        c.gpr[3] = 0xabcd;
+        exec(&mut c, mtspr(3, sprn::SRR0 as u32));
+        exec(&mut c, mfspr(4, sprn::SRR0 as u32));
+        assert_eq!(c.gpr[4], 0xabcd);
+        // DEC counts down from what was written and reads sign-extended.
+        c.gpr[3] = 1_000_000;
+        exec(&mut c, mtspr(3, sprn::DEC as u32));
+        exec(&mut c, mfspr(5, sprn::DEC as u32));
+        assert!(c.gpr[5] <= 1_000_000 && c.gpr[5] > 900_000, "{}", c.gpr[5]);
+        c.gpr[3] = 0xffff_fff0;
+        exec(&mut c, mtspr(3, sprn::DEC as u32));
+        exec(&mut c, mfspr(5, sprn::DEC as u32));
+        assert!((c.gpr[5] as i64) < 0);
+        // A PID change flushes translations.
+        c.slice_end = false;
+        c.gpr[3] = 7;
+        exec(&mut c, mtspr(3, sprn::PIDR as u32));
+        assert!(c.slice_end);
+        assert_eq!(c.spr[sprn::PIDR], 7);
+        // Hypervisor SPRs are privileged for a partition; PVR is readable, not writable.
+        assert_eq!(
+            try_exec(&mut c, mtspr(3, sprn::LPCR as u32)),
+            Err(Exception::Program(ProgramKind::Privileged))
+        );
+        c.spr[sprn::PVR] = 0x004e_1202;
+        exec(&mut c, mfspr(6, sprn::PVR as u32));
+        assert_eq!(c.gpr[6], 0x004e_1202);
+        assert_eq!(
+            try_exec(&mut c, mtspr(3, sprn::PVR as u32)),
+            Err(Exception::Program(ProgramKind::Privileged))
+        );
+        // An undefined privileged number is illegal in supervisor state.
+        assert_eq!(
+            try_exec(&mut c, mfspr(3, 1000)),
+            Err(Exception::Program(ProgramKind::Illegal))
+        );
+    }
+
     #[test]
     fn tlbie_flushes() {
         let mut c = sup();
