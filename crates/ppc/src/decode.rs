@@ -19,7 +19,9 @@ pub fn decode(w: u32) -> Handler {
             .or_else(|| fp::decode31(i))
             .or_else(|| vmx::decode31(i))
             .or_else(|| vsx::decode31(i)),
-        48..=55 | 59 | 63 => fp::decode(i),
+        48..=55 | 59 => fp::decode(i),
+        // The quad-precision xs*qp instructions share opcode 63 with scalar FP.
+        63 => fp::decode(i).or_else(|| vsx::decode(i)),
         // lfdp/stfdp (FP) share these with lxsd/lxssp/lxv/stxv/stxsd/stxssp (VSX).
         57 | 61 => fp::decode(i).or_else(|| vsx::decode(i)),
         60 => vsx::decode(i),

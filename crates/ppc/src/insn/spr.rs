@@ -20,6 +20,9 @@ pub const TB: u32 = 268;
 pub const TBU: u32 = 269;
 pub const TAR: u32 = 815;
 pub const PPR: u32 = 896;
+pub const EBBHR: u32 = 804;
+pub const EBBRR: u32 = 805;
+pub const BESCR: u32 = 806;
 pub const PPR32: u32 = 898;
 
 /// DSCR bits 39:63 are the defined fields; the rest are reserved and read as zero.
@@ -101,6 +104,12 @@ fn access(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
             set_ppr_pri(cpu, (v >> (PPR_PRI_SHIFT - 32) & 7) as u8);
             0
         }
+        // Event-based branch registers: plain storage (EBB events are not generated).
+        (EBBHR | EBBRR | BESCR, None) => cpu.spr[n as usize],
+        (EBBHR | EBBRR | BESCR, Some(v)) => {
+            cpu.spr[n as usize] = v;
+            0
+        }
         _ => return supervisor(cpu, n, w),
     })
 }
@@ -179,12 +188,30 @@ fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
         // PURR/SPURR: a vCPU is always dispatched, so its cycles are the timebase's.
         (sprn::PURR | sprn::SPURR, None) => cpu.timebase(),
         (sprn::LPCR, None) => cpu.spr[sprn::LPCR],
+        // The virtual timebase counts while the partition is dispatched, which is always.
+        (VTB, None) => cpu.timebase(),
         (n, _) if HYPERVISOR.contains(&n) => {
             return Err(Exception::Program(ProgramKind::Privileged))
         }
-        _ => return Err(Exception::Program(ProgramKind::Illegal)),
+        _ => {
+            log_unknown(n);
+            return Err(Exception::Program(ProgramKind::Illegal));
+        }
     })
 }
+
+/// Reports each undefined SPR number a supervisor touches once, so missing SPRs are visible.
+fn log_unknown(n: usize) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEEN: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+    let (w, b) = (n / 64 % 16, n % 64);
+    if SEEN[w].fetch_or(1 << b, Ordering::Relaxed) & (1 << b) == 0 {
+        eprintln!("lpar: unimplemented SPR {n} accessed in supervisor state");
+    }
+}
+
+/// Virtual timebase (supervisor read).
+const VTB: usize = 849;
 
 /// Hypervisor resources a partition may not touch directly.
 const HYPERVISOR: &[usize] = &[
