@@ -82,8 +82,14 @@ impl DeviceTree {
         false
     }
 
-    /// Adds a child named `name` (with unit address if any) under `parent`.
+    /// Adds a child named `name` (with unit address if any) under `parent`. An invalid `parent`
+    /// (a host bug) attaches the node to the root rather than panicking.
     pub fn add_node(&mut self, parent: NodeId, name: &str) -> NodeId {
+        let parent = if parent < self.nodes.len() {
+            parent
+        } else {
+            Self::ROOT
+        };
         let id = self.nodes.len();
         self.nodes.push(Node {
             name: name.to_string(),
@@ -96,10 +102,13 @@ impl DeviceTree {
         id
     }
 
-    /// Sets (adds or replaces) a property.
+    /// Sets (adds or replaces) a property; ignored for a node that does not exist.
     pub fn set_prop(&mut self, id: NodeId, name: &str, value: impl Into<Vec<u8>>) {
         let value = value.into();
-        let props = &mut self.nodes[id].props;
+        let Some(node) = self.nodes.get_mut(id) else {
+            return;
+        };
+        let props = &mut node.props;
         match props.iter_mut().find(|p| p.name == name) {
             Some(p) => p.value = value,
             None => props.push(Prop {
@@ -159,7 +168,7 @@ impl DeviceTree {
         }
         let mut cur = Self::ROOT;
         for comp in path.split('/').filter(|c| !c.is_empty()) {
-            let kids = &self.nodes[cur].children;
+            let kids = &self.nodes.get(cur)?.children;
             cur = *kids
                 .iter()
                 .find(|&&k| self.nodes[k].name == comp)
@@ -175,12 +184,45 @@ impl DeviceTree {
         Some(cur)
     }
 
+    /// The node's parent (None for the root or an invalid id).
+    pub fn parent(&self, id: NodeId) -> Option<NodeId> {
+        self.nodes.get(id)?.parent
+    }
+
+    /// The node's first child, as OF `child` walks the tree.
+    pub fn first_child(&self, id: NodeId) -> Option<NodeId> {
+        self.nodes.get(id)?.children.first().copied()
+    }
+
+    /// The node's next sibling, as OF `peer` walks the tree.
+    pub fn next_sibling(&self, id: NodeId) -> Option<NodeId> {
+        let parent = self.nodes.get(id)?.parent?;
+        let kids = &self.nodes.get(parent)?.children;
+        let i = kids.iter().position(|&k| k == id)?;
+        kids.get(i + 1).copied()
+    }
+
+    /// The node's properties, in insertion order.
+    pub fn props(&self, id: NodeId) -> &[Prop] {
+        self.nodes.get(id).map_or(&[], |n| n.props.as_slice())
+    }
+
+    /// Every node whose `device_type` property is `ty`, in creation order.
+    pub fn by_type(&self, ty: &str) -> Vec<NodeId> {
+        let want = string(ty);
+        (0..self.nodes.len())
+            .filter(|&id| self.prop(id, "device_type") == Some(want.as_slice()))
+            .collect()
+    }
+
     /// The node's full path, `/` for the root.
     pub fn path(&self, id: NodeId) -> String {
         let mut parts = Vec::new();
         let mut cur = Some(id);
         while let Some(c) = cur {
-            let n = &self.nodes[c];
+            let Some(n) = self.nodes.get(c) else {
+                break;
+            };
             if n.parent.is_some() {
                 parts.push(n.name.as_str());
             }
@@ -198,25 +240,140 @@ impl DeviceTree {
         s
     }
 
-    /// Flattens the tree into an FDT blob; every node carries its `phandle`.
-    pub fn to_fdt(&self, boot_cpuid: u32) -> Result<Vec<u8>, vm_fdt::Error> {
-        let mut w = vm_fdt::FdtWriter::new()?;
-        w.set_boot_cpuid_phys(boot_cpuid);
-        self.write_node(&mut w, Self::ROOT)?;
-        w.finish()
+    /// Flattens the tree into an FDT blob (version 17, no memory reservations); every node
+    /// carries its `phandle`. Written here rather than with a generic FDT writer because PAPR
+    /// property names exceed the 31 characters the generic device-tree spec allows (e.g.
+    /// `ibm,associativity-reference-points`); libfdt and Linux accept them.
+    pub fn to_fdt(&self, boot_cpuid: u32) -> Result<Vec<u8>, FdtError> {
+        const HEADER: usize = 40;
+        const RSVMAP: usize = 16; // the terminating (0, 0) entry
+        let mut st = FdtStrings::default();
+        let mut dt = Vec::new();
+        self.flatten(Self::ROOT, &mut dt, &mut st, 0)?;
+        dt.extend(FDT_END.to_be_bytes());
+        let off_struct = HEADER + RSVMAP;
+        let off_strings = off_struct + dt.len();
+        let total = off_strings + st.bytes.len();
+        let word = |v: usize| u32::try_from(v).map_err(|_| FdtError::TooLarge);
+        let mut out = Vec::with_capacity(total);
+        for v in [
+            FDT_MAGIC,
+            word(total)?,
+            word(off_struct)?,
+            word(off_strings)?,
+            word(HEADER)?,
+            17, // version
+            16, // last compatible version
+            boot_cpuid,
+            word(st.bytes.len())?,
+            word(dt.len())?,
+        ] {
+            out.extend(v.to_be_bytes());
+        }
+        out.extend([0u8; RSVMAP]);
+        out.extend(dt);
+        out.extend(st.bytes);
+        Ok(out)
     }
 
-    fn write_node(&self, w: &mut vm_fdt::FdtWriter, id: NodeId) -> Result<(), vm_fdt::Error> {
-        let n = &self.nodes[id];
-        let h = w.begin_node(&n.name)?;
-        for p in &n.props {
-            w.property(&p.name, &p.value)?;
+    fn flatten(
+        &self,
+        id: NodeId,
+        dt: &mut Vec<u8>,
+        st: &mut FdtStrings,
+        depth: usize,
+    ) -> Result<(), FdtError> {
+        let n = self.nodes.get(id).ok_or(FdtError::BadNode)?;
+        if depth > FDT_MAX_DEPTH {
+            return Err(FdtError::TooDeep);
         }
-        w.property_u32("phandle", n.phandle)?;
+        if n.name.contains('\0') || n.name.contains('/') {
+            return Err(FdtError::BadName);
+        }
+        dt.extend(FDT_BEGIN_NODE.to_be_bytes());
+        dt.extend(n.name.as_bytes());
+        dt.push(0);
+        pad4(dt);
+        let phandle = n.phandle.to_be_bytes();
+        let props = n
+            .props
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_slice()))
+            .chain(std::iter::once(("phandle", &phandle[..])));
+        for (name, value) in props {
+            if name.is_empty() || name.contains('\0') {
+                return Err(FdtError::BadName);
+            }
+            let len = u32::try_from(value.len()).map_err(|_| FdtError::TooLarge)?;
+            dt.extend(FDT_PROP.to_be_bytes());
+            dt.extend(len.to_be_bytes());
+            dt.extend(st.offset(name)?.to_be_bytes());
+            dt.extend(value);
+            pad4(dt);
+        }
         for &c in &n.children {
-            self.write_node(w, c)?;
+            self.flatten(c, dt, st, depth + 1)?;
         }
-        w.end_node(h)
+        dt.extend(FDT_END_NODE.to_be_bytes());
+        Ok(())
+    }
+}
+
+const FDT_MAGIC: u32 = 0xd00d_feed;
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_END: u32 = 9;
+const FDT_MAX_DEPTH: usize = 64;
+
+/// Why a tree cannot be flattened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdtError {
+    /// A node or property name contains NUL (or '/' in a node name), or is empty.
+    BadName,
+    /// Nodes nested deeper than 64.
+    TooDeep,
+    /// The blob would exceed 4 GiB.
+    TooLarge,
+    /// A child index does not name a node.
+    BadNode,
+}
+
+impl std::fmt::Display for FdtError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let s = match self {
+            FdtError::BadName => "invalid node or property name",
+            FdtError::TooDeep => "nodes nested too deep",
+            FdtError::TooLarge => "tree too large",
+            FdtError::BadNode => "dangling node reference",
+        };
+        f.write_str(s)
+    }
+}
+
+impl std::error::Error for FdtError {}
+
+fn pad4(v: &mut Vec<u8>) {
+    v.resize(v.len().next_multiple_of(4), 0);
+}
+
+/// The strings block: each property name once.
+#[derive(Default)]
+struct FdtStrings {
+    bytes: Vec<u8>,
+    offsets: std::collections::HashMap<String, u32>,
+}
+
+impl FdtStrings {
+    fn offset(&mut self, name: &str) -> Result<u32, FdtError> {
+        if let Some(&o) = self.offsets.get(name) {
+            return Ok(o);
+        }
+        let o = u32::try_from(self.bytes.len()).map_err(|_| FdtError::TooLarge)?;
+        self.bytes.extend(name.as_bytes());
+        self.bytes.push(0);
+        self.offsets.insert(name.to_string(), o);
+        Ok(o)
     }
 }
 
@@ -267,6 +424,138 @@ mod tests {
         }
         assert_eq!(t.by_phandle(0), None);
         assert_eq!(t.by_phandle(1000), None);
+    }
+
+    /// A flattened node as read back: its path and (property, value) pairs.
+    type FlatNode = (String, Vec<(String, Vec<u8>)>);
+
+    /// Reads an FDT blob back per the devicetree specification's layout: every node in order,
+    /// and the boot CPU.
+    fn parse_fdt(b: &[u8]) -> (Vec<FlatNode>, u32) {
+        let w = |o: usize| u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize;
+        assert_eq!(w(0), 0xd00d_feed);
+        assert_eq!(w(4), b.len());
+        let (st, strs, rsv) = (w(8), w(12), w(16));
+        assert_eq!((w(20), w(24)), (17, 16));
+        assert_eq!(&b[rsv..rsv + 16], &[0; 16], "empty reservation map");
+        assert_eq!(w(32), b.len() - strs, "strings size");
+        assert_eq!(w(36), strs - st, "struct size");
+        let cstr = |o: usize| {
+            let e = o + b[o..].iter().position(|&c| c == 0).expect("NUL");
+            String::from_utf8(b[o..e].to_vec()).expect("utf8")
+        };
+        let mut nodes: Vec<FlatNode> = Vec::new();
+        let mut stack: Vec<String> = Vec::new();
+        let mut o = st;
+        loop {
+            let tok = w(o);
+            o += 4;
+            match tok {
+                1 => {
+                    let name = cstr(o);
+                    o = (o + name.len() + 1).next_multiple_of(4);
+                    let path = match stack.last() {
+                        None => "/".to_string(),
+                        Some(p) if p == "/" => format!("/{name}"),
+                        Some(p) => format!("{p}/{name}"),
+                    };
+                    stack.push(path.clone());
+                    nodes.push((path, Vec::new()));
+                }
+                3 => {
+                    let (len, nameoff) = (w(o), w(o + 4));
+                    let val = b[o + 8..o + 8 + len].to_vec();
+                    o = (o + 8 + len).next_multiple_of(4);
+                    nodes
+                        .last_mut()
+                        .expect("node")
+                        .1
+                        .push((cstr(strs + nameoff), val));
+                }
+                2 => {
+                    stack.pop();
+                }
+                9 => break,
+                t => panic!("bad token {t}"),
+            }
+        }
+        assert!(stack.is_empty());
+        (nodes, w(28) as u32)
+    }
+
+    #[test]
+    fn fdt_round_trips() {
+        let (mut t, cpus, cpu) = sample();
+        // Longer than the generic 31-character limit, as PAPR names are; odd lengths to
+        // exercise padding.
+        t.set_prop(cpu, "ibm,associativity-reference-points", cells(&[4, 4]));
+        t.set_prop(cpus, "x", vec![1, 2, 3]);
+        t.set_prop(cpus, "empty", Vec::new());
+        let blob = t.to_fdt(3).expect("fdt");
+        let (nodes, boot) = parse_fdt(&blob);
+        assert_eq!(boot, 3);
+        let ph = |id: NodeId| t.node(id).expect("node").phandle.to_be_bytes().to_vec();
+        let p = |n: &str, v: Vec<u8>| (n.to_string(), v);
+        assert_eq!(
+            nodes,
+            vec![
+                ("/".to_string(), vec![p("phandle", ph(DeviceTree::ROOT))]),
+                (
+                    "/cpus".to_string(),
+                    vec![
+                        p("x", vec![1, 2, 3]),
+                        p("empty", vec![]),
+                        p("phandle", ph(cpus))
+                    ]
+                ),
+                (
+                    "/cpus/PowerPC,POWER9@0".to_string(),
+                    vec![
+                        p("reg", vec![0; 4]),
+                        p("device_type", b"cpu\0".to_vec()),
+                        p("ibm,associativity-reference-points", cells(&[4, 4])),
+                        p("phandle", ph(cpu)),
+                    ]
+                ),
+            ]
+        );
+        // Property names are stored once.
+        let count = blob.windows(8).filter(|w| w == b"phandle\0").count();
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn machine_tree_flattens() {
+        let cfg = crate::machine::MachineConfig {
+            smp: 2,
+            ..Default::default()
+        };
+        let t = crate::fdt::build(&cfg, Some((0x100_0000, 0x1000)));
+        let (nodes, _) = parse_fdt(&t.to_fdt(0).expect("fdt"));
+        assert_eq!(nodes.len(), t.len());
+        for (id, (path, props)) in nodes.iter().enumerate() {
+            assert_eq!(*path, t.path(id));
+            assert_eq!(props.len(), t.props(id).len() + 1);
+        }
+    }
+
+    #[test]
+    fn walk_helpers() {
+        let (mut t, cpus, cpu) = sample();
+        let cpu1 = t.add_node(cpus, "PowerPC,POWER9@1");
+        assert_eq!(t.first_child(DeviceTree::ROOT), Some(cpus));
+        assert_eq!(t.first_child(cpus), Some(cpu));
+        assert_eq!(t.next_sibling(cpu), Some(cpu1));
+        assert_eq!(t.next_sibling(cpu1), None);
+        assert_eq!(t.next_sibling(DeviceTree::ROOT), None);
+        assert_eq!(t.parent(cpu1), Some(cpus));
+        assert_eq!(t.parent(DeviceTree::ROOT), None);
+        assert_eq!(t.parent(999), None);
+        assert_eq!(t.by_type("cpu"), vec![cpu]);
+        assert!(t.props(999).is_empty());
+        // Out-of-range ids are ignored rather than panicking.
+        t.set_prop(999, "x", vec![1]);
+        assert_eq!(t.path(999), "/");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! built-in Open Firmware client interface (VOF style), XICS, and the VIO devices. One module per
 //! PAPR concept, like QEMU's hw/ppc/spapr_*.c.
 
+pub mod boot;
 pub mod devtree;
 pub mod fdt;
 pub mod hcall;

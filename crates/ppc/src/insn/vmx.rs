@@ -513,6 +513,10 @@ pub fn decode(i: Insn) -> Option<Handler> {
 }
 
 /// Opcode 31: the vector loads and stores and lvsl/lvsr.
+fn stream_hint(_cpu: &mut Cpu, _i: Insn) -> Ex {
+    Ok(())
+}
+
 pub fn decode31(i: Insn) -> Option<Handler> {
     Some(match i.xo10() {
         6 => lvsl,
@@ -525,6 +529,9 @@ pub fn decode31(i: Insn) -> Option<Handler> {
         167 => stvehx,
         199 => stvewx,
         231 | 487 => stvx,
+        // dst/dstst/dss(all): data-stream touch hints, phased out in ISA 3.0 and no-ops on POWER9
+        // (Linux still issues dssall on every mm switch).
+        342 | 374 | 822 => stream_hint,
         _ => return None,
     })
 }
