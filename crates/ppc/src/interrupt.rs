@@ -156,7 +156,8 @@ impl Cpu {
         self.ctr = old & SRR1_MSR_MASK;
         let off = vector::SCV + 0x20 * lev as u64;
         let ail = (self.spr[sprn::LPCR] & lpcr::AIL_MASK) >> lpcr::AIL_SHIFT;
-        let mut new = (old & (msr::HV | msr::ME)) | msr::SF | msr::EE;
+        // scv keeps EE and RI: nothing is saved in SRR0/1, so the state stays recoverable.
+        let mut new = (old & (msr::HV | msr::ME | msr::EE | msr::RI)) | msr::SF;
         if self.spr[sprn::LPCR] & lpcr::ILE != 0 {
             new |= msr::LE;
         }

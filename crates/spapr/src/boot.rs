@@ -83,6 +83,7 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
             cpu.spr[sprn::PIR] = i as u64;
             cpu.spr[sprn::PVR] = layout::PVR_POWER9 as u64;
             cpu.irq = slot.irq.clone();
+            cpu.async_irqs = true;
             m.xics.connect(i as u32, slot.irq.clone());
             Vcpu::new(i, cpu)
         })

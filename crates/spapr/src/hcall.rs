@@ -57,13 +57,28 @@ pub fn lookup(nr: u64) -> Option<(&'static str, HcallFn)> {
 pub fn dispatch(m: &Machine, cpu: &mut Cpu) {
     let nr = cpu.gpr[3];
     let ret = match lookup(nr) {
-        Some((_, f)) => f(m, cpu),
+        Some((name, f)) => {
+            if trace() {
+                eprintln!(
+                    "hcall {name}({:#x}, {:#x}, {:#x}, {:#x})",
+                    cpu.gpr[4], cpu.gpr[5], cpu.gpr[6], cpu.gpr[7]
+                );
+            }
+            f(m, cpu)
+        }
         None => {
             log_unknown(nr);
             H_FUNCTION
         }
     };
     cpu.gpr[3] = ret as u64;
+}
+
+/// LPAR_TRACE_HCALLS=1 prints every hypercall on stderr (debugging aid).
+fn trace() -> bool {
+    use std::sync::OnceLock;
+    static T: OnceLock<bool> = OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("LPAR_TRACE_HCALLS").is_some())
 }
 
 fn log_unknown(nr: u64) {

@@ -23,6 +23,15 @@ pub struct Vcpu {
     pub ceded: bool,
     /// Generation of the partition-wide CPU state last applied.
     gen_seen: u64,
+    /// Slices run, for the LPAR_DEBUG_PC sampler.
+    slices: u64,
+}
+
+/// LPAR_DEBUG_PC=1 samples each vCPU's pc on stderr now and then (debugging aid).
+fn debug_pc() -> bool {
+    use std::sync::OnceLock;
+    static T: OnceLock<bool> = OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("LPAR_DEBUG_PC").is_some())
 }
 
 impl Vcpu {
@@ -33,6 +42,7 @@ impl Vcpu {
             cache: DecodeCache::default(),
             ceded: false,
             gen_seen: u64::MAX,
+            slices: 0,
         }
     }
 
@@ -53,6 +63,15 @@ impl Vcpu {
                 continue;
             }
             self.cpu.check_async();
+            if debug_pc() {
+                self.slices += 1;
+                if self.slices % 20_000 == 0 {
+                    eprintln!(
+                        "vcpu{}: pc {:#x} lr {:#x} msr {:#x} icount {} dec {:#x}",
+                        self.id, self.cpu.pc, self.cpu.lr, self.cpu.msr, self.cpu.icount, self.cpu.dec()
+                    );
+                }
+            }
             match ppc::run(&mut self.cpu, &mut self.cache, SLICE) {
                 Ok(()) => {}
                 Err(Exception::SystemCall { lev: 1 }) if !self.cpu.pr() => {
