@@ -158,7 +158,7 @@ mod tests {
             [REG, 0x10_0800, 0, 4],             // misaligned
             [REG, 0x10_0000, 0, 25],            // too large a size field
             [REG, m.mem.size() - 0x1000, 0, 4], // runs past RAM
-            [REG, u64::MAX & !0xfff, 0, 0],     // wraps
+            [REG, !0xfff, 0, 0],                // wraps
             [REG & !proc_tbl::MODIFY, 0x10_0000, 0, 4],
             [REG | 0x100, 0x10_0000, 0, 4],            // unknown flag
             [REG & !proc_tbl::RADIX, 0x10_0000, 0, 4], // hash: not yet

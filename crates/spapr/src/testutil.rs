@@ -63,7 +63,7 @@ pub fn rtas(m: &Machine, c: &mut Cpu, name: &str, args: &[u32], nret: usize) -> 
     let tok = crate::rtas::token(name).expect("service exists");
     let mut words = vec![tok, args.len() as u32, nret as u32];
     words.extend_from_slice(args);
-    words.extend(std::iter::repeat(0xdead_beef).take(nret));
+    words.extend(std::iter::repeat_n(0xdead_beef, nret));
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
     assert!(m.mem.write(RTAS_BUF, &bytes));
     assert_eq!(hcall(m, c, crate::rtas::KVMPPC_H_RTAS, &[RTAS_BUF]), 0);

@@ -65,10 +65,15 @@ impl Vcpu {
             self.cpu.check_async();
             if debug_pc() {
                 self.slices += 1;
-                if self.slices % 20_000 == 0 {
+                if self.slices.is_multiple_of(20_000) {
                     eprintln!(
                         "vcpu{}: pc {:#x} lr {:#x} msr {:#x} icount {} dec {:#x}",
-                        self.id, self.cpu.pc, self.cpu.lr, self.cpu.msr, self.cpu.icount, self.cpu.dec()
+                        self.id,
+                        self.cpu.pc,
+                        self.cpu.lr,
+                        self.cpu.msr,
+                        self.cpu.icount,
+                        self.cpu.dec()
                     );
                 }
             }
