@@ -288,6 +288,8 @@ pub struct Cpu {
     pub slice_end: bool,
     /// Instructions retired, for statistics and benchmarks.
     pub icount: u64,
+    /// Prefix word of the prefixed instruction being executed (0 for ordinary instructions).
+    pub prefix: u32,
 }
 
 /// Timebase frequency, as QEMU's pseries and POWER9 hardware: 512 MHz.
@@ -318,6 +320,7 @@ impl Cpu {
             icache_inval: Vec::with_capacity(8),
             tb_offset: 0,
             icount: 0,
+            prefix: 0,
             spr: {
                 let mut s = Box::new([0; 1024]);
                 s[sprn::CTRL_W] = 1; // run latch on: the thread is running

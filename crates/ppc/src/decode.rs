@@ -31,6 +31,22 @@ pub fn decode(w: u32) -> Handler {
     h.unwrap_or(illegal)
 }
 
+/// Maps a prefixed instruction (ISA 3.1: prefix word with primary opcode 1, then the suffix) to
+/// its handler, which reads the prefix from `Cpu::prefix` and sets `nip` past the suffix. `suffix`
+/// is None when the prefix is the last word of a page (it would cross a 64-byte boundary).
+/// No prefixed instructions are implemented yet: the CPU models of ISA 3.1 bring them.
+pub fn decode_prefixed(_prefix: u32, suffix: Option<u32>) -> Handler {
+    match suffix {
+        None => prefix_crossing,
+        Some(_) => illegal,
+    }
+}
+
+/// A prefixed instruction crossing a 64-byte boundary: alignment interrupt.
+fn prefix_crossing(cpu: &mut Cpu, _i: Insn) -> Ex {
+    Err(Exception::Alignment { ea: cpu.pc })
+}
+
 /// Words that are not instructions of the implemented ISA.
 pub fn illegal(cpu: &mut Cpu, i: Insn) -> Ex {
     log_once(i.0, cpu.pc);

@@ -7,7 +7,7 @@
 //! space switches need no flush.
 
 use crate::cpu::{Cpu, Ex, Exception};
-use crate::decode::decode;
+use crate::decode::{decode, decode_prefixed};
 use crate::insn::Insn;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -23,6 +23,9 @@ const SLOTS: usize = 1 << (PAGE_SHIFT - 2);
 struct Slot {
     h: Handler,
     i: Insn,
+    /// Prefix word of an ISA 3.1 prefixed instruction whose suffix is `i` (0 otherwise); the
+    /// handler finds it in `Cpu::prefix` and advances `nip` past both words.
+    p: u32,
 }
 
 struct Page {
@@ -60,20 +63,39 @@ impl DecodeCache {
                 slots: [Slot {
                     h: fetch_fault,
                     i: Insn(0),
+                    p: 0,
                 }; SLOTS],
             });
             let mut raw = [0u8; 1 << PAGE_SHIFT];
             if cpu.mem.read(ra, &mut raw) {
-                for (s, w) in p.slots.iter_mut().zip(raw.chunks_exact(4)) {
-                    let b = [w[0], w[1], w[2], w[3]];
-                    let w = if le {
-                        u32::from_le_bytes(b)
+                let words: Vec<u32> = raw
+                    .chunks_exact(4)
+                    .map(|w| {
+                        let b = [w[0], w[1], w[2], w[3]];
+                        if le {
+                            u32::from_le_bytes(b)
+                        } else {
+                            u32::from_be_bytes(b)
+                        }
+                    })
+                    .collect();
+                for (n, s) in p.slots.iter_mut().enumerate() {
+                    let w = words[n];
+                    *s = if Insn(w).opcd() == 1 {
+                        // A prefix at the last word of a page would cross a 64-byte boundary,
+                        // which the ISA forbids: decode_prefixed reports it.
+                        let suffix = words.get(n + 1).copied();
+                        Slot {
+                            h: decode_prefixed(w, suffix),
+                            i: Insn(suffix.unwrap_or(0)),
+                            p: w,
+                        }
                     } else {
-                        u32::from_be_bytes(b)
-                    };
-                    *s = Slot {
-                        h: decode(w),
-                        i: Insn(w),
+                        Slot {
+                            h: decode(w),
+                            i: Insn(w),
+                            p: 0,
+                        }
                     };
                 }
             }
@@ -138,6 +160,7 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
         loop {
             let s = page.slots[((cpu.pc >> 2) as usize) & (SLOTS - 1)];
             cpu.nip = cpu.pc.wrapping_add(4);
+            cpu.prefix = s.p;
             if let Err(e) = (s.h)(cpu, s.i) {
                 if e.is_after() {
                     cpu.pc = cpu.ea(cpu.nip);
@@ -178,7 +201,18 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
 pub fn step(cpu: &mut Cpu) -> Result<(), Exception> {
     let w = cpu.fetch(cpu.pc)?;
     cpu.nip = cpu.pc.wrapping_add(4);
-    let r = decode(w)(cpu, Insn(w));
+    let r = if Insn(w).opcd() == 1 {
+        let suffix = if (cpu.pc & 0xfff) != 0xffc {
+            cpu.fetch(cpu.pc.wrapping_add(4)).ok()
+        } else {
+            None
+        };
+        cpu.prefix = w;
+        decode_prefixed(w, suffix)(cpu, Insn(suffix.unwrap_or(0)))
+    } else {
+        cpu.prefix = 0;
+        decode(w)(cpu, Insn(w))
+    };
     match r {
         Ok(()) => {
             cpu.pc = cpu.ea(cpu.nip);
