@@ -29,7 +29,7 @@ fi
 
 if [ $want_tools -eq 1 ]; then
     need=()
-    for p in gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu qemu-user busybox-static; do
+    for p in gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu qemu-user busybox-static cpio gzip; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
