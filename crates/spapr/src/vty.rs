@@ -46,16 +46,19 @@ impl Vty {
     }
 
     /// Queues host input; returns how many bytes were accepted (the rest must be offered again).
+    /// Input arriving in an empty buffer pulses the vty's interrupt (an edge, as QEMU's vty does:
+    /// Linux's hvc driver stops polling once it has the interrupt and never sends H_VIO_SIGNAL).
     pub fn push_input(&self, m: &Machine, data: &[u8]) -> usize {
-        let n = match self.input.lock() {
+        let (n, was_empty) = match self.input.lock() {
             Ok(mut q) => {
+                let was_empty = q.is_empty();
                 let n = data.len().min(INPUT_CAP.saturating_sub(q.len()));
                 q.extend(&data[..n]);
-                n
+                (n, was_empty)
             }
-            Err(_) => 0,
+            Err(_) => (0, false),
         };
-        if n > 0 && self.irq_enabled.load(Ordering::SeqCst) {
+        if n > 0 && was_empty {
             m.xics.raise(m, layout::VTY_IRQ);
         }
         n
@@ -66,7 +69,8 @@ impl Vty {
         self.input.lock().map(|q| !q.is_empty()).unwrap_or(false)
     }
 
-    /// H_VIO_SIGNAL for this device: bit 0 of `mode` enables the interrupt.
+    /// H_VIO_SIGNAL for this device: records the mode; the vty interrupts on input either way,
+    /// like QEMU's, and enabling with input waiting delivers it.
     pub fn set_signal(&self, m: &Machine, mode: u64) {
         let on = mode & 1 != 0;
         self.irq_enabled.store(on, Ordering::SeqCst);
