@@ -258,6 +258,8 @@ pub struct Cpu {
     pub mem: Arc<GuestMemory>,
     /// Cached MSR[LE]: data and instruction accesses are little-endian.
     pub le: bool,
+    /// Cached from MSR[SF]: effective addresses are masked with this (all ones in 64-bit mode).
+    pub ea_mask: u64,
     /// Instruction pages whose decoded form must be dropped; filled by `invalidate_icache`,
     /// drained by the run loop.
     pub icache_inval: Vec<u64>,
@@ -317,6 +319,7 @@ impl Cpu {
             model,
             mem,
             le: false,
+            ea_mask: u64::MAX,
             icache_inval: Vec::with_capacity(8),
             tb_offset: 0,
             icount: 0,
@@ -346,6 +349,7 @@ impl Cpu {
     pub fn set_msr(&mut self, v: u64) {
         self.msr = v;
         self.le = v & msr::LE != 0;
+        self.ea_mask = if v & msr::SF != 0 { u64::MAX } else { 0xffff_ffff };
         self.slice_end = true;
     }
 

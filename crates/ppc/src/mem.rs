@@ -157,11 +157,7 @@ impl Cpu {
     /// Effective address truncated to the current addressing mode.
     #[inline(always)]
     pub fn ea(&self, ea: u64) -> u64 {
-        if self.sf() {
-            ea
-        } else {
-            ea as u32 as u64
-        }
+        ea & self.ea_mask
     }
 
     /// Host pointer for a data access of `len` bytes at `ea` (len <= 4096). Accesses that cross a
