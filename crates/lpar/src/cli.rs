@@ -1,0 +1,1084 @@
+//! The command line: the QEMU options pseries users pass, with QEMU's syntax (single-dash long
+//! options, `key=value,...` lists with `,,` for a literal comma) and QEMU's defaults. Anything lpar
+//! cannot honour is refused with one message naming the culprit rather than silently ignored.
+
+use spapr::MachineConfig;
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+/// What the command line asks lpar to do.
+#[derive(Debug)]
+pub enum Action {
+    Help,
+    Version,
+    /// `-M help`, `-cpu help`, `-accel help`, `-device help`: a listing to print.
+    List(&'static str),
+    Run(Box<Options>),
+}
+
+/// Where the guest console (the spapr-vty, hvc0) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serial {
+    /// The terminal; `mux` is QEMU's `mon:stdio` (Ctrl-A escapes, Ctrl-C goes to the guest).
+    Stdio { mux: bool },
+    /// Output dropped, no input (`-serial null`/`none`, or `-nodefaults` without `-serial`).
+    Null,
+}
+
+#[derive(Debug)]
+pub struct Options {
+    pub config: MachineConfig,
+    pub serial: Serial,
+    /// Accepted options that have no effect here; printed as warnings.
+    pub warnings: Vec<String>,
+}
+
+pub const HELP: &str = "\
+Usage: lpar [options]
+A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -M pseries).
+
+  -M, -machine [type=]pseries[,prop=value,...]
+                         the machine (pseries is the default); properties:
+                           accel=tcg, x-vof=on|off (off needs a SLOF image in -bios),
+                           kernel-addr=ADDR, ic-mode=xics, max-cpu-compat=power9,
+                           resize-hpt=default|disabled|enabled, vsmt=1|2|4|8, usb=off,
+                           cap-htm=off, cap-vsx=on, cap-dfp=off, cap-nested-hv=off,
+                           cap-rpt-invalidate=off, cap-ail-mode-3=on, cap-large-decr=on|off,
+                           cap-fwnmi=on|off, cap-ccf-assist=on|off,
+                           cap-cfpc=, cap-sbbc=broken|workaround|fixed,
+                           cap-ibs=broken|workaround|fixed-ibs|fixed-ccd|fixed-na,
+                           cap-hpt-max-page-size=SIZE
+                         (-M help lists the machines)
+  -cpu MODEL             POWER9 (also power9, POWER9_v2.0, POWER9_v2.2, host, max)
+  -m [size=]SIZE         guest RAM: a multiple of 256M (default 512M; suffixes K M G T,
+                         no suffix means MiB; e.g. 1G, 1536, 1.5G)
+  -smp [cpus=]N[,maxcpus=,sockets=,cores=,threads=]
+                         vCPUs (1 for now)
+  -kernel FILE           boot this Linux kernel (a ppc64 vmlinux ELF)
+  -initrd FILE           initial ram disk for the kernel
+  -append STRING         kernel command line
+  -bios FILE             firmware image instead of the built-in client interface
+  -accel tcg[,thread=single|multi,tb-size=N]
+                         the accelerator: software emulation only
+  -nographic             no display: the console is on stdio (mon:stdio)
+  -serial stdio|mon:stdio|null|none
+                         where the console (hvc0) goes; on mon:stdio, Ctrl-A h lists
+                         the escapes and Ctrl-A x quits
+  -monitor none          no monitor (the QEMU monitor is not implemented)
+  -display none, -vga none
+                         accepted: lpar has no graphical display
+  -device spapr-vty|spapr-nvram
+                         accepted: the machine always has them
+  -nic none, -net none   no network (the default)
+  -nodefaults            no default devices: without -serial the console is dropped
+  -no-reboot             exit when the guest reboots
+  -name NAME             accepted and ignored
+  -d ITEMS, -D FILE      QEMU debug logging: ignored with a warning
+  -no-user-config        accepted (lpar reads no configuration files)
+  -h, -help, --help      this help
+  -version, --version    version information
+
+Options take one or two dashes. Exit status: 0 after the guest powers off (or reboots with
+-no-reboot, or Ctrl-A x), 1 on a bad command line or when the guest terminates abnormally.
+";
+
+pub const MACHINES: &str = "\
+Supported machines are:
+pseries              pSeries Logical Partition (PAPR compliant) (default)
+";
+
+pub const CPUS: &str = "\
+Available CPUs:
+  POWER9 (alias power9, power9_v2.0, power9_v2.2; host and max mean POWER9)
+";
+
+pub const ACCELS: &str = "\
+Accelerators supported in lpar:
+tcg
+";
+
+pub const DEVICES: &str = "\
+Devices (each pseries machine has exactly these, -device only accepts them):
+name \"spapr-vty\", bus spapr-vio-bus
+name \"spapr-nvram\", bus spapr-vio-bus
+";
+
+/// Options QEMU has that lpar knows about but does not implement yet.
+const NOT_YET: &[&str] = &[
+    "drive",
+    "netdev",
+    "blockdev",
+    "hda",
+    "hdb",
+    "hdc",
+    "hdd",
+    "cdrom",
+    "fda",
+    "pflash",
+    "sd",
+    "mtdblock",
+    "snapshot",
+    "chardev",
+    "mon",
+    "qmp",
+    "fsdev",
+    "virtfs",
+    "usb",
+    "usbdevice",
+    "object",
+    "numa",
+    "global",
+    "gdb",
+    "s",
+    "S",
+    "incoming",
+    "loadvm",
+    "no-shutdown",
+    "vnc",
+    "spice",
+    "audiodev",
+    "tpmdev",
+];
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String> {
+    let mut p = lexopt::Parser::from_args(args);
+    let mut b = Builder::default();
+    while let Some(name) = next_option(&mut p)? {
+        let opt = format!("-{name}");
+        match name.as_str() {
+            "h" | "help" => return Ok(Action::Help),
+            "version" => return Ok(Action::Version),
+            "M" | "machine" => {
+                if let Some(list) = b.machine(&opt, &value(&mut p, &opt)?)? {
+                    return Ok(Action::List(list));
+                }
+            }
+            "cpu" => {
+                if let Some(list) = cpu(&opt, &value(&mut p, &opt)?)? {
+                    return Ok(Action::List(list));
+                }
+            }
+            "m" => b.config.ram_size = memory(&opt, &value(&mut p, &opt)?)?,
+            "smp" => smp(&opt, &value(&mut p, &opt)?)?,
+            "kernel" => b.config.kernel = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
+            "initrd" => b.config.initrd = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
+            "bios" => b.config.bios = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
+            "append" => {
+                b.config.append = value(&mut p, &opt)?;
+                b.append_given = true;
+            }
+            "accel" => {
+                if let Some(list) = accel(&opt, &value(&mut p, &opt)?)? {
+                    return Ok(Action::List(list));
+                }
+            }
+            "enable-kvm" => {
+                return Err(format!(
+                    "{opt}: KVM is not available (lpar emulates the CPU in software)"
+                ))
+            }
+            "nodefaults" => b.nodefaults = true,
+            "nographic" => {}
+            "no-user-config" => {}
+            "no-reboot" => b.config.no_reboot = true,
+            "serial" => b.serial(&opt, &value(&mut p, &opt)?)?,
+            "monitor" => {
+                let v = value(&mut p, &opt)?;
+                if v != "none" {
+                    return Err(format!(
+                        "{opt} {v}: the QEMU monitor is not supported yet (use -monitor none)"
+                    ));
+                }
+                b.monitor_none = true;
+            }
+            "display" => {
+                let v = value(&mut p, &opt)?;
+                if v != "none" {
+                    return Err(format!(
+                        "{opt} {v}: lpar has no graphical display (use -nographic)"
+                    ));
+                }
+            }
+            "vga" => {
+                let v = value(&mut p, &opt)?;
+                if v != "none" {
+                    return Err(format!(
+                        "{opt} {v}: lpar has no graphics devices (use -vga none)"
+                    ));
+                }
+            }
+            "device" => {
+                if let Some(list) = device(&opt, &value(&mut p, &opt)?)? {
+                    return Ok(Action::List(list));
+                }
+            }
+            "nic" | "net" => {
+                let v = value(&mut p, &opt)?;
+                if v != "none" {
+                    return Err(format!("{opt} {v}: networking is not supported yet"));
+                }
+            }
+            "name" => {
+                raw_value(&mut p, &opt)?;
+            }
+            "d" | "D" => {
+                let v = value(&mut p, &opt)?;
+                b.warnings.push(format!(
+                    "{opt} {v}: QEMU debug logging is not supported; ignored"
+                ));
+            }
+            n if NOT_YET.contains(&n) => return Err(format!("{opt}: not supported yet")),
+            _ => return Err(format!("{opt}: unknown option (see lpar --help)")),
+        }
+    }
+    b.finish().map(|o| Action::Run(Box::new(o)))
+}
+
+/// The next option's name without its dashes, or None at the end.
+fn next_option(p: &mut lexopt::Parser) -> Result<Option<String>, String> {
+    // QEMU options take a single dash ("-kernel"), which lexopt would read as a cluster of short
+    // options: take such arguments raw and leave "--name" and values to lexopt.
+    if let Some(mut raw) = p.try_raw_args() {
+        if let Some(arg) = raw.next_if(single_dash) {
+            return match arg.to_str() {
+                Some(s) => Ok(Some(s[1..].to_string())),
+                None => Err(format!("'{}': unknown option", arg.to_string_lossy())),
+            };
+        }
+    }
+    match p.next() {
+        Ok(None) => Ok(None),
+        Ok(Some(lexopt::Arg::Long(n))) => Ok(Some(n.to_string())),
+        Ok(Some(lexopt::Arg::Short(c))) => Ok(Some(c.to_string())),
+        Ok(Some(lexopt::Arg::Value(v))) => Err(format!(
+            "'{}': unexpected argument (disk images are not supported yet)",
+            v.to_string_lossy()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn single_dash(a: &OsStr) -> bool {
+    let b = a.as_encoded_bytes();
+    b.len() >= 2 && b[0] == b'-' && b[1] != b'-'
+}
+
+fn raw_value(p: &mut lexopt::Parser, opt: &str) -> Result<OsString, String> {
+    p.value()
+        .map_err(|_| format!("{opt}: requires an argument"))
+}
+
+fn value(p: &mut lexopt::Parser, opt: &str) -> Result<String, String> {
+    raw_value(p, opt)?
+        .into_string()
+        .map_err(|v| format!("{opt} '{}': not valid UTF-8", v.to_string_lossy()))
+}
+
+/// Splits a QEMU option list "a=1,b,c=x,,y" into (key, value) pairs; a bare first item gets
+/// `implied` as its key, a bare later item means "key=on"; ",," is a literal comma.
+fn keyval(s: &str, implied: &str) -> Vec<(String, String)> {
+    let mut items = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        match chars.next() {
+            Some(',') if chars.peek() == Some(&',') => {
+                chars.next();
+                cur.push(',');
+            }
+            Some(',') => items.push(std::mem::take(&mut cur)),
+            Some(c) => cur.push(c),
+            None => {
+                items.push(cur);
+                break;
+            }
+        }
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, item)| !(item.is_empty() && *i > 0))
+        .map(|(i, item)| match item.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None if i == 0 && !implied.is_empty() => (implied.to_string(), item),
+            None => (item, "on".to_string()),
+        })
+        .collect()
+}
+
+/// QEMU's boolean spellings.
+fn boolean(v: &str) -> Option<bool> {
+    match v {
+        "on" | "yes" | "true" | "y" => Some(true),
+        "off" | "no" | "false" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// An unsigned number as QEMU's integer properties take it: decimal, 0x hex or 0 octal.
+pub fn number(s: &str) -> Option<u64> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u64::from_str_radix(&s[1..], 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// A size in QEMU's syntax: a decimal number (a fraction allowed) with an optional suffix
+/// B K M G T P E (powers of 1024, either case), or a 0x hex integer; no suffix means `default_unit`.
+pub fn size(s: &str, default_unit: u64) -> Option<u64> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return u64::from_str_radix(h, 16).ok()?.checked_mul(default_unit);
+    }
+    let (num, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'B' => 0,
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                'P' => 50,
+                'E' => 60,
+                _ => return None,
+            };
+            (&s[..i], 1u64 << shift)
+        }
+        _ => (s, default_unit),
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 18
+        || (num.contains('.') && frac.is_empty())
+    {
+        return None;
+    }
+    let whole = int.parse::<u64>().ok()?.checked_mul(unit)?;
+    if frac.is_empty() {
+        return Some(whole);
+    }
+    // A fraction of a byte is meaningless.
+    if unit == 1 {
+        return None;
+    }
+    let den = 10u128.pow(frac.len() as u32);
+    let part = frac.parse::<u128>().ok()? * unit as u128 / den;
+    whole.checked_add(u64::try_from(part).ok()?)
+}
+
+/// pseries memory comes in logical memory blocks of this size.
+const LMB: u64 = 256 << 20;
+
+fn memory(opt: &str, v: &str) -> Result<u64, String> {
+    let mut bytes = None;
+    for (k, val) in keyval(v, "size") {
+        match k.as_str() {
+            "size" => {
+                bytes = Some(
+                    size(&val, 1 << 20)
+                        .filter(|&b| b > 0)
+                        .ok_or_else(|| format!("{opt} '{val}': invalid size"))?,
+                )
+            }
+            "slots" | "maxmem" => {
+                return Err(format!(
+                    "{opt} {v}: {k}: memory hotplug is not supported yet"
+                ))
+            }
+            _ => return Err(format!("{opt} {v}: unknown parameter '{k}'")),
+        }
+    }
+    let bytes = bytes.ok_or_else(|| format!("{opt} '{v}': invalid size"))?;
+    if bytes % LMB != 0 {
+        return Err(format!(
+            "{opt} {v}: pseries memory must be a multiple of 256M"
+        ));
+    }
+    Ok(bytes)
+}
+
+fn smp(opt: &str, v: &str) -> Result<(), String> {
+    let mut cpus = None;
+    let mut maxcpus = None;
+    let mut topo = None::<u64>;
+    for (k, val) in keyval(v, "cpus") {
+        let n = number(&val).ok_or_else(|| format!("{opt} '{v}': invalid {k} '{val}'"))?;
+        match k.as_str() {
+            "cpus" => cpus = Some(n),
+            "maxcpus" => maxcpus = Some(n),
+            "sockets" | "dies" | "clusters" | "cores" | "threads" | "books" | "drawers" => {
+                topo = Some(topo.unwrap_or(1).saturating_mul(n.max(1)))
+            }
+            _ => return Err(format!("{opt} {v}: unknown parameter '{k}'")),
+        }
+    }
+    // QEMU: cpus defaults to maxcpus or the topology's product, maxcpus to that product (room for
+    // hot-plugged CPUs) or cpus; 0 means "not given".
+    let cpus = match cpus {
+        Some(0) | None => maxcpus.filter(|&m| m > 0).or(topo).unwrap_or(1),
+        Some(n) => n,
+    };
+    let maxcpus = maxcpus
+        .filter(|&m| m > 0)
+        .unwrap_or(topo.unwrap_or(cpus).max(cpus));
+    if maxcpus < cpus {
+        return Err(format!("{opt} {v}: maxcpus must be at least cpus"));
+    }
+    if cpus > 1 || maxcpus > 1 {
+        return Err(format!("{opt} {v}: only 1 CPU is supported yet"));
+    }
+    Ok(())
+}
+
+/// The CPU model: only POWER9 is emulated.
+fn cpu(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
+    let (model, props) = v.split_once(',').unwrap_or((v, ""));
+    let m = model.to_ascii_lowercase();
+    match m.as_str() {
+        "help" | "?" => return Ok(Some(CPUS)),
+        "power9" | "power9_v2.0" | "power9_v2.2" | "host" | "max" => {}
+        _ if m.starts_with("power") || m.starts_with("970") => {
+            return Err(format!(
+                "{opt} {model}: unsupported CPU model (lpar emulates POWER9)"
+            ))
+        }
+        _ => return Err(format!("{opt} {model}: unknown CPU model")),
+    }
+    if !props.is_empty() {
+        return Err(format!("{opt} {v}: CPU properties are not supported"));
+    }
+    Ok(None)
+}
+
+/// Accelerator names: only software emulation exists.
+fn accel_name(opt: &str, name: &str) -> Result<Option<&'static str>, String> {
+    match name {
+        "tcg" => Ok(None),
+        "help" | "?" => Ok(Some(ACCELS)),
+        "kvm" => Err(format!(
+            "{opt} kvm: KVM is not available (lpar emulates the CPU in software; use tcg)"
+        )),
+        "hvf" | "xen" | "whpx" | "nvmm" | "hax" | "qtest" => {
+            Err(format!("{opt} {name}: accelerator not available (use tcg)"))
+        }
+        _ => Err(format!("{opt} {name}: unknown accelerator")),
+    }
+}
+
+fn accel(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
+    for (k, val) in keyval(v, "accel") {
+        match k.as_str() {
+            "accel" => {
+                if let Some(list) = accel_name(opt, &val)? {
+                    return Ok(Some(list));
+                }
+            }
+            "thread" if val == "single" || val == "multi" => {}
+            "tb-size" if number(&val).is_some() => {}
+            "one-insn-per-tb" | "split-wx" if boolean(&val).is_some() => {}
+            "thread" | "tb-size" | "one-insn-per-tb" | "split-wx" => {
+                return Err(format!("{opt} {v}: invalid value '{val}' for {k}"))
+            }
+            _ => return Err(format!("{opt} {v}: unknown accelerator property '{k}'")),
+        }
+    }
+    Ok(None)
+}
+
+fn device(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
+    let items = keyval(v, "driver");
+    let Some((_, driver)) = items.first() else {
+        return Err(format!("{opt}: missing device name"));
+    };
+    let reg = match driver.as_str() {
+        "help" | "?" => return Ok(Some(DEVICES)),
+        "spapr-vty" => spapr::machine::layout::VTY_REG,
+        "spapr-nvram" => spapr::machine::layout::NVRAM_REG,
+        _ => return Err(format!("{opt} {driver}: unknown or unsupported device")),
+    };
+    for (k, val) in &items[1..] {
+        match k.as_str() {
+            "id" => {}
+            "reg" if number(val) == Some(reg as u64) => {}
+            "reg" => return Err(format!("{opt} {v}: {driver} is at reg={reg:#x} only")),
+            "chardev" => {
+                return Err(format!(
+                    "{opt} {v}: -chardev is not supported yet (use -serial)"
+                ))
+            }
+            "drive" => return Err(format!("{opt} {v}: -drive is not supported yet")),
+            _ => return Err(format!("{opt} {v}: unknown property '{k}' of {driver}")),
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Default)]
+struct Builder {
+    config: MachineConfig,
+    append_given: bool,
+    x_vof: Option<bool>,
+    nodefaults: bool,
+    monitor_none: bool,
+    serials: Vec<Serial>,
+    /// `-serial none` given: no console device, and no default one.
+    serial_none: bool,
+    warnings: Vec<String>,
+}
+
+impl Builder {
+    fn machine(&mut self, opt: &str, v: &str) -> Result<Option<&'static str>, String> {
+        let on_off = |k: &str, val: &str| {
+            boolean(val).ok_or_else(|| format!("{opt}: {k}={val}: expected on or off"))
+        };
+        // A property value lpar cannot provide.
+        let cannot = |k: &str, val: &str, why: &str| Err(format!("{opt}: {k}={val}: {why}"));
+        for (k, val) in keyval(v, "type") {
+            match k.as_str() {
+                "type" => match val.as_str() {
+                    "pseries" => {}
+                    "help" | "?" => return Ok(Some(MACHINES)),
+                    _ => {
+                        return Err(format!(
+                            "{opt} {val}: unknown machine type (lpar has pseries)"
+                        ))
+                    }
+                },
+                "help" => return Ok(Some(MACHINES)),
+                "accel" => {
+                    // A ':'-separated list tried in order (QEMU's accel=kvm:tcg).
+                    let mut first_err = None;
+                    let mut ok = false;
+                    for name in val.split(':') {
+                        match accel_name(&format!("{opt} accel="), name) {
+                            Ok(None) => {
+                                ok = true;
+                                break;
+                            }
+                            Ok(Some(list)) => return Ok(Some(list)),
+                            Err(e) => {
+                                first_err.get_or_insert(e);
+                            }
+                        }
+                    }
+                    if !ok {
+                        return Err(first_err.unwrap_or_else(|| format!("{opt}: accel=: empty")));
+                    }
+                }
+                "x-vof" => self.x_vof = Some(on_off(&k, &val)?),
+                "kernel-addr" => {
+                    self.config.kernel_addr = number(&val)
+                        .ok_or_else(|| format!("{opt}: kernel-addr={val}: not a number"))?
+                }
+                "ic-mode" => match val.as_str() {
+                    "xics" => {}
+                    "xive" | "dual" => {
+                        return cannot(&k, &val, "not supported yet (XIVE; use ic-mode=xics)")
+                    }
+                    _ => return cannot(&k, &val, "invalid (xics, xive or dual)"),
+                },
+                "max-cpu-compat" => match val.to_ascii_lowercase().as_str() {
+                    "power9" => {}
+                    "power10" => return cannot(&k, &val, "above the CPU model (POWER9)"),
+                    "power5+" | "power6" | "power7" | "power8" => {
+                        return cannot(&k, &val, "compatibility modes are not supported yet")
+                    }
+                    _ => return cannot(&k, &val, "invalid compatibility mode"),
+                },
+                "resize-hpt" => match val.as_str() {
+                    "default" | "disabled" | "enabled" => {}
+                    "required" => return cannot(&k, &val, "HPT resizing is not implemented"),
+                    _ => {
+                        return cannot(&k, &val, "invalid (default, disabled, enabled or required)")
+                    }
+                },
+                "vsmt" => match number(&val) {
+                    Some(1 | 2 | 4 | 8) => {}
+                    _ => return cannot(&k, &val, "must be 1, 2, 4 or 8"),
+                },
+                "usb" => {
+                    if on_off(&k, &val)? {
+                        return cannot(&k, &val, "USB is not supported yet");
+                    }
+                }
+                "graphics" | "dump-guest-core" | "mem-merge" => {
+                    on_off(&k, &val)?;
+                }
+                "cap-htm" => {
+                    if on_off(&k, &val)? {
+                        return cannot(&k, &val, "this CPU has no hardware transactional memory");
+                    }
+                }
+                "cap-vsx" => {
+                    if !on_off(&k, &val)? {
+                        return cannot(&k, &val, "VSX cannot be disabled");
+                    }
+                }
+                "cap-dfp" => {
+                    if on_off(&k, &val)? {
+                        return cannot(&k, &val, "this CPU has no decimal floating point");
+                    }
+                }
+                "cap-nested-hv" => {
+                    if on_off(&k, &val)? {
+                        return cannot(&k, &val, "nested virtualization is not supported");
+                    }
+                }
+                "cap-rpt-invalidate" => {
+                    if on_off(&k, &val)? {
+                        return cannot(&k, &val, "H_RPT_INVALIDATE is not implemented");
+                    }
+                }
+                "cap-ail-mode-3" => {
+                    if !on_off(&k, &val)? {
+                        return cannot(&k, &val, "AIL mode 3 cannot be disabled");
+                    }
+                }
+                // The guest sees no difference: no machine checks are raised, and the decrementer
+                // width is what the device tree advertises.
+                "cap-large-decr" | "cap-fwnmi" | "cap-ccf-assist" => {
+                    on_off(&k, &val)?;
+                }
+                // An interpreter executes nothing speculatively, so every mitigation level holds.
+                "cap-cfpc" | "cap-sbbc" => match val.as_str() {
+                    "broken" | "workaround" | "fixed" => {}
+                    _ => return cannot(&k, &val, "invalid (broken, workaround or fixed)"),
+                },
+                "cap-ibs" => match val.as_str() {
+                    "broken" | "workaround" | "fixed-ibs" | "fixed-ccd" | "fixed-na" => {}
+                    _ => {
+                        return cannot(
+                            &k,
+                            &val,
+                            "invalid (broken, workaround, fixed-ibs, fixed-ccd or fixed-na)",
+                        )
+                    }
+                },
+                // Only matters to hash-MMU guests.
+                "cap-hpt-max-page-size" => match size(&val, 1) {
+                    Some(s) if s.is_power_of_two() && s >= 4096 => {}
+                    _ => return cannot(&k, &val, "must be a power of 2 of at least 4K"),
+                },
+                _ => return Err(format!("{opt}: unknown machine property '{k}'")),
+            }
+        }
+        Ok(None)
+    }
+
+    fn serial(&mut self, opt: &str, v: &str) -> Result<(), String> {
+        let s = match v {
+            "stdio" => Serial::Stdio { mux: false },
+            "mon:stdio" => Serial::Stdio { mux: true },
+            "null" => Serial::Null,
+            "none" => {
+                self.serial_none = true;
+                return Ok(());
+            }
+            _ => {
+                return Err(format!(
+                    "{opt} {v}: not supported yet (use stdio, mon:stdio, null or none)"
+                ))
+            }
+        };
+        if !self.serials.is_empty() {
+            return Err(format!(
+                "{opt} {v}: only one serial port (the spapr-vty) is supported"
+            ));
+        }
+        self.serials.push(s);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Options, String> {
+        let c = &self.config;
+        if c.kernel.is_none() {
+            if c.initrd.is_some() {
+                return Err("-initrd: only allowed with -kernel".into());
+            }
+            if self.append_given {
+                return Err("-append: only allowed with -kernel".into());
+            }
+        }
+        if self.x_vof == Some(false) && c.bios.is_none() {
+            return Err("-M x-vof=off: SLOF is not built in: give its image with -bios".into());
+        }
+        if c.kernel.is_none() && c.bios.is_none() {
+            return Err("nothing to boot: give -kernel (a ppc64 Linux vmlinux) or -bios".into());
+        }
+        // There is no graphical display, so lpar behaves as with -nographic: the console defaults
+        // to stdio, multiplexed with the (escape-only) monitor unless -monitor none.
+        let serial = match self.serials.first() {
+            Some(&s) => s,
+            None if self.serial_none || self.nodefaults => Serial::Null,
+            None => Serial::Stdio {
+                mux: !self.monitor_none,
+            },
+        };
+        Ok(Options {
+            config: self.config,
+            serial,
+            warnings: self.warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Options, String> {
+        match parse(args.iter().map(OsString::from))? {
+            Action::Run(o) => Ok(*o),
+            a => panic!("expected a run, got {a:?}"),
+        }
+    }
+
+    fn with_kernel(args: &[&str]) -> Result<Options, String> {
+        let mut v = vec!["-kernel", "vmlinux"];
+        v.extend_from_slice(args);
+        run(&v)
+    }
+
+    fn err(args: &[&str]) -> String {
+        match parse(args.iter().map(OsString::from)) {
+            Err(e) => e,
+            Ok(a) => panic!("{args:?}: expected an error, got {a:?}"),
+        }
+    }
+
+    const M: u64 = 1 << 20;
+
+    #[test]
+    fn sizes_in_qemu_syntax() {
+        assert_eq!(size("512", M), Some(512 * M));
+        assert_eq!(size("512M", M), Some(512 * M));
+        assert_eq!(size("512m", M), Some(512 * M));
+        assert_eq!(size("2G", M), Some(2 << 30));
+        assert_eq!(size("1.5G", M), Some(1536 * M));
+        assert_eq!(size("0.25g", M), Some(256 * M));
+        assert_eq!(size("1T", M), Some(1 << 40));
+        assert_eq!(size("64K", M), Some(64 << 10));
+        assert_eq!(size("4096B", M), Some(4096));
+        assert_eq!(size("4096", 1), Some(4096));
+        assert_eq!(size("0x10", M), Some(16 * M));
+        assert_eq!(size("1.5", M), Some(M + M / 2));
+        for bad in [
+            "",
+            "abc",
+            "G",
+            "1.5.2G",
+            "-1G",
+            "1Q",
+            "12 M",
+            "1.G",
+            ".5G",
+            "1.5B",
+            "99999999999999999999",
+        ] {
+            assert_eq!(size(bad, M), None, "{bad:?}");
+        }
+        // Overflow is refused, not wrapped.
+        assert_eq!(size("17179869184G", M), None);
+    }
+
+    #[test]
+    fn numbers_take_hex_octal_and_decimal() {
+        assert_eq!(number("0x4000000"), Some(0x400_0000));
+        assert_eq!(number("4096"), Some(4096));
+        assert_eq!(number("010"), Some(8));
+        assert_eq!(number("0"), Some(0));
+        assert_eq!(number("0x"), None);
+        assert_eq!(number("12a"), None);
+    }
+
+    #[test]
+    fn keyval_handles_implied_keys_flags_and_escaped_commas() {
+        let kv = |s| keyval(s, "type");
+        assert_eq!(
+            kv("pseries,cap-htm=off,usb"),
+            [
+                ("type".into(), "pseries".into()),
+                ("cap-htm".into(), "off".into()),
+                ("usb".into(), "on".into())
+            ]
+        );
+        assert_eq!(kv("a=x,,y"), [("a".to_string(), "x,y".to_string())]);
+        assert_eq!(
+            kv("pseries,"),
+            [("type".to_string(), "pseries".to_string())]
+        );
+    }
+
+    #[test]
+    fn defaults_are_qemus() {
+        let o = with_kernel(&[]).unwrap();
+        assert_eq!(o.config.ram_size, 512 * M);
+        assert_eq!(o.config.smp, 1);
+        assert_eq!(o.config.kernel_addr, 0);
+        assert!(!o.config.no_reboot);
+        assert_eq!(o.serial, Serial::Stdio { mux: true });
+        assert!(o.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_demo_command_line() {
+        let o = run(&[
+            "-M",
+            "pseries",
+            "-m",
+            "1G",
+            "-kernel",
+            "vmlinux",
+            "-initrd",
+            "initrd.gz",
+            "-append",
+            "console=hvc0",
+            "-nographic",
+        ])
+        .unwrap();
+        assert_eq!(o.config.ram_size, 1 << 30);
+        assert_eq!(o.config.kernel, Some(PathBuf::from("vmlinux")));
+        assert_eq!(o.config.initrd, Some(PathBuf::from("initrd.gz")));
+        assert_eq!(o.config.append, "console=hvc0");
+        assert_eq!(o.serial, Serial::Stdio { mux: true });
+    }
+
+    #[test]
+    fn double_dash_and_values_that_look_like_options() {
+        let o = run(&[
+            "--kernel",
+            "k",
+            "--append",
+            "-v quiet",
+            "-m",
+            "size=1.5G",
+            "--no-reboot",
+        ])
+        .unwrap();
+        assert_eq!(o.config.append, "-v quiet");
+        assert_eq!(o.config.ram_size, 1536 * M);
+        assert!(o.config.no_reboot);
+    }
+
+    #[test]
+    fn machine_properties() {
+        let o = with_kernel(&[
+            "-machine",
+            "type=pseries,accel=kvm:tcg,kernel-addr=0x4000000,ic-mode=xics,cap-htm=off,cap-vsx=on,cap-dfp=off,\
+             cap-cfpc=broken,cap-sbbc=workaround,cap-ibs=fixed-ccd,cap-hpt-max-page-size=64k,cap-nested-hv=off,\
+             cap-large-decr=off,cap-ccf-assist=on,cap-fwnmi=on,cap-rpt-invalidate=off,cap-ail-mode-3=on,\
+             x-vof=on,max-cpu-compat=power9,resize-hpt=disabled,vsmt=8,usb=off",
+            "-M",
+            "pseries,kernel-addr=4096",
+        ])
+        .unwrap();
+        // Repeated -M options merge, later values winning (QEMU's behaviour).
+        assert_eq!(o.config.kernel_addr, 4096);
+        let o = with_kernel(&["-M", "kernel-addr=0x4000000"]).unwrap();
+        assert_eq!(o.config.kernel_addr, 0x400_0000);
+    }
+
+    #[test]
+    fn machine_errors_name_the_property() {
+        assert_eq!(
+            err(&["-M", "pseries,foo=1"]),
+            "-M: unknown machine property 'foo'"
+        );
+        assert!(err(&["-M", "pseries,cap-htm=on"]).contains("cap-htm=on"));
+        assert!(err(&["-M", "pseries,cap-htm=maybe"]).contains("cap-htm=maybe"));
+        assert!(err(&["-M", "pseries,ic-mode=xive"]).contains("not supported yet"));
+        assert!(err(&["-M", "pseries,ic-mode=dual"]).contains("not supported yet"));
+        assert!(err(&["-M", "pseries,accel=kvm"]).contains("KVM"));
+        assert!(err(&["-M", "pseries,vsmt=3"]).contains("vsmt=3"));
+        assert!(err(&["-M", "pseries,kernel-addr=zz"]).contains("kernel-addr=zz"));
+        assert!(
+            err(&["-M", "pseries,cap-hpt-max-page-size=3000"]).contains("cap-hpt-max-page-size")
+        );
+        assert!(err(&["-M", "q35"]).contains("q35"));
+        assert!(err(&["-machine", "pseries,max-cpu-compat=power8"])
+            .starts_with("-machine: max-cpu-compat=power8"));
+        assert!(err(&["-M", "pseries,x-vof=off", "-kernel", "k"]).contains("-bios"));
+    }
+
+    #[test]
+    fn help_listings() {
+        for (args, list) in [
+            (&["-M", "help"][..], MACHINES),
+            (&["-machine", "pseries,help"], MACHINES),
+            (&["-cpu", "help"], CPUS),
+            (&["-accel", "help"], ACCELS),
+            (&["-device", "help"], DEVICES),
+        ] {
+            match parse(args.iter().map(OsString::from)) {
+                Ok(Action::List(l)) => assert_eq!(l, list),
+                r => panic!("{args:?}: {r:?}"),
+            }
+        }
+        assert!(matches!(parse(["-h".into()]), Ok(Action::Help)));
+        assert!(matches!(parse(["--help".into()]), Ok(Action::Help)));
+        assert!(matches!(parse(["-version".into()]), Ok(Action::Version)));
+        assert!(matches!(parse(["--version".into()]), Ok(Action::Version)));
+    }
+
+    #[test]
+    fn cpu_models() {
+        for ok in [
+            "POWER9",
+            "power9",
+            "POWER9_v2.0",
+            "power9_v2.2",
+            "host",
+            "max",
+        ] {
+            with_kernel(&["-cpu", ok]).unwrap();
+        }
+        assert_eq!(
+            err(&["-cpu", "POWER10"]),
+            "-cpu POWER10: unsupported CPU model (lpar emulates POWER9)"
+        );
+        assert_eq!(
+            err(&["-cpu", "POWER8"]),
+            "-cpu POWER8: unsupported CPU model (lpar emulates POWER9)"
+        );
+        assert_eq!(
+            err(&["-cpu", "cortex-a57"]),
+            "-cpu cortex-a57: unknown CPU model"
+        );
+        assert!(err(&["-cpu", "POWER9,foo=on"]).contains("POWER9,foo=on"));
+    }
+
+    #[test]
+    fn memory_errors() {
+        assert_eq!(err(&["-m", "abc"]), "-m 'abc': invalid size");
+        assert_eq!(err(&["-m", "0"]), "-m '0': invalid size");
+        assert!(err(&["-m", "100M"]).contains("multiple of 256M"));
+        assert!(err(&["-m", "1G,maxmem=4G"]).contains("maxmem"));
+        assert!(err(&["-m", "1G,foo=4G"]).contains("'foo'"));
+    }
+
+    #[test]
+    fn smp() {
+        with_kernel(&["-smp", "1"]).unwrap();
+        with_kernel(&["-smp", "cpus=1,maxcpus=1,sockets=1,cores=1,threads=1"]).unwrap();
+        assert_eq!(err(&["-smp", "4"]), "-smp 4: only 1 CPU is supported yet");
+        assert_eq!(
+            err(&["-smp", "cores=2"]),
+            "-smp cores=2: only 1 CPU is supported yet"
+        );
+        assert_eq!(
+            err(&["-smp", "1,maxcpus=2"]),
+            "-smp 1,maxcpus=2: only 1 CPU is supported yet"
+        );
+        // One CPU present, room for four: still more than one.
+        assert!(err(&["-smp", "1,threads=4"]).contains("only 1 CPU"));
+        assert!(err(&["-smp", "x"]).contains("'x'"));
+        assert!(err(&["-smp", "1,foo=2"]).contains("'foo'"));
+    }
+
+    #[test]
+    fn consoles() {
+        let s = |a: &[&str]| with_kernel(a).unwrap().serial;
+        assert_eq!(s(&["-nographic"]), Serial::Stdio { mux: true });
+        assert_eq!(s(&["-serial", "stdio"]), Serial::Stdio { mux: false });
+        assert_eq!(s(&["-serial", "mon:stdio"]), Serial::Stdio { mux: true });
+        assert_eq!(s(&["-serial", "null"]), Serial::Null);
+        assert_eq!(s(&["-serial", "none"]), Serial::Null);
+        assert_eq!(
+            s(&["-nographic", "-monitor", "none"]),
+            Serial::Stdio { mux: false }
+        );
+        assert_eq!(s(&["-nodefaults"]), Serial::Null);
+        assert_eq!(
+            s(&["-nodefaults", "-serial", "mon:stdio"]),
+            Serial::Stdio { mux: true }
+        );
+        assert!(err(&["-serial", "pty"]).starts_with("-serial pty:"));
+        assert!(err(&["-serial", "stdio", "-serial", "null"]).contains("only one"));
+        assert!(err(&["-monitor", "stdio"]).starts_with("-monitor stdio:"));
+    }
+
+    #[test]
+    fn accepted_no_ops_and_warnings() {
+        let o = with_kernel(&[
+            "-display",
+            "none",
+            "-vga",
+            "none",
+            "-nic",
+            "none",
+            "-net",
+            "none",
+            "-device",
+            "spapr-vty,id=vty0",
+            "-device",
+            "spapr-nvram,reg=0x71000001",
+            "-name",
+            "guest",
+            "-accel",
+            "tcg,thread=multi",
+            "-no-user-config",
+            "-d",
+            "in_asm",
+            "-D",
+            "log.txt",
+        ])
+        .unwrap();
+        assert_eq!(o.warnings.len(), 2);
+        assert!(o.warnings[0].starts_with("-d in_asm"));
+    }
+
+    #[test]
+    fn option_errors_name_the_option() {
+        assert_eq!(
+            err(&["-accel", "kvm"]),
+            "-accel kvm: KVM is not available (lpar emulates the CPU in software; use tcg)"
+        );
+        assert!(err(&["-enable-kvm"]).starts_with("-enable-kvm:"));
+        assert!(err(&["-accel", "tcg,foo=1"]).contains("'foo'"));
+        assert_eq!(
+            err(&["-device", "e1000"]),
+            "-device e1000: unknown or unsupported device"
+        );
+        assert!(err(&["-device", "spapr-vty,chardev=c0"]).contains("-chardev"));
+        assert!(err(&["-device", "spapr-vty,reg=0x1"]).contains("reg="));
+        assert_eq!(err(&["-drive", "file=x.img"]), "-drive: not supported yet");
+        assert_eq!(err(&["-netdev", "user,id=n"]), "-netdev: not supported yet");
+        assert_eq!(err(&["-S"]), "-S: not supported yet");
+        assert_eq!(
+            err(&["-frobnicate"]),
+            "-frobnicate: unknown option (see lpar --help)"
+        );
+        assert_eq!(
+            err(&["--frobnicate"]),
+            "-frobnicate: unknown option (see lpar --help)"
+        );
+        assert_eq!(err(&["-kernel"]), "-kernel: requires an argument");
+        assert!(err(&["-kernel", "k", "disk.img"]).contains("'disk.img'"));
+        assert!(err(&["-display", "gtk"]).starts_with("-display gtk:"));
+        assert!(err(&["-vga", "std"]).starts_with("-vga std:"));
+        assert!(err(&["-nic", "user"]).starts_with("-nic user:"));
+        assert!(err(&["--nographic=yes"]).contains("nographic"));
+    }
+
+    #[test]
+    fn boot_source_rules() {
+        assert!(err(&[]).starts_with("nothing to boot"));
+        assert!(err(&["-m", "1G"]).starts_with("nothing to boot"));
+        assert_eq!(
+            err(&["-bios", "b", "-initrd", "i"]),
+            "-initrd: only allowed with -kernel"
+        );
+        assert_eq!(
+            err(&["-bios", "b", "-append", "x"]),
+            "-append: only allowed with -kernel"
+        );
+        let o = run(&["-bios", "slof.bin", "-M", "pseries,x-vof=off"]).unwrap();
+        assert_eq!(o.config.bios, Some(PathBuf::from("slof.bin")));
+    }
+}

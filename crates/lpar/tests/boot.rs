@@ -1,0 +1,216 @@
+//! End to end: the Debian ppc64el kernel boots on lpar with a busybox initramfs, runs applets, and
+//! powers off / reboots / panics; an interactive shell takes commands from lpar's stdin.
+//! Needs the guest software of scripts/fetch-assets.sh (a missing asset fails the test).
+
+mod common;
+
+use common::{assets, initramfs, kernel_release, scratch, Session};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Each boot is killed and the test failed after this long.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One Linux boot at a time: the CI machine has two cores.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Boots the kernel with an initramfs whose /init is `init`; stdin is closed.
+fn boot(name: &str, init: &str, extra: &[&str]) -> common::Output {
+    let a = assets();
+    let dir = scratch(name);
+    let initrd = dir.join("initrd.cpio");
+    initramfs(&a, init, &initrd);
+    let vmlinux = a.join("vmlinux");
+    let mut args = vec![
+        "-M",
+        "pseries",
+        "-m",
+        "1G",
+        "-kernel",
+        vmlinux.to_str().unwrap(),
+        "-initrd",
+        initrd.to_str().unwrap(),
+        "-append",
+        "console=hvc0",
+        "-nographic",
+    ];
+    args.extend_from_slice(extra);
+    let mut s = Session::start(&args, BOOT_TIMEOUT);
+    drop(s.stdin.take());
+    s.finish()
+}
+
+/// The console's lines without the carriage returns the guest tty adds.
+fn lines(out: &str) -> Vec<&str> {
+    out.lines().map(|l| l.trim_end_matches('\r')).collect()
+}
+
+#[test]
+
+fn boots_runs_applets_and_powers_off() {
+    let _g = lock();
+    let init = "#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s
+echo \"release=$(uname -r)\"
+grep -m1 '^cpu' /proc/cpuinfo
+echo applets-start
+ls /
+echo one two three four five six seven | wc -w
+echo applets-end
+poweroff -f
+";
+    let o = boot("poweroff", init, &[]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(o.stdout.contains("Linux version"), "{o:?}");
+    let release = kernel_release(&assets());
+    let l = lines(&o.stdout);
+    assert!(
+        l.contains(&format!("release={release}").as_str()),
+        "uname -r: {o:?}"
+    );
+    assert!(
+        l.iter()
+            .any(|x| x.starts_with("cpu") && x.contains("POWER9")),
+        "cpu line of /proc/cpuinfo: {o:?}"
+    );
+    let start = l
+        .iter()
+        .position(|x| *x == "applets-start")
+        .expect("applets ran");
+    let end = l
+        .iter()
+        .position(|x| *x == "applets-end")
+        .expect("applets finished");
+    let applets = &l[start + 1..end];
+    let words: Vec<&str> = applets.iter().flat_map(|x| x.split_whitespace()).collect();
+    for entry in ["bin", "dev", "init", "proc", "sbin"] {
+        assert!(words.contains(&entry), "ls / lacks {entry}: {o:?}");
+    }
+    assert_eq!(applets.last(), Some(&"7"), "wc -w: {o:?}");
+    // The machine may log diagnostics on stderr, but nothing about the guest ending badly.
+    assert!(!o.stderr.contains("guest terminated"), "{o:?}");
+}
+
+#[test]
+
+fn reboot_with_no_reboot_exits_0() {
+    let _g = lock();
+    let init = "#!/bin/sh
+echo about-to-reboot
+/bin/busybox reboot -f
+";
+    let o = boot("reboot", init, &["-no-reboot"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(o.stdout.matches("about-to-reboot").count(), 1, "{o:?}");
+    assert!(o.stdout.contains("reboot: Restarting system"), "{o:?}");
+    assert_eq!(
+        o.stdout.matches("Run /init as init process").count(),
+        1,
+        "booted once: {o:?}"
+    );
+}
+
+#[test]
+
+fn reboot_restarts_the_machine() {
+    let _g = lock();
+    let a = assets();
+    let dir = scratch("restart");
+    let initrd = dir.join("initrd.cpio");
+    initramfs(
+        &a,
+        "#!/bin/sh\necho about-to-reboot\n/bin/busybox reboot -f\n",
+        &initrd,
+    );
+    let vmlinux = a.join("vmlinux");
+    let mut s = Session::start(
+        &[
+            "-kernel",
+            vmlinux.to_str().unwrap(),
+            "-initrd",
+            initrd.to_str().unwrap(),
+            "-append",
+            "console=hvc0",
+            "-nographic",
+        ],
+        2 * BOOT_TIMEOUT,
+    );
+    // Without -no-reboot, the reboot boots the machine again from scratch.
+    let at = s.wait_for("about-to-reboot", 0);
+    let at = s.wait_for("Linux version", at);
+    s.wait_for("about-to-reboot", at);
+    s.signal(libc::SIGTERM);
+    let o = s.finish();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+}
+
+#[test]
+
+fn kernel_panic_terminates_lpar() {
+    let _g = lock();
+    // init exiting makes the kernel panic; pseries reports it with RTAS ibm,os-term.
+    let init = "#!/bin/sh
+echo init-exits-now
+exit 3
+";
+    let o = boot("panic", init, &[]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(o.stdout.contains("init-exits-now"), "{o:?}");
+    assert!(o.stdout.contains("Attempted to kill init"), "{o:?}");
+    // lpar's verdict is its last word (the machine may log diagnostics before it).
+    let err = lines(&o.stderr);
+    assert_eq!(o.stderr.matches("guest terminated").count(), 1, "{o:?}");
+    let last = err.last().copied().unwrap_or_default();
+    assert!(last.starts_with("lpar: guest terminated: "), "{o:?}");
+    assert!(last.contains("Attempted to kill init"), "{o:?}");
+}
+
+/// scripts/mkinitramfs.sh with its default init: an interactive shell on hvc0, driven through
+/// lpar's stdin (a pipe).
+#[test]
+
+fn interactive_shell_over_stdin() {
+    let _g = lock();
+    let a = assets();
+    let dir = scratch("interactive");
+    let initrd = dir.join("initrd.gz");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkinitramfs.sh");
+    let st = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&initrd)
+        .env("LPAR_ASSETS", &a)
+        .status()
+        .expect("run mkinitramfs.sh");
+    assert!(st.success(), "mkinitramfs.sh failed: {st}");
+    let vmlinux = a.join("vmlinux");
+    let mut s = Session::start(
+        &[
+            "-M",
+            "pseries",
+            "-m",
+            "1G",
+            "-kernel",
+            vmlinux.to_str().unwrap(),
+            "-initrd",
+            initrd.to_str().unwrap(),
+            "-append",
+            "console=hvc0",
+            "-nographic",
+        ],
+        BOOT_TIMEOUT,
+    );
+    let at = s.wait_for("lpar initramfs", 0);
+    let at = s.wait_for("# ", at);
+    s.send(b"echo $((6 * 7))-is-the-answer; uname -m\n");
+    let at = s.wait_for("42-is-the-answer", at);
+    s.wait_for("ppc64le", at);
+    s.send(b"poweroff -f\n");
+    let o = s.finish();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+}
