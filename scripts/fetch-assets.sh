@@ -27,15 +27,17 @@ if ! dpkg --print-foreign-architectures | grep -qx ppc64el; then
     $SUDO dpkg --add-architecture ppc64el
 fi
 
-if [ $want_tools -eq 1 ]; then
-    need=()
-    for p in gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu qemu-user busybox-static cpio gzip; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-    done
-    if [ ${#need[@]} -gt 0 ]; then
-        apt_update
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    fi
+# cpio and gzip build initramfs images (always needed); the cross compilers, qemu-user (a test oracle
+# only) and the host busybox (a reference for output comparisons) are for the tests.
+pkgs=(cpio gzip)
+[ $want_tools -eq 1 ] && pkgs+=(gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu qemu-user busybox-static)
+need=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt_update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # Guest software: busybox-static for ppc64el, and the kernel linux-image-powerpc64le depends on.
