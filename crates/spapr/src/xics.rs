@@ -563,3 +563,87 @@ mod tests {
         assert_eq!(src_index(layout::XICS_IRQ_BASE), Some(0));
     }
 }
+
+#[cfg(test)]
+mod hcall_tests {
+    use super::*;
+    use crate::hcall::H_PARAMETER;
+    use crate::testutil::{cpu, hcall, machine, rtas};
+
+    const P: u32 = RTAS_OUT_PARAM_ERROR as u32;
+
+    #[test]
+    fn ipi_through_hcalls_reaches_the_cpu_line() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        m.xics.connect(0, c.irq.clone());
+        assert_eq!(hcall(&m, &mut c, H_CPPR, &[0xff]), 0);
+        assert_eq!(hcall(&m, &mut c, H_IPI, &[0, 5]), 0);
+        assert_ne!(c.irq.get() & IrqLines::EXTERNAL, 0);
+        assert_eq!(hcall(&m, &mut c, H_IPOLL, &[0]), 0);
+        assert_eq!((c.gpr[4], c.gpr[5]), (0xff00_0002, 5));
+        assert_eq!(hcall(&m, &mut c, H_XIRR_X, &[]), 0);
+        assert_eq!(c.gpr[4], 0xff00_0002);
+        assert_eq!(c.irq.get() & IrqLines::EXTERNAL, 0);
+        assert_eq!(hcall(&m, &mut c, H_IPI, &[0, 0xff]), 0);
+        assert_eq!(hcall(&m, &mut c, H_EOI, &[0xff00_0002]), 0);
+        assert_eq!(hcall(&m, &mut c, H_XIRR, &[]), 0);
+        assert_eq!(c.gpr[4], 0xff00_0000, "nothing pending");
+    }
+
+    #[test]
+    fn bad_servers_and_sources() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        assert_eq!(hcall(&m, &mut c, H_IPI, &[1, 5]), H_PARAMETER);
+        assert_eq!(hcall(&m, &mut c, H_IPI, &[u64::MAX, 5]), H_PARAMETER);
+        assert_eq!(hcall(&m, &mut c, H_IPOLL, &[7]), H_PARAMETER);
+        let vty = layout::VTY_IRQ;
+        assert_eq!(
+            rtas(&m, &mut c, "ibm,set-xive", &[vty, 1, 5], 1),
+            [P],
+            "no server 1"
+        );
+        assert_eq!(
+            rtas(&m, &mut c, "ibm,set-xive", &[vty, 0, 0x100], 1),
+            [P],
+            "priority > 0xff"
+        );
+        assert_eq!(
+            rtas(&m, &mut c, "ibm,set-xive", &[5, 0, 5], 1),
+            [P],
+            "not a source"
+        );
+        assert_eq!(
+            rtas(&m, &mut c, "ibm,set-xive", &[vty, 0], 1),
+            [P],
+            "missing argument"
+        );
+        assert_eq!(rtas(&m, &mut c, "ibm,get-xive", &[0xffff_ffff], 3)[0], P);
+        assert_eq!(rtas(&m, &mut c, "ibm,int-off", &[1], 1), [P]);
+        assert_eq!(rtas(&m, &mut c, "ibm,int-on", &[], 1), [P]);
+    }
+
+    #[test]
+    fn set_get_xive_and_int_off_on() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        m.xics.connect(0, c.irq.clone());
+        let vty = layout::VTY_IRQ;
+        assert_eq!(rtas(&m, &mut c, "ibm,set-xive", &[vty, 0, 5], 1), [0]);
+        assert_eq!(rtas(&m, &mut c, "ibm,get-xive", &[vty], 3), [0, 0, 5]);
+        assert_eq!(rtas(&m, &mut c, "ibm,int-off", &[vty], 1), [0]);
+        assert_eq!(rtas(&m, &mut c, "ibm,get-xive", &[vty], 3), [0, 0, 0xff]);
+        assert_eq!(hcall(&m, &mut c, H_CPPR, &[0xff]), 0);
+        m.xics.raise(&m, vty);
+        assert_eq!(c.irq.get() & IrqLines::EXTERNAL, 0, "masked: held");
+        assert_eq!(rtas(&m, &mut c, "ibm,int-on", &[vty], 1), [0]);
+        assert_ne!(
+            c.irq.get() & IrqLines::EXTERNAL,
+            0,
+            "delivered once unmasked"
+        );
+        assert_eq!(hcall(&m, &mut c, H_XIRR, &[]), 0);
+        assert_eq!(c.gpr[4], 0xff00_0000 | vty as u64);
+    }
+}
