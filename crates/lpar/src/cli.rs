@@ -49,7 +49,9 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
                            cap-ibs=broken|workaround|fixed-ibs|fixed-ccd|fixed-na,
                            cap-hpt-max-page-size=SIZE
                          (-M help lists the machines)
-  -cpu MODEL             POWER9 (also power9, POWER9_v2.0, POWER9_v2.2, host, max)
+  -cpu MODEL[,compat=powerN]
+                         POWER7, POWER8, POWER9 (default), POWER10, max; compat limits
+                         the compatibility mode the guest can negotiate
   -m [size=]SIZE         guest RAM: a multiple of 256M (default 512M; suffixes K M G T,
                          no suffix means MiB; e.g. 1G, 1536, 1.5G)
   -smp [cpus=]N[,maxcpus=,sockets=,cores=,threads=]
@@ -89,7 +91,9 @@ pseries              pSeries Logical Partition (PAPR compliant) (default)
 
 pub const CPUS: &str = "\
 Available CPUs:
-  POWER9 (alias power9, power9_v2.0, power9_v2.2; host and max mean POWER9)
+  POWER7, POWER8, POWER9 (the default), POWER10 (any case; _vX.Y revision suffixes accepted)
+  max (POWER10)
+  properties: compat=power7|power8|power9|power10 (no newer than the CPU)
 ";
 
 pub const ACCELS: &str = "\
@@ -155,7 +159,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 }
             }
             "cpu" => {
-                if let Some(list) = cpu(&opt, &value(&mut p, &opt)?)? {
+                if let Some(list) = cpu(&opt, &value(&mut p, &opt)?, &mut b.config)? {
                     return Ok(Action::List(list));
                 }
             }
@@ -436,22 +440,52 @@ fn smp(opt: &str, v: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The CPU model: only POWER9 is emulated.
-fn cpu(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
-    let (model, props) = v.split_once(',').unwrap_or((v, ""));
+/// A CPU model with its QEMU aliases; `max` is the newest model (all features), `host` needs KVM.
+fn cpu_model(opt: &str, model: &str) -> Result<ppc::CpuModel, String> {
     let m = model.to_ascii_lowercase();
-    match m.as_str() {
-        "help" | "?" => return Ok(Some(CPUS)),
-        "power9" | "power9_v2.0" | "power9_v2.2" | "host" | "max" => {}
-        _ if m.starts_with("power") || m.starts_with("970") => {
-            return Err(format!(
-                "{opt} {model}: unsupported CPU model (lpar emulates POWER9)"
-            ))
-        }
-        _ => return Err(format!("{opt} {model}: unknown CPU model")),
+    let base = m.split('_').next().unwrap_or("");
+    if m == "max" {
+        return Ok(ppc::CpuModel::Power10);
     }
-    if !props.is_empty() {
-        return Err(format!("{opt} {v}: CPU properties are not supported"));
+    if m == "host" {
+        return Err(format!(
+            "{opt} host: needs KVM, which a non-POWER host has not (name a model, e.g. POWER9)"
+        ));
+    }
+    match ppc::CpuModel::from_name(base) {
+        // POWER7 reaches init but Debian's userland needs POWER8; the model is offered anyway,
+        // as QEMU does.
+        Some(cm) => Ok(cm),
+        None if m.starts_with("power") || m.starts_with("970") => {
+            Err(format!("{opt} {model}: unsupported CPU model"))
+        }
+        None => Err(format!("{opt} {model}: unknown CPU model")),
+    }
+}
+
+/// -cpu MODEL[,compat=powerN]: sets the model and the compatibility-mode limit.
+fn cpu(
+    opt: &str,
+    v: &str,
+    config: &mut spapr::MachineConfig,
+) -> Result<Option<&'static str>, String> {
+    let (model, props) = v.split_once(',').unwrap_or((v, ""));
+    if matches!(model, "help" | "?") {
+        return Ok(Some(CPUS));
+    }
+    config.cpu_model = cpu_model(opt, model)?;
+    for prop in props.split(',').filter(|p| !p.is_empty()) {
+        match prop.split_once('=') {
+            Some(("compat", c)) => {
+                let level = ppc::cpu::IsaLevel::from_compat_name(c)
+                    .ok_or_else(|| format!("{opt} {v}: invalid compat mode '{c}'"))?;
+                if level > config.cpu_model.isa_level() {
+                    return Err(format!("{opt} {v}: compat mode newer than the CPU"));
+                }
+                config.max_compat = Some(level);
+            }
+            _ => return Err(format!("{opt} {v}: unsupported CPU property '{prop}'")),
+        }
     }
     Ok(None)
 }
@@ -583,13 +617,9 @@ impl Builder {
                     }
                     _ => return cannot(&k, &val, "invalid (xics, xive or dual)"),
                 },
-                "max-cpu-compat" => match val.to_ascii_lowercase().as_str() {
-                    "power9" => {}
-                    "power10" => return cannot(&k, &val, "above the CPU model (POWER9)"),
-                    "power5+" | "power6" | "power7" | "power8" => {
-                        return cannot(&k, &val, "compatibility modes are not supported yet")
-                    }
-                    _ => return cannot(&k, &val, "invalid compatibility mode"),
+                "max-cpu-compat" => match ppc::cpu::IsaLevel::from_compat_name(&val) {
+                    Some(level) => self.config.max_compat = Some(level),
+                    None => return cannot(&k, &val, "invalid compatibility mode"),
                 },
                 "resize-hpt" => match val.as_str() {
                     "default" | "disabled" | "enabled" => {}
@@ -697,6 +727,13 @@ impl Builder {
 
     fn finish(self) -> Result<Options, String> {
         let c = &self.config;
+        if let Some(level) = c.max_compat.filter(|&l| l > c.cpu_model.isa_level()) {
+            return Err(format!(
+                "-M max-cpu-compat={}: newer than the CPU model {}",
+                level.compat_name(),
+                c.cpu_model.name()
+            ));
+        }
         if c.kernel.is_none() {
             if c.initrd.is_some() {
                 return Err("-initrd: only allowed with -kernel".into());
@@ -901,8 +938,8 @@ mod tests {
             err(&["-M", "pseries,cap-hpt-max-page-size=3000"]).contains("cap-hpt-max-page-size")
         );
         assert!(err(&["-M", "q35"]).contains("q35"));
-        assert!(err(&["-machine", "pseries,max-cpu-compat=power8"])
-            .starts_with("-machine: max-cpu-compat=power8"));
+        assert!(err(&["-machine", "pseries,max-cpu-compat=power4"])
+            .starts_with("-machine: max-cpu-compat=power4"));
         assert!(err(&["-M", "pseries,x-vof=off", "-kernel", "k"]).contains("-bios"));
     }
 
@@ -933,18 +970,26 @@ mod tests {
             "power9",
             "POWER9_v2.0",
             "power9_v2.2",
-            "host",
             "max",
+            "POWER8",
+            "POWER10",
+            "POWER9,compat=power8",
+            "POWER10,compat=power9",
         ] {
             with_kernel(&["-cpu", ok]).unwrap();
         }
+        assert!(err(&["-cpu", "host"]).starts_with("-cpu host: needs KVM"));
         assert_eq!(
-            err(&["-cpu", "POWER10"]),
-            "-cpu POWER10: unsupported CPU model (lpar emulates POWER9)"
+            err(&["-cpu", "POWER8,compat=power9"]),
+            "-cpu POWER8,compat=power9: compat mode newer than the CPU"
         );
         assert_eq!(
-            err(&["-cpu", "POWER8"]),
-            "-cpu POWER8: unsupported CPU model (lpar emulates POWER9)"
+            err(&["-cpu", "POWER9,compat=power4"]),
+            "-cpu POWER9,compat=power4: invalid compat mode 'power4'"
+        );
+        assert_eq!(
+            err(&["-cpu", "POWER11"]),
+            "-cpu POWER11: unsupported CPU model"
         );
         assert_eq!(
             err(&["-cpu", "cortex-a57"]),

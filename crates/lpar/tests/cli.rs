@@ -80,12 +80,12 @@ fn bad_machine_options() {
 #[test]
 fn bad_cpu_memory_and_smp() {
     refused(
-        &["-cpu", "POWER10", "-kernel", "k"],
-        &["-cpu POWER10", "CPU model"],
+        &["-cpu", "POWER11", "-kernel", "k"],
+        &["-cpu POWER11", "CPU model"],
     );
     refused(
-        &["-cpu", "POWER8", "-kernel", "k"],
-        &["-cpu POWER8", "CPU model"],
+        &["-cpu", "POWER8,compat=power9", "-kernel", "k"],
+        &["-cpu POWER8,compat=power9", "newer than the CPU"],
     );
     refused(
         &["-cpu", "pentium", "-kernel", "k"],
