@@ -8,9 +8,148 @@ use crate::mem::GuestMemory;
 use std::sync::Arc;
 
 /// Processor models; the instruction subset and SPR set follow the ISA level of the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CpuModel {
+    Power7,
+    Power8,
     Power9,
+    Power10,
+}
+
+/// Levels of the Power ISA (Server), oldest first: an instruction introduced at a later level than
+/// a CPU's is illegal on it. Ordered, so gating is one comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IsaLevel {
+    V2_06,
+    V2_07,
+    V3_0,
+    V3_1,
+}
+
+impl IsaLevel {
+    /// The newest level implemented.
+    pub const MAX: IsaLevel = IsaLevel::V3_1;
+
+    /// PAPR logical PVR of the processor-compatibility ("architected") mode of this level.
+    pub fn logical_pvr(self) -> u32 {
+        match self {
+            IsaLevel::V2_06 => 0x0f00_0003,
+            IsaLevel::V2_07 => 0x0f00_0004,
+            IsaLevel::V3_0 => 0x0f00_0005,
+            IsaLevel::V3_1 => 0x0f00_0006,
+        }
+    }
+
+    /// The level whose logical PVR is `pvr`.
+    pub fn from_logical_pvr(pvr: u32) -> Option<IsaLevel> {
+        [
+            IsaLevel::V2_06,
+            IsaLevel::V2_07,
+            IsaLevel::V3_0,
+            IsaLevel::V3_1,
+        ]
+        .into_iter()
+        .find(|l| l.logical_pvr() == pvr)
+    }
+
+    /// Name of the compatibility mode of this level, as in `-cpu ...,compat=power8`.
+    pub fn compat_name(self) -> &'static str {
+        match self {
+            IsaLevel::V2_06 => "power7",
+            IsaLevel::V2_07 => "power8",
+            IsaLevel::V3_0 => "power9",
+            IsaLevel::V3_1 => "power10",
+        }
+    }
+
+    /// The level of compatibility mode `s` ("power8", "POWER8"; case does not matter).
+    pub fn from_compat_name(s: &str) -> Option<IsaLevel> {
+        [
+            IsaLevel::V2_06,
+            IsaLevel::V2_07,
+            IsaLevel::V3_0,
+            IsaLevel::V3_1,
+        ]
+        .into_iter()
+        .find(|l| l.compat_name().eq_ignore_ascii_case(s))
+    }
+
+    /// The processor that introduced this level (compatibility modes are named after it).
+    pub fn model(self) -> CpuModel {
+        match self {
+            IsaLevel::V2_06 => CpuModel::Power7,
+            IsaLevel::V2_07 => CpuModel::Power8,
+            IsaLevel::V3_0 => CpuModel::Power9,
+            IsaLevel::V3_1 => CpuModel::Power10,
+        }
+    }
+}
+
+impl CpuModel {
+    pub const ALL: [CpuModel; 4] = [
+        CpuModel::Power7,
+        CpuModel::Power8,
+        CpuModel::Power9,
+        CpuModel::Power10,
+    ];
+
+    /// Processor version register, as QEMU's default revision of each model: POWER7 v2.3,
+    /// POWER8 v2.0, POWER9 DD2.2, POWER10 DD2.0 (the last two with the SMT4-core chip type).
+    pub fn pvr(self) -> u32 {
+        match self {
+            CpuModel::Power7 => 0x003f_0203,
+            CpuModel::Power8 => 0x004d_0200,
+            CpuModel::Power9 => 0x004e_1202,
+            CpuModel::Power10 => 0x0080_1200,
+        }
+    }
+
+    pub fn isa_level(self) -> IsaLevel {
+        match self {
+            CpuModel::Power7 => IsaLevel::V2_06,
+            CpuModel::Power8 => IsaLevel::V2_07,
+            CpuModel::Power9 => IsaLevel::V3_0,
+            CpuModel::Power10 => IsaLevel::V3_1,
+        }
+    }
+
+    /// Upper-case name, as in device-tree node names ("PowerPC,POWER9").
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuModel::Power7 => "POWER7",
+            CpuModel::Power8 => "POWER8",
+            CpuModel::Power9 => "POWER9",
+            CpuModel::Power10 => "POWER10",
+        }
+    }
+
+    /// The model called `s` ("POWER9", "power9"; case does not matter).
+    pub fn from_name(s: &str) -> Option<CpuModel> {
+        CpuModel::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s))
+    }
+
+    /// The processor compatibility register value that makes this processor behave as ISA
+    /// level `compat` (`Cpu::isa_level` reads it back): the bit of that level and of every
+    /// level between it and the model's own, as a hypervisor sets it after CAS. Zero when
+    /// `compat` is not older than the model.
+    pub fn pcr_for(self, compat: IsaLevel) -> u64 {
+        const BITS: [(IsaLevel, u64); 3] = [
+            (IsaLevel::V2_06, 0x4),
+            (IsaLevel::V2_07, 0x8),
+            (IsaLevel::V3_0, 0x10),
+        ];
+        let own = self.isa_level();
+        BITS.iter()
+            .filter(|&&(l, _)| l >= compat && l < own)
+            .fold(0, |p, &(_, b)| p | b)
+    }
+
+    /// Whether PVR value `pvr` belongs to this processor (the version field, any revision).
+    pub fn matches_pvr(self, pvr: u32) -> bool {
+        pvr >> 16 == self.pvr() >> 16
+    }
 }
 
 /// MSR bits (ISA 3.0 numbering converted to shifts from the LSB).
@@ -274,8 +413,14 @@ pub struct Cpu {
     pub hdec_written: u64,
     pub hdec_tb: u64,
     /// Partition table entry of this partition, provided by the (virtual) hypervisor:
-    /// dw1 holds the process table base/size for radix guests.
+    /// dw0 holds the hashed page table's HTABORG/HTABSIZE, dw1 the process table base/size for
+    /// radix guests.
     pub pate: [u64; 2],
+    /// Segment lookaside buffer of the hash MMU.
+    pub slb: [crate::mmu::SlbEntry; crate::mmu::SLB_SIZE],
+    /// The partition's hashed page table, which the (virtual) hypervisor owns and provides
+    /// (its size is in `pate[0]`); None until the hypervisor sets one up.
+    pub hpt: Option<Arc<crate::mmu::Hpt>>,
     /// DSISR (for DSI) or SRR1 cause bits (for ISI) of the last translation fault; 0 = none.
     pub fault_bits: u64,
     /// Software TLB (translations of relocated accesses).
@@ -335,6 +480,8 @@ impl Cpu {
             hdec_written: 0,
             hdec_tb: 0,
             pate: [0; 2],
+            slb: Default::default(),
+            hpt: None,
             fault_bits: 0,
             tlb: Default::default(),
             irq: Arc::new(IrqLines::default()),
@@ -349,8 +496,30 @@ impl Cpu {
     pub fn set_msr(&mut self, v: u64) {
         self.msr = v;
         self.le = v & msr::LE != 0;
-        self.ea_mask = if v & msr::SF != 0 { u64::MAX } else { 0xffff_ffff };
+        self.ea_mask = if v & msr::SF != 0 {
+            u64::MAX
+        } else {
+            0xffff_ffff
+        };
         self.slice_end = true;
+    }
+
+    /// The ISA level instructions are decoded at: the model's, lowered by the processor
+    /// compatibility register (PCR) a hypervisor sets for an architected compatibility mode.
+    /// PCR[v3.0] (0x10), PCR[v2.07] (0x8), PCR[v2.06] (0x4) disable what later levels added;
+    /// a hypervisor sets the bit of the chosen level and of every level above it.
+    pub fn isa_level(&self) -> IsaLevel {
+        let pcr = self.spr[sprn::PCR];
+        let capped = if pcr & 0x6 != 0 {
+            IsaLevel::V2_06
+        } else if pcr & 0x8 != 0 {
+            IsaLevel::V2_07
+        } else if pcr & 0x10 != 0 {
+            IsaLevel::V3_0
+        } else {
+            IsaLevel::MAX
+        };
+        self.model.isa_level().min(capped)
     }
 
     /// 64-bit mode (MSR[SF]); effective addresses are truncated to 32 bits otherwise.

@@ -6,8 +6,8 @@
 //! changed (`invalidate_range`). The cache is keyed by guest real address and byte order, so address
 //! space switches need no flush.
 
-use crate::cpu::{Cpu, Ex, Exception};
-use crate::decode::{decode, decode_prefixed};
+use crate::cpu::{Cpu, Ex, Exception, IsaLevel};
+use crate::decode::{decode_for, decode_prefixed_for};
 use crate::insn::Insn;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -52,12 +52,15 @@ impl Hasher for PageHasher {
 #[derive(Default)]
 pub struct DecodeCache {
     pages: HashMap<u64, Box<Page>, BuildHasherDefault<PageHasher>>,
+    /// The ISA level the pages were decoded for (`Cpu::isa_level`); a change drops them all.
+    level: Option<IsaLevel>,
 }
 
 impl DecodeCache {
     /// The decoded page at guest real address `ra` (page aligned) in byte order `le`.
     fn page(&mut self, cpu: &Cpu, ra: u64, le: bool) -> &Page {
         let key = ra | le as u64;
+        let level = self.level.unwrap_or(IsaLevel::MAX);
         self.pages.entry(key).or_insert_with(|| {
             let mut p = Box::new(Page {
                 slots: [Slot {
@@ -82,17 +85,21 @@ impl DecodeCache {
                 for (n, s) in p.slots.iter_mut().enumerate() {
                     let w = words[n];
                     *s = if Insn(w).opcd() == 1 {
-                        // A prefix at the last word of a page would cross a 64-byte boundary,
-                        // which the ISA forbids: decode_prefixed reports it.
-                        let suffix = words.get(n + 1).copied();
+                        // A prefix in the last word of a 64-byte block would cross the
+                        // boundary, which the ISA forbids: decode_prefixed reports it.
+                        let suffix = if n % 16 != 15 {
+                            words.get(n + 1).copied()
+                        } else {
+                            None
+                        };
                         Slot {
-                            h: decode_prefixed(w, suffix),
+                            h: decode_prefixed_for(level, w, suffix),
                             i: Insn(suffix.unwrap_or(0)),
                             p: w,
                         }
                     } else {
                         Slot {
-                            h: decode(w),
+                            h: decode_for(level, w),
                             i: Insn(w),
                             p: 0,
                         }
@@ -150,6 +157,12 @@ impl Exception {
 /// `Exception::is_after` holds.
 pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Exception> {
     let mut n: u64 = 0;
+    // The level is fixed per model but a hypervisor may lower it (PCR): decode anew then.
+    let level = cpu.isa_level();
+    if cache.level != Some(level) {
+        cache.clear();
+        cache.level = Some(level);
+    }
     let r = 'outer: loop {
         let page_ea = cpu.pc & PAGE_MASK;
         let ra = match cpu.fetch_page(cpu.pc) {
@@ -201,17 +214,18 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
 pub fn step(cpu: &mut Cpu) -> Result<(), Exception> {
     let w = cpu.fetch(cpu.pc)?;
     cpu.nip = cpu.pc.wrapping_add(4);
+    let level = cpu.isa_level();
     let r = if Insn(w).opcd() == 1 {
-        let suffix = if (cpu.pc & 0xfff) != 0xffc {
+        let suffix = if (cpu.pc & 63) != 60 {
             cpu.fetch(cpu.pc.wrapping_add(4)).ok()
         } else {
             None
         };
         cpu.prefix = w;
-        decode_prefixed(w, suffix)(cpu, Insn(suffix.unwrap_or(0)))
+        decode_prefixed_for(level, w, suffix)(cpu, Insn(suffix.unwrap_or(0)))
     } else {
         cpu.prefix = 0;
-        decode(w)(cpu, Insn(w))
+        decode_for(level, w)(cpu, Insn(w))
     };
     match r {
         Ok(()) => {

@@ -140,7 +140,11 @@ macro_rules! access {
         #[inline(always)]
         pub fn $st(&mut self, ea: u64, v: $t) -> Result<(), Exception> {
             const N: usize = std::mem::size_of::<$t>();
-            let raw = if self.le { v.to_le_bytes() } else { v.to_be_bytes() };
+            let raw = if self.le {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            };
             match self.xlate_fast(ea, N as u64, Access::Write) {
                 Some(p) => {
                     // SAFETY: xlate_fast returned a pointer valid for N bytes.
@@ -208,16 +212,19 @@ impl Cpu {
         Ok(())
     }
 
-    fn slow_ptrs<const N: usize>(&mut self, ea: u64, acc: Access) -> Result<[*mut u8; N], Exception> {
+    fn slow_ptrs<const N: usize>(
+        &mut self,
+        ea: u64,
+        acc: Access,
+    ) -> Result<[*mut u8; N], Exception> {
         let mut ptrs = [std::ptr::null_mut(); N];
         if !self.relocating(false) {
-            let p = self
-                .mem
-                .ptr(ea & 0x0fff_ffff_ffff_ffff, N as u64)
-                .ok_or(Exception::DataStorage {
+            let p = self.mem.ptr(ea & 0x0fff_ffff_ffff_ffff, N as u64).ok_or(
+                Exception::DataStorage {
                     ea,
                     write: acc == Access::Write,
-                })?;
+                },
+            )?;
             for (i, q) in ptrs.iter_mut().enumerate() {
                 // SAFETY: ptr() checked all N bytes.
                 *q = unsafe { p.add(i) };

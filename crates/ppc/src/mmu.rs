@@ -1,11 +1,18 @@
 //! Address translation: real mode, the POWER9 radix MMU (process-scoped, for a partition whose
-//! partition-scoped translation is the identity, as under a virtual hypervisor), and a software TLB
-//! that caches page translations as host-pointer addends.
+//! partition-scoped translation is the identity, as under a virtual hypervisor), the hash MMU
+//! (`mmu_hash.rs`), and a software TLB that caches page translations as host-pointer addends.
 //!
 //! Radix tables live in guest real memory and are big-endian regardless of MSR[LE].
 
 use crate::cpu::{lpcr, msr, sprn, Cpu, Exception};
 use crate::interrupt::{DSISR_NOPTE, DSISR_PROT, DSISR_RC};
+
+#[path = "mmu_hash.rs"]
+mod hash;
+pub use hash::{
+    hpte, hpte_page_shift_any, slb, Hpt, SegmentPageSize, SlbEntry, FAULT_KEY, FAULT_NOEXEC,
+    SEGMENT_PAGE_SIZES, SLB_SIZE, VRMA_MAX,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -119,7 +126,9 @@ impl Cpu {
         if prts > 24 || pid >= 1u64 << (prts + 12 - 4) {
             return Err(WalkFault::Segment);
         }
-        let prte0 = self.read_be64_real(prtb + pid * 16).ok_or(WalkFault::NoPte)?;
+        let prte0 = self
+            .read_be64_real(prtb + pid * 16)
+            .ok_or(WalkFault::NoPte)?;
         let rts = (((prte0 >> 61) & 3) << 3 | (prte0 >> 5) & 7) as u32 + 31;
         if rts > 62 {
             return Err(WalkFault::Segment);
@@ -138,7 +147,9 @@ impl Cpu {
             }
             shift -= nls;
             let idx = (off >> shift) & ((1 << nls) - 1);
-            let e = self.read_be64_real(base + idx * 8).ok_or(WalkFault::NoPte)?;
+            let e = self
+                .read_be64_real(base + idx * 8)
+                .ok_or(WalkFault::NoPte)?;
             if e & pte::V == 0 {
                 return Err(WalkFault::NoPte);
             }
@@ -173,8 +184,19 @@ impl Cpu {
     /// `fault_bits` (DSISR or SRR1 cause) and returns the interrupt to take.
     pub fn translate(&mut self, ea: u64, acc: Access) -> Result<u64, Exception> {
         if !self.relocating(acc == Access::Exec) {
-            // Guest real mode: EA bits 0:3 are ignored.
-            return Ok(ea & 0x0fff_ffff_ffff_ffff);
+            // Guest real mode: EA bits 0:3 are ignored; a hash partition reaches only its RMA.
+            let ra = ea & 0x0fff_ffff_ffff_ffff;
+            if self.beyond_vrma(ra) {
+                self.fault_bits = DSISR_NOPTE;
+                return Err(match acc {
+                    Access::Exec => Exception::InstructionStorage { ea },
+                    _ => Exception::DataStorage {
+                        ea,
+                        write: acc == Access::Write,
+                    },
+                });
+            }
+            return Ok(ra);
         }
         let fault = |cpu: &mut Cpu, bits: u64| -> Exception {
             cpu.fault_bits = bits;
@@ -187,8 +209,7 @@ impl Cpu {
             }
         };
         if self.spr[sprn::LPCR] & lpcr::HR == 0 {
-            // Hash translation is not implemented yet: every access faults as untranslated.
-            return Err(fault(self, DSISR_NOPTE));
+            return self.hash_translate(ea, acc);
         }
         let leaf = match self.radix_walk(ea) {
             Ok(l) => l,
@@ -225,7 +246,11 @@ impl Cpu {
     #[inline(always)]
     pub fn xlate_fast(&self, ea: u64, len: u64, acc: Access) -> Option<*mut u8> {
         if !self.relocating(acc == Access::Exec) {
-            return self.mem.ptr(ea & 0x0fff_ffff_ffff_ffff, len);
+            let ra = ea & 0x0fff_ffff_ffff_ffff;
+            if self.beyond_vrma(ra) {
+                return None;
+            }
+            return self.mem.ptr(ra, len);
         }
         if (ea & (PAGE - 1)) + len > PAGE {
             return None;
@@ -367,7 +392,13 @@ mod tests {
     #[test]
     fn faults_no_pte_rc_and_segment() {
         let mut c = radix_cpu();
-        map(&mut c, 0, 0xc000_0000_0000_0000, 0xa0000, pte::R | pte::READ | pte::PRIV);
+        map(
+            &mut c,
+            0,
+            0xc000_0000_0000_0000,
+            0xa0000,
+            pte::R | pte::READ | pte::PRIV,
+        );
         // Unmapped page in a mapped table: no translation.
         assert!(c.translate(0xc000_0000_0000_1000, Access::Read).is_err());
         assert_eq!(c.fault_bits, DSISR_NOPTE);
@@ -394,7 +425,13 @@ mod tests {
             Err(Exception::DataSegment { .. })
         ));
         // R clear: R/C update fault.
-        map(&mut c, 0, 0xc000_0000_0000_2000, 0xb0000, pte::READ | pte::PRIV);
+        map(
+            &mut c,
+            0,
+            0xc000_0000_0000_2000,
+            0xb0000,
+            pte::READ | pte::PRIV,
+        );
         assert!(c.translate(0xc000_0000_0000_2000, Access::Read).is_err());
         assert_eq!(c.fault_bits, DSISR_RC);
     }
@@ -412,8 +449,15 @@ mod tests {
         let w = |c: &mut Cpu, a: u64, v: u64| assert!(c.mem.write(a, &v.to_be_bytes()));
         w(&mut c, root, pte::V | l2 | 9);
         w(&mut c, l2, pte::V | l3 | 9);
-        w(&mut c, l3 + 8, pte::V | pte::L | 0x20_0000 | ALL | pte::PRIV); // EA 2M..4M
-        assert_eq!(c.translate(0xc000_0000_002f_f123, Access::Read), Ok(0x2f_f123));
+        w(
+            &mut c,
+            l3 + 8,
+            pte::V | pte::L | 0x20_0000 | ALL | pte::PRIV,
+        ); // EA 2M..4M
+        assert_eq!(
+            c.translate(0xc000_0000_002f_f123, Access::Read),
+            Ok(0x2f_f123)
+        );
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! and runs every vCPU on its own host thread until power-off, reset or termination.
 
 use crate::loader;
-use crate::machine::{layout, Machine, MachineConfig, RunState};
+use crate::machine::{Machine, MachineConfig, RunState};
 use crate::vcpu::Vcpu;
 use ppc::cpu::{msr, sprn};
-use ppc::{Cpu, CpuModel};
+use ppc::Cpu;
 use std::sync::Arc;
 
 /// Where -bios firmware starts (QEMU's SPAPR_ENTRY_POINT).
@@ -33,9 +33,7 @@ pub fn create(
         // Firmware gets the flattened tree in r3, as SLOF expects from QEMU.
         loader::load_raw(&m.mem, bios)?;
         let tree = crate::fdt::build(&cfg, None);
-        let blob = tree
-            .to_fdt(0)
-            .map_err(|e| format!("device tree: {e:?}"))?;
+        let blob = tree.to_fdt(0).map_err(|e| format!("device tree: {e:?}"))?;
         let at = fw_top(cfg.ram_size) - 2 * FDT_MAX_SIZE;
         if blob.len() as u64 > FDT_MAX_SIZE || !m.mem.write(at, &blob) {
             return Err("device tree: too large".into());
@@ -79,9 +77,10 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
         .iter()
         .enumerate()
         .map(|(i, slot)| {
-            let mut cpu = Cpu::new(CpuModel::Power9, m.mem.clone());
+            let model = m.config.cpu_model;
+            let mut cpu = Cpu::new(model, m.mem.clone());
             cpu.spr[sprn::PIR] = i as u64;
-            cpu.spr[sprn::PVR] = layout::PVR_POWER9 as u64;
+            cpu.spr[sprn::PVR] = model.pvr() as u64;
             cpu.irq = slot.irq.clone();
             cpu.async_irqs = true;
             m.xics.connect(i as u32, slot.irq.clone());

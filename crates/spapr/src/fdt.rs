@@ -7,19 +7,19 @@
 
 use crate::devtree::{cells, cells64, strings, DeviceTree, NodeId};
 use crate::machine::{layout, MachineConfig};
+use ppc::cpu::IsaLevel;
+use ppc::CpuModel;
 
 /// Root `model`.
 pub const MODEL: &str = "IBM pSeries (emulated by lpar)";
 /// Path of the console (the stdout of the client interface).
 pub const VTY_PATH: &str = "/vdevice/vty@71000000";
 
-/// POWER9 cache geometry (L1 I and D: 32 KiB, 128-byte lines).
+/// Cache line of every model.
 const CACHE_LINE: u32 = 128;
-const L1_DCACHE: u32 = 32 * 1024;
-const L1_ICACHE: u32 = 32 * 1024;
 /// Processor clock the tree advertises (only used for reporting by the guest).
 const CLOCK_FREQ: u32 = 1_000_000_000;
-/// POWER9 SLB entries (hash MMU).
+/// SLB entries (hash MMU), the same on every model.
 const SLB_SIZE: u32 = 32;
 /// RTAS error log buffer the OS must provide (PAPR's usual 2 KiB).
 const RTAS_ERROR_LOG_MAX: u32 = 2048;
@@ -52,7 +52,7 @@ const HYPERTAS_SETS: &[(&str, &[u64])] = &[
     // H_JOIN
     ("hcall-join", &[0x298]),
     // H_BULK_REMOVE
-    ("hcall-bulk", &[0x24c]),
+    ("hcall-bulk", &[0x124]),
     // H_SET_MODE
     ("hcall-set-mode", &[0x31c]),
     // H_SET_SPRG0
@@ -65,8 +65,7 @@ const HYPERTAS_SETS: &[(&str, &[u64])] = &[
     ("hcall-vphn", &[0x2ec]),
     // H_PUT_TCE_INDIRECT, H_STUFF_TCE
     ("hcall-multi-tce", &[0x138, 0x13c]),
-    // H_RESIZE_HPT_PREPARE, H_RESIZE_HPT_COMMIT
-    ("hcall-hpt-resize", &[0x36c, 0x370]),
+    // (No "hcall-hpt-resize": H_RESIZE_HPT_PREPARE/COMMIT exist but only say H_FUNCTION.)
     // H_RPT_INVALIDATE
     ("hcall-rpt-invalidate", &[0x448]),
     // H_WATCHDOG
@@ -120,13 +119,19 @@ fn build_chosen(t: &mut DeviceTree, cfg: &MachineConfig, initrd: Option<(u64, u6
     // opens the console under this ihandle when it is installed.
     t.set_u32(chosen, "stdout", crate::vof::STDOUT_IHANDLE);
     // What the guest may ask for in option vector 5 (pairs of byte index, allowed value):
-    // byte 23 interrupt controller: 0 = XICS (legacy) only; byte 24 MMU: hash and radix;
-    // byte 25 hash extensions: none; byte 26 radix extensions: GTSE.
+    // byte 23 interrupt controller: 0 = XICS (legacy) only; byte 24 MMU: hash and radix (hash
+    // only before ISA 3.0: a POWER8, or a compatibility mode below POWER9); byte 25 hash
+    // extensions: none; byte 26 radix extensions: GTSE.
     // prom_check_platform_support parses at most 8 bytes of it.
+    let mmu = if cfg.isa_level() >= IsaLevel::V3_0 {
+        OV5_MMU_DYNAMIC
+    } else {
+        OV5_MMU_HASH_ONLY
+    };
     t.set_prop(
         chosen,
         "ibm,arch-vec-5-platform-support",
-        vec![23, 0x00, 24, OV5_MMU_DYNAMIC, 25, 0x00, 26, 0x40],
+        vec![23, 0x00, 24, mmu, 25, 0x00, 26, 0x40],
     );
     // The negotiated option vector 5 before CAS: empty (one zero byte). A guest that never calls
     // CAS therefore sees "no radix" (Linux's early_check_vec5 needs byte 24 to use radix).
@@ -158,94 +163,100 @@ fn build_memory(t: &mut DeviceTree, ram_size: u64) {
     t.set_prop(mem, "reg", cells64(&[0, ram_size]));
 }
 
-/// Log2 of the hash page table size for `ram`: 1/128 of RAM rounded up to a power of two, within
-/// the architected 256 KiB .. 64 TiB.
-fn hpt_shift(ram: u64) -> u32 {
-    let pow2 = ram.max(1).checked_next_power_of_two().unwrap_or(1 << 63);
-    (pow2.trailing_zeros().saturating_sub(7)).clamp(18, 46)
-}
-
-/// POWER9 `ibm,pa-features`: a 2-byte header (length, type 0) then attribute bytes; bits are
-/// numbered from the MSB of each byte. Linux's scan_features *clears* a feature whose bit is 0,
-/// so the radix bit (byte 40) and true little-endian (byte 5) must be present.
-pub fn pa_features_power9() -> Vec<u8> {
-    const LEN: usize = 66;
-    // (byte, bit, meaning)
-    const BITS: &[(usize, u8)] = &[
-        (0, 0),  // MMU
-        (0, 1),  // FPU
-        (0, 2),  // SLB
-        (0, 3),  // RUN latch (CTRL)
-        (0, 5),  // DABR
-        (0, 6),  // no-execute
-        (1, 3),  // fri[nzpm]
-        (1, 4),  // DABRX
-        (1, 5),  // SPRG3 readable
-        (1, 6),  // SLB entry 0 fixed
-        (1, 7),  // PP = 110
-        (2, 0),  // VPM
-        (2, 1),  // data stream 2.05
-        (2, 5),  // PPR
-        (2, 6),  // data stream 2.02
-        (2, 7),  // data stream 2.06
-        (3, 0),  // lsd
-        (3, 1),  // URG
-        (4, 0),  // strong access ordering
-        (5, 0),  // true little-endian
-        (5, 1),  // CFAR
-        (5, 2),  // EB
-        (5, 3),  // load/store quadword
-        (6, 0),  // data stream 2.07
-        (16, 0), // vector
-        (18, 0), // vector-scalar
-        (20, 0), // vector crypto / XOR
-        (24, 0), // extended decrementer
-        (26, 0), // 64-bit facilities of 2.07
-        (28, 0), // performance monitor facilities
-        (30, 0), // move to/from MMR
-        (32, 0), // little-endian atomics
-        (34, 0), // event-based branch
-        (34, 1), // extended EBB
-        (36, 0), // SPR stack-overflow
-        (38, 0), // copy/paste
-        (40, 0), // radix MMU
-        (42, 0), // ISA 3.0 performance monitor
-        (44, 0), // PC-relative addressing
-        (46, 0), // vectored system call
-        (48, 0), // SIMD (ISA 3.0 vector)
-        (50, 0), // quad-precision binary FP
-        (52, 0), // string instructions
-        (56, 0), // decimal integer
-        (58, 0), // SHA
-        (60, 0), // non-mutual-exclusion atomics
+/// `ibm,pa-features` of a processor at ISA level `level`: a 2-byte header (length, type 0) then
+/// attribute bytes; bits are numbered from the MSB of each byte. Linux's scan_features *clears* a
+/// feature whose bit is 0 within the property's length and leaves the processor table's default
+/// beyond it, so the length matters as much as the bits: 6 bytes for ISA 2.06, 24 for 2.07 (no
+/// radix byte), 66 for 3.0 (radix, byte 40, must be set), 74 for 3.1 (byte 64, the second
+/// DAWR, stays clear: it is not implemented, and POWER10's table default has it).
+pub fn pa_features(level: IsaLevel) -> Vec<u8> {
+    use IsaLevel::{V2_06, V2_07, V3_0};
+    // (byte, bit, first level that has it)
+    const BITS: &[(usize, u8, IsaLevel)] = &[
+        (0, 0, V2_06),  // MMU
+        (0, 1, V2_06),  // FPU
+        (0, 2, V2_06),  // SLB
+        (0, 3, V2_06),  // RUN latch (CTRL)
+        (0, 5, V2_06),  // DABR
+        (0, 6, V2_06),  // no-execute
+        (1, 3, V2_06),  // fri[nzpm]
+        (1, 4, V2_06),  // DABRX
+        (1, 5, V2_06),  // SPRG3 readable
+        (1, 6, V2_06),  // SLB entry 0 fixed
+        (1, 7, V2_06),  // PP = 110
+        (2, 0, V2_06),  // VPM
+        (2, 1, V2_06),  // data stream 2.05
+        (2, 5, V2_06),  // PPR
+        (2, 6, V2_06),  // data stream 2.02
+        (2, 7, V2_06),  // data stream 2.06
+        (3, 0, V2_07),  // lsd
+        (3, 1, V2_07),  // URG
+        (4, 0, V2_06),  // strong access ordering
+        (5, 0, V2_06),  // true little-endian
+        (5, 1, V2_06),  // CFAR
+        (5, 2, V2_07),  // EB
+        (5, 3, V2_07),  // load/store quadword
+        (6, 0, V2_07),  // data stream 2.07
+        (16, 0, V2_07), // vector
+        (18, 0, V2_07), // vector-scalar
+        (20, 0, V2_07), // vector crypto / XOR
+        (24, 0, V3_0),  // extended decrementer
+        (26, 0, V3_0),  // 64-bit facilities of 2.07
+        (28, 0, V3_0),  // performance monitor facilities
+        (30, 0, V3_0),  // move to/from MMR
+        (32, 0, V3_0),  // little-endian atomics
+        (34, 0, V3_0),  // event-based branch
+        (34, 1, V3_0),  // extended EBB
+        (36, 0, V3_0),  // SPR stack-overflow
+        (38, 0, V3_0),  // copy/paste
+        (40, 0, V3_0),  // radix MMU
+        (42, 0, V3_0),  // ISA 3.0 performance monitor
+        (44, 0, V3_0),  // PC-relative addressing
+        (46, 0, V3_0),  // vectored system call
+        (48, 0, V3_0),  // SIMD (ISA 3.0 vector)
+        (50, 0, V3_0),  // quad-precision binary FP
+        (52, 0, V3_0),  // string instructions
+        (56, 0, V3_0),  // decimal integer
+        (58, 0, V3_0),  // SHA
+        (60, 0, V3_0),  // non-mutual-exclusion atomics
     ];
-    let mut v = vec![0u8; 2 + LEN];
-    v[0] = LEN as u8;
-    for &(byte, bit) in BITS {
-        v[2 + byte] |= 0x80 >> bit;
+    let len: usize = match level {
+        IsaLevel::V2_06 => 6,
+        IsaLevel::V2_07 => 24,
+        IsaLevel::V3_0 => 66,
+        IsaLevel::V3_1 => 74,
+    };
+    let mut v = vec![0u8; 2 + len];
+    v[0] = len as u8;
+    for &(byte, bit, since) in BITS {
+        if since <= level {
+            v[2 + byte] |= 0x80 >> bit;
+        }
     }
     v
+}
+
+/// L1 data and instruction cache sizes (QEMU's values for each model).
+fn l1_cache_sizes(model: CpuModel) -> (u32, u32) {
+    match model {
+        CpuModel::Power7 | CpuModel::Power9 => (32 << 10, 32 << 10),
+        CpuModel::Power8 => (64 << 10, 32 << 10),
+        CpuModel::Power10 => (48 << 10, 32 << 10),
+    }
 }
 
 /// Index of the radix bit within the `ibm,pa-features` property (byte 40 after the header).
 pub const PA_RADIX_BYTE: usize = 2 + 40;
 
-/// POWER9 hash page sizes (`ibm,segment-page-sizes`): per base page size, the SLB encoding and
-/// the actual page sizes with their PTE encodings (4K, 64K, 16M, 16G).
+/// Hash page sizes (`ibm,segment-page-sizes`): per base page size, the SLB encoding and the
+/// actual page sizes with their PTE encodings: exactly what the CPU's hash MMU implements (4K,
+/// 64K, 16M; no 16G).
 fn segment_page_sizes() -> Vec<u8> {
-    /// (base page shift, SLB encoding, [(actual page shift, PTE encoding)])
-    type SegmentSize = (u32, u32, &'static [(u32, u32)]);
-    const SIZES: &[SegmentSize] = &[
-        (12, 0x000, &[(12, 0x0), (16, 0x7), (24, 0x38)]),
-        (16, 0x110, &[(16, 0x1), (24, 0x8)]),
-        (24, 0x100, &[(24, 0x0)]),
-        (34, 0x120, &[(34, 0x3)]),
-    ];
     let mut c = Vec::new();
-    for &(shift, slb, encs) in SIZES {
-        c.extend([shift, slb, encs.len() as u32]);
-        for &(ps, enc) in encs {
-            c.extend([ps, enc]);
+    for s in ppc::mmu::SEGMENT_PAGE_SIZES {
+        c.extend([s.shift, s.slb_enc as u32, s.pages.len() as u32]);
+        for &(ps, enc) in s.pages {
+            c.extend([ps, enc as u32]);
         }
     }
     cells(&c)
@@ -266,22 +277,30 @@ fn build_cpus(t: &mut DeviceTree, cfg: &MachineConfig) {
     t.set_u32(cpus, "#address-cells", 1);
     t.set_u32(cpus, "#size-cells", 0);
     for i in 0..cfg.smp.max(1) {
-        let cpu = t.add_node(cpus, &format!("PowerPC,POWER9@{i:x}"));
-        cpu_props(t, cpu, i, cfg.ram_size);
+        let name = format!("PowerPC,{}@{i:x}", cfg.cpu_model.name());
+        let cpu = t.add_node(cpus, &name);
+        cpu_props(t, cpu, i, cfg);
     }
 }
 
-fn cpu_props(t: &mut DeviceTree, cpu: NodeId, index: u32, ram_size: u64) {
+fn cpu_props(t: &mut DeviceTree, cpu: NodeId, index: u32, cfg: &MachineConfig) {
+    let model = cfg.cpu_model;
+    let ram_size = cfg.ram_size;
     t.set_u32(cpu, "reg", index);
     t.set_str(cpu, "device_type", "cpu");
-    // The real PVR; CAS replaces it with the negotiated logical PVR.
-    t.set_u32(cpu, "cpu-version", layout::PVR_POWER9);
+    // The real PVR, or with a compatibility limit the logical PVR of that mode (as QEMU sets the
+    // limit at reset); CAS replaces it with the negotiated one.
+    let version = cfg
+        .max_compat
+        .map_or(model.pvr(), |c| c.min(model.isa_level()).logical_pvr());
+    t.set_u32(cpu, "cpu-version", version);
+    let (l1d, l1i) = l1_cache_sizes(model);
     t.set_u32(cpu, "d-cache-block-size", CACHE_LINE);
     t.set_u32(cpu, "d-cache-line-size", CACHE_LINE);
     t.set_u32(cpu, "i-cache-block-size", CACHE_LINE);
     t.set_u32(cpu, "i-cache-line-size", CACHE_LINE);
-    t.set_u32(cpu, "d-cache-size", L1_DCACHE);
-    t.set_u32(cpu, "i-cache-size", L1_ICACHE);
+    t.set_u32(cpu, "d-cache-size", l1d);
+    t.set_u32(cpu, "i-cache-size", l1i);
     t.set_u32(cpu, "timebase-frequency", layout::TIMEBASE_FREQ);
     t.set_u32(cpu, "clock-frequency", CLOCK_FREQ);
     t.set_u32(cpu, "slb-size", SLB_SIZE);
@@ -301,19 +320,26 @@ fn cpu_props(t: &mut DeviceTree, cpu: NodeId, index: u32, ram_size: u64) {
     t.set_u32(cpu, "ibm,vmx", 2);
     t.set_u32(cpu, "ibm,dfp", 0);
     t.set_prop(cpu, "ibm,segment-page-sizes", segment_page_sizes());
-    t.set_prop(cpu, "ibm,pa-features", pa_features_power9());
+    t.set_prop(cpu, "ibm,pa-features", pa_features(cfg.isa_level()));
     t.set_u32(cpu, "ibm,chip-id", 0);
     // Hash page table size for a hash guest (first cell reserved).
-    t.set_prop(cpu, "ibm,pft-size", cells(&[0, hpt_shift(ram_size)]));
+    t.set_prop(
+        cpu,
+        "ibm,pft-size",
+        cells(&[0, crate::hpt::shift_for_ram(ram_size)]),
+    );
     // One thread per core: the interrupt server is the vCPU number; the "gserver" pairs send the
     // global queue to server 0.
     t.set_u32(cpu, "ibm,ppc-interrupt-server#s", index);
     t.set_prop(cpu, "ibm,ppc-interrupt-gserver#s", cells(&[index, 0]));
-    t.set_prop(
-        cpu,
-        "ibm,processor-radix-AP-encodings",
-        radix_ap_encodings(),
-    );
+    // Radix page sizes only where the processor has a radix MMU (ISA 3.0 on).
+    if model.isa_level() >= IsaLevel::V3_0 {
+        t.set_prop(
+            cpu,
+            "ibm,processor-radix-AP-encodings",
+            radix_ap_encodings(),
+        );
+    }
     // No storage keys (data, instruction).
     t.set_prop(cpu, "ibm,processor-storage-keys", cells(&[0, 0]));
 }
@@ -553,10 +579,11 @@ mod tests {
         let ap = prop(&t, p, "ibm,processor-radix-AP-encodings");
         let ap: Vec<u32> = (0..ap.len() / 4).map(|i| u32_at(ap, i)).collect();
         assert_eq!(ap, [0x0000_000c, 0xa000_0010, 0x2000_0015, 0x4000_001e]);
-        // Hash page sizes: 4 base sizes; the first is 4K with SLB encoding 0 and 3 actual sizes.
+        // Hash page sizes: 3 base sizes (no 16G); the first is 4K with SLB encoding 0 and 3
+        // actual sizes, then 64K (2) and 16M (1).
         let sps = prop(&t, p, "ibm,segment-page-sizes");
         assert_eq!((u32_at(sps, 0), u32_at(sps, 1), u32_at(sps, 2)), (12, 0, 3));
-        assert_eq!(sps.len(), 4 * (4 * 3 + 2 * (3 + 2 + 1 + 1)));
+        assert_eq!(sps.len(), 4 * (3 * 3 + 2 * (3 + 2 + 1)));
         // pa-features: header (66 bytes, type 0); bits Linux turns into features (and clears
         // when absent): MMU, FPU, CTRL, NX in byte 0; true LE (byte 5 bit 0); radix (byte 40
         // bit 0); no TM (byte 22 bit 0).
@@ -568,14 +595,6 @@ mod tests {
         assert_eq!(pa[2 + 22], 0);
         // 512 MiB of RAM: HPT of 2^29 / 128 = 2^22 bytes.
         assert_eq!(prop(&t, p, "ibm,pft-size"), cells(&[0, 22]));
-    }
-
-    #[test]
-    fn hash_table_size_rule() {
-        assert_eq!(hpt_shift(64 << 20), 19);
-        assert_eq!(hpt_shift(100 << 20), 20, "rounded up to 128 MiB");
-        assert_eq!(hpt_shift(1 << 20), 18, "architected minimum");
-        assert_eq!(hpt_shift(u64::MAX), 46, "architected maximum");
     }
 
     #[test]
@@ -656,5 +675,144 @@ mod tests {
         let t = build(&cfg(2), Some((0x100_0000, 0x1000)));
         let blob = t.to_fdt(0).expect("fdt");
         assert_eq!(&blob[..4], &0xd00d_feedu32.to_be_bytes());
+    }
+
+    fn cfg_cpu(model: CpuModel, max_compat: Option<IsaLevel>) -> MachineConfig {
+        MachineConfig {
+            cpu_model: model,
+            max_compat,
+            ..cfg(1)
+        }
+    }
+
+    #[test]
+    fn cpu_nodes_per_model() {
+        // (model, node, PVR, L1 d-cache, pa-features length, radix)
+        for (model, path, pvr, l1d, pa_len, radix) in [
+            (
+                CpuModel::Power7,
+                "/cpus/PowerPC,POWER7@0",
+                0x003f_0203u32,
+                32u32,
+                6,
+                false,
+            ),
+            (
+                CpuModel::Power8,
+                "/cpus/PowerPC,POWER8@0",
+                0x004d_0200,
+                64,
+                24,
+                false,
+            ),
+            (
+                CpuModel::Power9,
+                "/cpus/PowerPC,POWER9@0",
+                0x004e_1202,
+                32,
+                66,
+                true,
+            ),
+            (
+                CpuModel::Power10,
+                "/cpus/PowerPC,POWER10@0",
+                0x0080_1200,
+                48,
+                74,
+                true,
+            ),
+        ] {
+            let t = build(&cfg_cpu(model, None), None);
+            assert_eq!(
+                prop(&t, path, "cpu-version"),
+                pvr.to_be_bytes(),
+                "{model:?}"
+            );
+            assert_eq!(prop(&t, path, "d-cache-size"), (l1d << 10).to_be_bytes());
+            assert_eq!(prop(&t, path, "i-cache-size"), (32u32 << 10).to_be_bytes());
+            assert_eq!(prop(&t, path, "d-cache-block-size"), 128u32.to_be_bytes());
+            assert_eq!(prop(&t, path, "ibm,vmx"), 2u32.to_be_bytes());
+            assert_eq!(prop(&t, path, "ibm,dfp"), 0u32.to_be_bytes());
+            assert!(t.prop(node(&t, path), "ibm,segment-page-sizes").is_some());
+            let pa = prop(&t, path, "ibm,pa-features");
+            assert_eq!((pa[0] as usize, pa[1], pa.len()), (pa_len, 0, pa_len + 2));
+            // Every model: MMU, FPU, CTRL, NX; true little-endian; no TM.
+            assert_eq!(pa[2] & 0xd2, 0xd2);
+            assert_eq!(pa[2 + 5] & 0x80, 0x80);
+            assert!(pa.get(2 + 22).is_none_or(|&b| b == 0));
+            assert_eq!(
+                pa.get(PA_RADIX_BYTE).map(|b| b & 0x80 != 0),
+                radix.then_some(true)
+            );
+            // The second DAWR (byte 64) is not offered even on POWER10.
+            assert!(pa.get(2 + 64).is_none_or(|&b| b == 0));
+            assert_eq!(
+                t.prop(node(&t, path), "ibm,processor-radix-AP-encodings")
+                    .is_some(),
+                radix
+            );
+            // Hash-only machines say so before CAS.
+            let support = prop(&t, "/chosen", "ibm,arch-vec-5-platform-support");
+            let mmu = if radix {
+                OV5_MMU_DYNAMIC
+            } else {
+                OV5_MMU_HASH_ONLY
+            };
+            assert_eq!(support[..4], [23, 0, 24, mmu]);
+        }
+        // ISA 2.07 adds vector, VSX and crypto (bytes 16, 18, 20) to 2.06's six bytes.
+        let p8 = pa_features(IsaLevel::V2_07);
+        assert_eq!((p8[2 + 16], p8[2 + 18], p8[2 + 20]), (0x80, 0x80, 0x80));
+        assert_eq!(p8[2 + 5], 0xf0);
+        assert_eq!(
+            pa_features(IsaLevel::V2_06)[2..],
+            [0xf6, 0x1f, 0xc7, 0x00, 0x80, 0xc0]
+        );
+        // POWER10 has POWER9's attributes.
+        assert_eq!(
+            pa_features(IsaLevel::V3_1)[2..68],
+            pa_features(IsaLevel::V3_0)[2..]
+        );
+    }
+
+    #[test]
+    fn compat_limit_shapes_the_cpu_nodes() {
+        // A POWER10 limited to the POWER9 mode: POWER10 node and caches, POWER9's logical PVR
+        // and attributes before CAS.
+        let t = build(&cfg_cpu(CpuModel::Power10, Some(IsaLevel::V3_0)), None);
+        let p = "/cpus/PowerPC,POWER10@0";
+        assert_eq!(prop(&t, p, "cpu-version"), 0x0f00_0005u32.to_be_bytes());
+        assert_eq!(prop(&t, p, "ibm,pa-features").len(), 68);
+        // A POWER9 in the POWER8 mode: hash only.
+        let t = build(&cfg_cpu(CpuModel::Power9, Some(IsaLevel::V2_07)), None);
+        let p = "/cpus/PowerPC,POWER9@0";
+        assert_eq!(prop(&t, p, "cpu-version"), 0x0f00_0004u32.to_be_bytes());
+        assert_eq!(prop(&t, p, "ibm,pa-features").len(), 26);
+        let support = prop(&t, "/chosen", "ibm,arch-vec-5-platform-support");
+        assert_eq!(support[3], OV5_MMU_HASH_ONLY);
+    }
+
+    #[test]
+    fn compat_newer_than_the_cpu_is_rejected() {
+        let c = cfg_cpu(CpuModel::Power8, Some(IsaLevel::V3_0));
+        assert_eq!(
+            c.check_cpu(),
+            Err("-cpu POWER8,compat=power9: compat mode newer than the CPU".to_string())
+        );
+        let e = crate::machine::Machine::new(c, Box::new(std::io::sink())).err();
+        assert_eq!(
+            e.as_deref(),
+            Some("-cpu POWER8,compat=power9: compat mode newer than the CPU")
+        );
+        for (model, compat) in [
+            (CpuModel::Power8, IsaLevel::V2_07),
+            (CpuModel::Power8, IsaLevel::V2_06),
+            (CpuModel::Power10, IsaLevel::V3_0),
+        ] {
+            assert_eq!(cfg_cpu(model, Some(compat)).check_cpu(), Ok(()));
+        }
+        assert!(cfg_cpu(CpuModel::Power9, Some(IsaLevel::V3_1))
+            .check_cpu()
+            .is_err());
     }
 }

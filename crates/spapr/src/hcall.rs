@@ -32,10 +32,11 @@ pub const H_P4: i64 = -57;
 pub const H_UNSUPPORTED_FLAG: i64 = -256;
 
 /// Every module's hcall rows. A module adds its handlers by exporting `HCALLS`.
-fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 7] {
+fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 8] {
     [
         crate::vio::HCALLS,
         crate::mmu::HCALLS,
+        crate::hpt::HCALLS,
         crate::vty::HCALLS,
         crate::xics::HCALLS,
         crate::rtas::HCALLS,

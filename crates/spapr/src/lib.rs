@@ -6,6 +6,7 @@ pub mod boot;
 pub mod devtree;
 pub mod fdt;
 pub mod hcall;
+pub mod hpt;
 pub mod loader;
 pub mod machine;
 pub mod mmu;

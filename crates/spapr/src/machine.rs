@@ -42,6 +42,32 @@ pub struct MachineConfig {
     pub kernel_addr: u64,
     /// Exit instead of resetting when the guest reboots.
     pub no_reboot: bool,
+    /// Processor model of every vCPU (`-cpu`).
+    pub cpu_model: ppc::CpuModel,
+    /// Newest processor-compatibility mode CAS may choose (`-cpu ...,compat=powerN`,
+    /// `max-cpu-compat`); it may not be newer than the model. None: up to the model's own level,
+    /// and raw mode (the real PVR) is allowed too.
+    pub max_compat: Option<ppc::cpu::IsaLevel>,
+}
+
+impl MachineConfig {
+    /// The ISA level the guest sees before CAS: the model's, or the compatibility limit.
+    pub fn isa_level(&self) -> ppc::cpu::IsaLevel {
+        let model = self.cpu_model.isa_level();
+        self.max_compat.map_or(model, |c| c.min(model))
+    }
+
+    /// Rejects a compatibility mode newer than the CPU model.
+    pub fn check_cpu(&self) -> Result<(), String> {
+        match self.max_compat {
+            Some(c) if c > self.cpu_model.isa_level() => Err(format!(
+                "-cpu {},compat={}: compat mode newer than the CPU",
+                self.cpu_model.name(),
+                c.compat_name()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for MachineConfig {
@@ -55,6 +81,8 @@ impl Default for MachineConfig {
             bios: None,
             kernel_addr: 0,
             no_reboot: false,
+            cpu_model: ppc::CpuModel::Power9,
+            max_compat: None,
         }
     }
 }
@@ -107,11 +135,13 @@ pub struct CpuSlot {
     pub start: Option<(u64, u64)>,
 }
 
-/// LPCR bits and partition-table entry shared by all vCPUs of the partition.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// LPCR bits, partition-table entry and hashed page table shared by all vCPUs of the partition.
+#[derive(Clone, Debug, Default)]
 pub struct PartitionCpuState {
     pub lpcr: u64,
     pub pate: [u64; 2],
+    /// The hashed page table the hypervisor keeps for the partition (`crate::hpt`).
+    pub hpt: Option<Arc<ppc::mmu::Hpt>>,
 }
 
 /// Smallest RAM a pseries guest is given (the kernel, its initramfs and the firmware area fit).
@@ -124,6 +154,7 @@ impl Machine {
         config: MachineConfig,
         console: Box<dyn std::io::Write + Send>,
     ) -> Result<Machine, String> {
+        config.check_cpu()?;
         if config.ram_size < MIN_RAM {
             return Err(format!(
                 "-m {}M: too little memory for a pseries guest (at least {}M)",
@@ -138,6 +169,7 @@ impl Machine {
             )
         })?;
         let servers = config.smp.max(1);
+        let cpu_state = crate::hpt::initial_cpu_state(config.ram_size)?;
         Ok(Machine {
             mem: Arc::new(mem),
             tree: Mutex::new(DeviceTree::new()),
@@ -148,7 +180,7 @@ impl Machine {
             xics: crate::xics::Xics::new(servers),
             vof: Mutex::new(crate::vof::Vof::default()),
             tod_offset: std::sync::atomic::AtomicI64::new(0),
-            cpu_state: Mutex::new(PartitionCpuState::default()),
+            cpu_state: Mutex::new(cpu_state),
             cpu_gen: std::sync::atomic::AtomicU64::new(0),
             cpus: Mutex::new(
                 (0..servers)
@@ -204,5 +236,6 @@ pub fn apply_cpu_state(cpu: &mut ppc::Cpu, st: &PartitionCpuState) {
     const MANAGED: u64 = lpcr::AIL_MASK | lpcr::ILE | lpcr::HR | lpcr::LD;
     cpu.spr[sprn::LPCR] = (cpu.spr[sprn::LPCR] & !MANAGED) | (st.lpcr & MANAGED);
     cpu.pate = st.pate;
+    cpu.hpt = st.hpt.clone();
     cpu.tlb_flush();
 }

@@ -10,12 +10,48 @@
 
 use crate::devtree::DeviceTree;
 use crate::hcall::{H_HARDWARE, H_PARAMETER};
-use crate::machine::layout;
-use ppc::GuestMemory;
+use ppc::cpu::IsaLevel;
+use ppc::{CpuModel, GuestMemory};
 use std::fmt;
 
-/// Logical PVR of the ISA 3.00 (POWER9) compatibility mode.
+/// Logical PVR of the ISA 3.00 (POWER9) compatibility mode (for the client-interface tests).
+#[cfg(test)]
 pub const LOGICAL_PVR_3_00: u32 = 0x0f00_0005;
+
+/// The processor CAS negotiates for: its model and the newest compatibility mode allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct CpuSpec {
+    pub model: CpuModel,
+    /// None: any mode up to the model's level, or raw mode (the real PVR).
+    pub max_compat: Option<IsaLevel>,
+}
+
+impl CpuSpec {
+    /// The processor described by the tree `fdt::build` made: the model from the cpu nodes'
+    /// name ("PowerPC,POWER9@0"), the compatibility limit from their "cpu-version", which holds
+    /// a logical PVR before CAS only when a limit is configured (the client interface has no
+    /// other view of the machine configuration). A tree without cpu nodes means POWER9.
+    pub(super) fn from_tree(tree: &DeviceTree) -> CpuSpec {
+        let cpu = tree.by_type("cpu").first().copied();
+        let model = cpu
+            .and_then(|c| tree.node(c))
+            .and_then(|n| n.name.strip_prefix("PowerPC,"))
+            .and_then(|n| CpuModel::from_name(n.split('@').next().unwrap_or(n)))
+            .unwrap_or(CpuModel::Power9);
+        let max_compat = cpu
+            .and_then(|c| tree.prop(c, "cpu-version"))
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .and_then(|v| IsaLevel::from_logical_pvr(u32::from_be_bytes(v)))
+            .map(|l| l.min(model.isa_level()));
+        CpuSpec { model, max_compat }
+    }
+
+    /// The newest level CAS may choose.
+    fn limit(&self) -> IsaLevel {
+        let own = self.model.isa_level();
+        self.max_compat.map_or(own, |c| c.min(own))
+    }
+}
 
 /// PVR pairs we read at most before giving up on finding the terminator.
 const MAX_PVRS: usize = 512;
@@ -43,6 +79,10 @@ pub struct CasResult {
     pub gtse: bool,
     /// Logical PVR of the compatibility mode, or None for raw mode (the real PVR).
     pub compat_pvr: Option<u32>,
+    /// The processor's real PVR.
+    pub pvr: u32,
+    /// The ISA level the guest runs at: the compatibility mode's, or the model's in raw mode.
+    pub level: IsaLevel,
     /// The guest supports ISA 3.00 (option vector 1).
     pub isa300: bool,
     /// Negotiated option vector 5, byte 1 first, trailing zero bytes removed.
@@ -52,7 +92,7 @@ pub struct CasResult {
 impl CasResult {
     /// The processor version the guest is told (cpu nodes' `cpu-version`).
     pub fn cpu_version(&self) -> u32 {
-        self.compat_pvr.unwrap_or(layout::PVR_POWER9)
+        self.compat_pvr.unwrap_or(self.pvr)
     }
 
     /// /chosen `ibm,architecture-vec-5`: a byte "length - 1", then the vector; Linux indexes it
@@ -72,7 +112,8 @@ impl CasResult {
 pub(super) enum CasError {
     /// The vector runs outside RAM or has no PVR terminator.
     Unreadable,
-    /// Neither the POWER9 PVR nor the ISA 3.00 logical PVR is listed.
+    /// Neither the processor's PVR (when raw mode is allowed) nor a logical PVR of an allowed
+    /// compatibility mode is listed.
     NoPvr,
     /// A required option vector (1 or 5) is absent.
     MissingVector(u8),
@@ -88,7 +129,7 @@ impl fmt::Display for CasError {
             CasError::Unreadable => write!(f, "architecture vector unreadable"),
             CasError::NoPvr => write!(
                 f,
-                "the guest supports neither POWER9 nor the ISA 3.00 compatibility mode"
+                "the guest supports neither this processor nor an allowed compatibility mode"
             ),
             CasError::MissingVector(n) => write!(f, "option vector {n} missing"),
             CasError::BothMmu => write!(f, "guest asked for hash and radix MMU at once"),
@@ -146,14 +187,29 @@ fn platform_allows(tree: &DeviceTree, byte: u8) -> u8 {
         .unwrap_or(0)
 }
 
-/// Reads the guest's architecture vector at `vec` and decides the configuration.
+/// Reads the guest's architecture vector at `vec` and decides the configuration for the
+/// processor the tree describes.
 pub(super) fn negotiate(
     mem: &GuestMemory,
     tree: &DeviceTree,
     vec: u64,
 ) -> Result<CasResult, CasError> {
+    negotiate_for(mem, tree, vec, CpuSpec::from_tree(tree))
+}
+
+/// CAS for processor `cpu`: the newest compatibility mode the guest lists that is not newer than
+/// the processor (or its configured limit) wins; raw mode is the fallback when the guest lists
+/// the real PVR and no limit is configured (as QEMU).
+pub(super) fn negotiate_for(
+    mem: &GuestMemory,
+    tree: &DeviceTree,
+    vec: u64,
+    cpu: CpuSpec,
+) -> Result<CasResult, CasError> {
+    let pvr_real = cpu.model.pvr();
+    let limit = cpu.limit();
     let mut a = vec;
-    let (mut raw, mut compat, mut ended) = (false, false, false);
+    let (mut raw, mut best, mut ended) = (false, None::<IsaLevel>, false);
     for _ in 0..MAX_PVRS {
         let (mask, pvr) = (rd32(mem, a)?, rd32(mem, a.wrapping_add(4))?);
         a = a.wrapping_add(8);
@@ -161,20 +217,20 @@ pub(super) fn negotiate(
             ended = true;
             break;
         }
-        if layout::PVR_POWER9 & mask == pvr & mask {
+        if pvr_real & mask == pvr & mask {
             raw = true;
-        } else if pvr == LOGICAL_PVR_3_00 {
-            compat = true;
+        } else if let Some(l) = IsaLevel::from_logical_pvr(pvr).filter(|&l| l <= limit) {
+            best = best.max(Some(l));
         }
     }
     if !ended {
         return Err(CasError::Unreadable);
     }
     // The architected mode is preferred, as on PowerVM and QEMU: it hides the exact processor.
-    let compat_pvr = match (compat, raw) {
-        (true, _) => Some(LOGICAL_PVR_3_00),
-        (false, true) => None,
-        (false, false) => return Err(CasError::NoPvr),
+    let (compat_pvr, level) = match (best, raw && cpu.max_compat.is_none()) {
+        (Some(l), _) => (Some(l.logical_pvr()), l),
+        (None, true) => (None, cpu.model.isa_level()),
+        (None, false) => return Err(CasError::NoPvr),
     };
 
     let ov1 = vector(mem, a, 1)?.ok_or(CasError::MissingVector(1))?;
@@ -189,8 +245,10 @@ pub(super) fn negotiate(
         return Err(CasError::Xive);
     }
     let isa300 = byte(&ov1, OV1_ISA_3_00.0) & OV1_ISA_3_00.1 != 0;
-    // Radix needs ISA 3.00 and the platform's consent (any of radix-only/either/dynamic).
-    let radix_ok = isa300 && platform_allows(tree, OV5_MMU as u8) & 0xc0 != 0;
+    // Radix needs ISA 3.00 on both sides and the platform's consent (any of
+    // radix-only/either/dynamic): never for a POWER8 or a mode below POWER9.
+    let radix_ok =
+        isa300 && level >= IsaLevel::V3_0 && platform_allows(tree, OV5_MMU as u8) & 0xc0 != 0;
 
     // What we can grant; the answer is what both sides support.
     let mut ours = [0u8; OV5_RADIX_EXT];
@@ -212,30 +270,30 @@ pub(super) fn negotiate(
         radix,
         gtse,
         compat_pvr,
+        pvr: pvr_real,
+        level,
         isa300,
         ov5: neg,
     })
 }
 
 /// Publishes the outcome in the tree, where the guest (prom_init, then the kernel) reads it:
-/// the negotiated vector in /chosen, the processor version in the cpu nodes, and no radix in
-/// `ibm,pa-features` for a guest without ISA 3.00 (such kernels may try radix if they see it).
+/// the negotiated vector in /chosen, and in the cpu nodes the processor version and the
+/// `ibm,pa-features` of the negotiated level, without radix for a guest lacking ISA 3.00 (such
+/// kernels may try radix if they see it).
 pub(super) fn apply(tree: &mut DeviceTree, res: &CasResult) {
     if let Some(chosen) = tree.find("/chosen") {
         tree.set_prop(chosen, "ibm,architecture-vec-5", res.ov5_property());
     }
+    let mut pa = crate::fdt::pa_features(res.level);
+    if !res.isa300 {
+        if let Some(b) = pa.get_mut(crate::fdt::PA_RADIX_BYTE) {
+            *b &= !0x80;
+        }
+    }
     for cpu in tree.by_type("cpu") {
         tree.set_u32(cpu, "cpu-version", res.cpu_version());
-        if let Some(mut pa) = tree.prop(cpu, "ibm,pa-features").map(|v| v.to_vec()) {
-            if let Some(b) = pa.get_mut(crate::fdt::PA_RADIX_BYTE) {
-                if res.isa300 {
-                    *b |= 0x80;
-                } else {
-                    *b &= !0x80;
-                }
-            }
-            tree.set_prop(cpu, "ibm,pa-features", pa);
-        }
+        tree.set_prop(cpu, "ibm,pa-features", pa.clone());
     }
 }
 
@@ -243,6 +301,7 @@ pub(super) fn apply(tree: &mut DeviceTree, res: &CasResult) {
 pub(super) mod tests {
     use super::*;
     use crate::machine::MachineConfig;
+    use ppc::cpu::IsaLevel;
 
     /// An architecture vector laid out as Linux's prom_init builds it (ibm_arch_vec): PVRs of
     /// POWER6..POWER10, logical PVRs 3.1 down to 2.05, the 2.04 terminator; six option vectors.
@@ -311,11 +370,22 @@ pub(super) mod tests {
     const VEC: u64 = 0x1000;
 
     fn setup(vector: &[u8]) -> (GuestMemory, DeviceTree) {
+        setup_cpu(vector, CpuModel::Power9, None)
+    }
+
+    /// Memory holding `vector` and the tree of a machine with that processor configuration.
+    fn setup_cpu(
+        vector: &[u8],
+        model: CpuModel,
+        max_compat: Option<IsaLevel>,
+    ) -> (GuestMemory, DeviceTree) {
         let mem = GuestMemory::new(1 << 20).expect("mem");
         assert!(mem.write(VEC, vector));
         let cfg = MachineConfig {
             ram_size: 1 << 20,
             smp: 2,
+            cpu_model: model,
+            max_compat,
             ..Default::default()
         };
         (mem, crate::fdt::build(&cfg, None))
@@ -386,15 +456,17 @@ pub(super) mod tests {
         let (mem, mut tree) = setup(&v);
         let res = negotiate(&mem, &tree, VEC).expect("CAS");
         assert_eq!(res.compat_pvr, None);
-        assert_eq!(res.cpu_version(), layout::PVR_POWER9);
+        assert_eq!(res.level, IsaLevel::V3_0);
+        assert_eq!(res.cpu_version(), 0x004e_1202);
         apply(&mut tree, &res);
         let cpu0 = tree.find("/cpus/PowerPC,POWER9@0").expect("cpu");
         assert_eq!(
             tree.prop(cpu0, "cpu-version"),
-            Some(&layout::PVR_POWER9.to_be_bytes()[..])
+            Some(&0x004e_1202u32.to_be_bytes()[..])
         );
 
-        // Neither POWER9 nor ISA 3.00 (a POWER8-only kernel).
+        // A POWER8-only kernel (POWER8 PVR and the 2.07 mode) on a POWER9: the POWER8 mode,
+        // hash only.
         let v = arch_vector(
             &[
                 (0xffff_0000, 0x004d_0000),
@@ -402,6 +474,19 @@ pub(super) mod tests {
                 (0xffff_fffe, 0x0f00_0001),
             ],
             &[vec![0, 0xff, 0], vec![0], vec![0], vec![0], vec![0; 26]],
+        );
+        let (mem, tree) = setup(&v);
+        let res = negotiate(&mem, &tree, VEC).expect("CAS");
+        assert_eq!(
+            (res.compat_pvr, res.level),
+            (Some(0x0f00_0004), IsaLevel::V2_07)
+        );
+        assert!(!res.radix);
+
+        // A list with only the POWER10 mode fails on a POWER9.
+        let v = arch_vector(
+            &[(0xffff_ffff, 0x0f00_0006), (0xffff_fffe, 0x0f00_0001)],
+            &[vec![0, 0xff, 0xc0], vec![0], vec![0], vec![0], vec![0; 26]],
         );
         let (mem, tree) = setup(&v);
         assert_eq!(negotiate(&mem, &tree, VEC), Err(CasError::NoPvr));
@@ -466,9 +551,144 @@ pub(super) mod tests {
             radix: false,
             gtse: false,
             compat_pvr: None,
+            pvr: 0x004e_1202,
+            level: IsaLevel::V3_0,
             isa300: true,
             ov5: Vec::new(),
         };
         assert_eq!(res.ov5_property(), [0, 0]);
+    }
+
+    /// The radix bit of the cpu nodes' pa-features (absent when the property is too short).
+    fn radix_bit(tree: &DeviceTree) -> Option<bool> {
+        let cpu = tree.by_type("cpu")[0];
+        let pa = tree.prop(cpu, "ibm,pa-features").expect("pa");
+        pa.get(crate::fdt::PA_RADIX_BYTE).map(|b| b & 0x80 != 0)
+    }
+
+    fn cpu_version(tree: &DeviceTree) -> u32 {
+        let cpu = tree.by_type("cpu")[0];
+        let v = tree.prop(cpu, "cpu-version").expect("cpu-version");
+        u32::from_be_bytes(v.try_into().expect("one cell"))
+    }
+
+    #[test]
+    fn the_tree_describes_the_processor() {
+        for model in CpuModel::ALL {
+            let (_, tree) = setup_cpu(&[], model, None);
+            let spec = CpuSpec::from_tree(&tree);
+            assert_eq!(
+                spec,
+                CpuSpec {
+                    model,
+                    max_compat: None
+                }
+            );
+            assert_eq!(cpu_version(&tree), model.pvr());
+        }
+        let (_, tree) = setup_cpu(&[], CpuModel::Power10, Some(IsaLevel::V2_07));
+        assert_eq!(
+            CpuSpec::from_tree(&tree),
+            CpuSpec {
+                model: CpuModel::Power10,
+                max_compat: Some(IsaLevel::V2_07)
+            }
+        );
+        assert_eq!(cpu_version(&tree), 0x0f00_0004);
+        assert_eq!(
+            CpuSpec::from_tree(&DeviceTree::new()).model,
+            CpuModel::Power9
+        );
+    }
+
+    #[test]
+    fn compat_power8_on_power9_gives_the_2_07_mode_and_hash() {
+        // A Linux that wants radix (OV5 byte 24 = 0x40, GTSE).
+        let (mem, mut tree) = setup_cpu(
+            &linux_vector(0x40, 0x40, 0),
+            CpuModel::Power9,
+            Some(IsaLevel::V2_07),
+        );
+        // Before CAS the tree offers hash only and a 2.07 processor without a radix bit.
+        let chosen = tree.find("/chosen").expect("chosen");
+        let support = tree
+            .prop(chosen, "ibm,arch-vec-5-platform-support")
+            .expect("ov5");
+        assert_eq!(support[3], crate::fdt::OV5_MMU_HASH_ONLY);
+        assert_eq!(radix_bit(&tree), None);
+        let res = negotiate(&mem, &tree, VEC).expect("CAS");
+        assert_eq!(res.compat_pvr, Some(0x0f00_0004));
+        assert_eq!(res.level, IsaLevel::V2_07);
+        assert!(!res.radix && !res.gtse);
+        apply(&mut tree, &res);
+        assert_eq!(cpu_version(&tree), 0x0f00_0004);
+        assert_eq!(radix_bit(&tree), None);
+        let cpu = tree.by_type("cpu")[0];
+        assert_eq!(tree.prop(cpu, "ibm,pa-features").map(|p| p.len()), Some(26));
+    }
+
+    #[test]
+    fn highest_common_mode_per_model() {
+        // Linux lists every mode from 2.05 to 3.1: each model gets its own.
+        for (model, pvr, radix) in [
+            (CpuModel::Power7, 0x0f00_0003, false),
+            (CpuModel::Power8, 0x0f00_0004, false),
+            (CpuModel::Power9, 0x0f00_0005, true),
+            (CpuModel::Power10, 0x0f00_0006, true),
+        ] {
+            let (mem, mut tree) = setup_cpu(&linux_vector(0x40, 0x40, 0), model, None);
+            let res = negotiate(&mem, &tree, VEC).expect("CAS");
+            assert_eq!(res.compat_pvr, Some(pvr), "{model:?}");
+            assert_eq!(res.radix, radix, "{model:?}: radix only from ISA 3.0");
+            assert_eq!(res.pvr, model.pvr());
+            apply(&mut tree, &res);
+            assert_eq!(cpu_version(&tree), pvr);
+            assert_eq!(radix_bit(&tree), radix.then_some(true));
+        }
+        // A POWER8 refuses radix even on a platform that would allow it.
+        let (mem, mut tree) = setup_cpu(&linux_vector(0x40, 0x40, 0), CpuModel::Power8, None);
+        crate::fdt::set_mmu_support(&mut tree, crate::fdt::OV5_MMU_DYNAMIC);
+        assert!(!negotiate(&mem, &tree, VEC).expect("CAS").radix);
+        // A POWER10 limited to the POWER9 mode.
+        let (mem, tree) = setup_cpu(
+            &linux_vector(0x40, 0x40, 0),
+            CpuModel::Power10,
+            Some(IsaLevel::V3_0),
+        );
+        let res = negotiate(&mem, &tree, VEC).expect("CAS");
+        assert_eq!((res.compat_pvr, res.radix), (Some(0x0f00_0005), true));
+        // A guest whose newest mode is 3.00, on a POWER10.
+        let v = arch_vector(
+            &[
+                (0xffff_ffff, 0x0f00_0005),
+                (0xffff_ffff, 0x0f00_0004),
+                (0xffff_fffe, 0x0f00_0001),
+            ],
+            &[vec![0, 0xff, 0x80], vec![0], vec![0], vec![0], vec![0; 26]],
+        );
+        let (mem, tree) = setup_cpu(&v, CpuModel::Power10, None);
+        let res = negotiate(&mem, &tree, VEC).expect("CAS");
+        assert_eq!(
+            (res.compat_pvr, res.level),
+            (Some(0x0f00_0005), IsaLevel::V3_0)
+        );
+    }
+
+    #[test]
+    fn raw_mode_only_without_a_compat_limit() {
+        // The guest lists the real POWER10 PVR only.
+        let v = arch_vector(
+            &[(0xffff_0000, 0x0080_0000), (0xffff_fffe, 0x0f00_0001)],
+            &[vec![0, 0xff, 0xc0], vec![0], vec![0], vec![0], vec![0; 26]],
+        );
+        let (mem, tree) = setup_cpu(&v, CpuModel::Power10, None);
+        let res = negotiate(&mem, &tree, VEC).expect("CAS");
+        assert_eq!((res.compat_pvr, res.level), (None, IsaLevel::V3_1));
+        assert_eq!(res.cpu_version(), 0x0080_1200);
+        let (mem, tree) = setup_cpu(&v, CpuModel::Power10, Some(IsaLevel::V3_1));
+        assert_eq!(negotiate(&mem, &tree, VEC), Err(CasError::NoPvr));
+        // Another processor's PVR is not ours.
+        let (mem, tree) = setup_cpu(&v, CpuModel::Power9, None);
+        assert_eq!(negotiate(&mem, &tree, VEC), Err(CasError::NoPvr));
     }
 }

@@ -4,7 +4,10 @@
 pub mod branch;
 pub mod fixed;
 pub mod fp;
+pub mod isa31;
+pub mod levels;
 pub mod loadstore;
+pub mod prefixed;
 pub mod sys;
 pub mod vmx;
 pub mod vsx;

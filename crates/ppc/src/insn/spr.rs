@@ -5,7 +5,7 @@
 //! program interrupt whether or not the SPR exists. Any other number the table does not list is an
 //! illegal instruction. Supervisor and hypervisor SPRs are added to `access` as arms of the same match.
 
-use crate::cpu::{msr, sprn, Cpu, Exception, ProgramKind};
+use crate::cpu::{msr, sprn, Cpu, Exception, IsaLevel, ProgramKind};
 
 pub const XER: u32 = 1;
 pub const DSCR: u32 = 3;
@@ -54,6 +54,9 @@ pub fn write(cpu: &mut Cpu, n: u32, v: u64) -> Result<(), Exception> {
 fn access(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
     if privileged(n) && cpu.pr() {
         return Err(Exception::Program(ProgramKind::Privileged));
+    }
+    if !exists_on(cpu.model.isa_level(), n) {
+        return Err(Exception::Program(ProgramKind::Illegal));
     }
     Ok(match (n, w) {
         (XER, None) => cpu.xer.get(),
@@ -104,6 +107,9 @@ fn access(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
             set_ppr_pri(cpu, (v >> (PPR_PRI_SHIFT - 32) & 7) as u8);
             0
         }
+        // The read-only, non-privileged view of DEXCR (ISA 3.1): its problem-state aspects
+        // (bits 32:63). Only POWER10 has it (`exists_on`).
+        (812, None) => cpu.spr[DEXCR] & 0xffff_ffff,
         // Event-based branch registers: plain storage (EBB events are not generated).
         (EBBHR | EBBRR | BESCR, None) => cpu.spr[n as usize],
         (EBBHR | EBBRR | BESCR, Some(v)) => {
@@ -112,6 +118,23 @@ fn access(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
         }
         _ => return supervisor(cpu, n, w),
     })
+}
+
+/// Whether SPR `n` exists at ISA level `level`: SPRs introduced by later levels are undefined on
+/// older models (mfspr/mtspr of them is illegal there, like any undefined SPR).
+fn exists_on(level: IsaLevel, n: u32) -> bool {
+    let since = match n as usize {
+        // ISA 2.07 (POWER8): TAR, the EBB registers, PPR32, problem-state DSCR.
+        815 | 804 | 805 | 806 | 898 | 3 => IsaLevel::V2_07,
+        // ... and FSCR, PSPB, IAMR, MMCR2, SIER, MMCRS, VTB.
+        sprn::FSCR | sprn::PSPB | sprn::IAMR | MMCR2 | SIER | MMCRS | VTB => IsaLevel::V2_07,
+        // ISA 3.0 (POWER9): PIDR, PSSCR (both numbers), PTCR, ASDR.
+        sprn::PIDR | sprn::PSSCR_U | sprn::PSSCR | sprn::PTCR | sprn::ASDR => IsaLevel::V3_0,
+        // ISA 3.1 (POWER10): MMCR3, SIER2, SIER3, DEXCR (both numbers), HASHKEYR.
+        MMCR3 | SIER2 | SIER3 | DEXCR | DEXCR_RO | HASHKEYR => IsaLevel::V3_1,
+        _ => return true,
+    };
+    level >= since
 }
 
 /// Supervisor-state SPRs of a partition (MSR[HV]=0). Privilege was checked by `access`:
@@ -154,6 +177,14 @@ fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
         PMC1 + 3,
         PMC1 + 4,
         PMC1 + 5,
+        MMCRS,
+        MMCR3,
+        SIER2,
+        SIER3,
+        // The DEXCR aspects and the hash key only matter to hashst/hashchk, which are not
+        // implemented; the registers hold what software writes.
+        DEXCR,
+        HASHKEYR,
     ];
     Ok(match (n, w) {
         (n, None) if PLAIN.contains(&n) => cpu.spr[n],
@@ -247,6 +278,18 @@ const HYPERVISOR: &[usize] = &[
     sprn::PIR,
 ];
 
+/// POWER8's supervisor monitor-mode control register (Linux's POWER8 CPU setup clears it, also
+/// in a partition).
+const MMCRS: usize = 894;
+/// POWER10 (ISA 3.1) performance-monitor and execution-control SPRs.
+const SIER2: usize = 752;
+const SIER3: usize = 753;
+const MMCR3: usize = 754;
+const DEXCR: usize = 828;
+/// Read-only DEXCR number (not privileged: problem state reads its own aspects).
+const DEXCR_RO: usize = 812;
+const HASHKEYR: usize = 468;
+
 /// Performance-monitor SPRs (privileged numbers).
 const SIER: usize = 784;
 const MMCR2: usize = 785;
@@ -271,5 +314,99 @@ fn set_ppr_pri(cpu: &mut Cpu, pri: u8) {
     };
     if ok {
         cpu.ppr = (pri as u64) << PPR_PRI_SHIFT;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cpu::{msr, Cpu, CpuModel, Exception, ProgramKind};
+    use crate::testutil::{cpu, try_exec, x_form};
+
+    fn mfspr(rt: u32, n: u32) -> u32 {
+        x_form(31, rt, n & 31, n >> 5, 339, false)
+    }
+
+    fn mtspr(n: u32, rs: u32) -> u32 {
+        x_form(31, rs, n & 31, n >> 5, 467, false)
+    }
+
+    fn on(model: CpuModel, supervisor: bool) -> Cpu {
+        let mut c = cpu();
+        c.model = model;
+        if supervisor {
+            c.set_msr(c.msr & !msr::PR);
+        }
+        c
+    }
+
+    const ILLEGAL: Result<(), Exception> = Err(Exception::Program(ProgramKind::Illegal));
+
+    #[test]
+    fn sprs_follow_the_model() {
+        // (SPR, first model that has it, accessible from problem state)
+        for (n, since, user) in [
+            (815u32, CpuModel::Power8, true), // TAR
+            (804, CpuModel::Power8, true),    // EBBHR
+            (898, CpuModel::Power8, true),    // PPR32
+            (3, CpuModel::Power8, true),      // DSCR (problem-state number)
+            (153, CpuModel::Power8, false),   // FSCR
+            (785, CpuModel::Power8, false),   // MMCR2
+            (894, CpuModel::Power8, false),   // MMCRS
+            (48, CpuModel::Power9, false),    // PIDR
+            (754, CpuModel::Power10, false),  // MMCR3
+            (752, CpuModel::Power10, false),  // SIER2
+            (828, CpuModel::Power10, false),  // DEXCR
+            (468, CpuModel::Power10, false),  // HASHKEYR
+        ] {
+            for model in CpuModel::ALL {
+                let mut c = on(model, !user);
+                c.gpr[4] = 0x1234;
+                let has = model.isa_level() >= since.isa_level();
+                let want = if has { Ok(()) } else { ILLEGAL };
+                assert_eq!(
+                    try_exec(&mut c, mtspr(n, 4)),
+                    want,
+                    "mtspr {n} on {model:?}"
+                );
+                assert_eq!(
+                    try_exec(&mut c, mfspr(3, n)),
+                    want,
+                    "mfspr {n} on {model:?}"
+                );
+            }
+        }
+        // Registers common to all models stay: SPRG0, CTR, PPR.
+        for model in CpuModel::ALL {
+            let mut c = on(model, true);
+            assert_eq!(try_exec(&mut c, mfspr(3, 272)), Ok(()));
+            assert_eq!(try_exec(&mut c, mfspr(3, 9)), Ok(()));
+            assert_eq!(try_exec(&mut c, mfspr(3, 896)), Ok(()));
+        }
+    }
+
+    #[test]
+    fn power10_registers() {
+        let mut c = on(CpuModel::Power10, true);
+        c.gpr[4] = 0xdead_beef_0000_0005;
+        assert_eq!(try_exec(&mut c, mtspr(754, 4)), Ok(())); // MMCR3
+        assert_eq!(try_exec(&mut c, mfspr(3, 754)), Ok(()));
+        assert_eq!(c.gpr[3], 0xdead_beef_0000_0005);
+        assert_eq!(try_exec(&mut c, mtspr(828, 4)), Ok(())); // DEXCR
+                                                             // Problem state reads the problem-state aspects (bits 32:63) through 812 and may not
+                                                             // write it or touch the privileged number.
+        c.set_msr(c.msr | msr::PR);
+        assert_eq!(try_exec(&mut c, mfspr(5, 812)), Ok(()));
+        assert_eq!(c.gpr[5], 5);
+        assert_eq!(try_exec(&mut c, mtspr(812, 4)), ILLEGAL);
+        assert_eq!(
+            try_exec(&mut c, mfspr(5, 828)),
+            Err(Exception::Program(ProgramKind::Privileged))
+        );
+        // Privileged numbers stay privileged in problem state on every model, defined or not.
+        let mut c = on(CpuModel::Power8, false);
+        assert_eq!(
+            try_exec(&mut c, mfspr(3, 754)),
+            Err(Exception::Program(ProgramKind::Privileged))
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Supervisor-state instructions of a partition (ISA 3.0B Book III): MSR moves, return from
 //! interrupt, TLB management, processor doorbells. All are privileged: in problem state they raise
 //! the privileged-instruction program interrupt. Hypervisor-only instructions (hrfid…) are
-//! privileged for a guest, which runs with MSR[HV]=0. SLB instructions belong to the hash MMU and
-//! are not decoded yet (illegal, logged once).
+//! privileged for a guest, which runs with MSR[HV]=0. The SLB instructions drive the hash MMU
+//! (`mmu_hash.rs`).
 
 use crate::cpu::{msr, sprn, Cpu, Ex, Exception, ProgramKind};
 use crate::exec::Handler;
@@ -31,7 +31,15 @@ pub fn decode31(i: Insn) -> Option<Handler> {
         142 => msgsndp,
         174 => msgclrp,
         274 | 306 => tlbie,
+        338 => priv_nop, // slbsync
+        402 => slbmte,
+        434 => slbie,
+        466 | 850 => hyp_only, // slbieg, slbiag
+        498 => slbia,
         566 => priv_nop, // tlbsync
+        851 => slbmfev,
+        915 => slbmfee,
+        979 if i.rc_bit() => slbfee,
         886 => priv_nop, // msgsync
         _ => return None,
     })
@@ -130,11 +138,67 @@ fn rfscv(cpu: &mut Cpu, _i: Insn) -> Ex {
     Ok(())
 }
 
-/// tlbie/tlbiel: every form is served by dropping all cached translations, which covers any
-/// subset the instruction names.
+/// tlbie/tlbiel (radix and hash forms): every form is served by dropping all cached
+/// translations, which covers any subset the instruction names.
 fn tlbie(cpu: &mut Cpu, _i: Insn) -> Ex {
     privileged(cpu)?;
     cpu.tlb_flush();
+    Ok(())
+}
+
+/// slbmte RS,RB: SLB entry RB[52:63] from RS (VSID data) and RB (ESID, V). A bad index, segment
+/// size or page size encoding is an illegal instruction, as QEMU treats it.
+fn slbmte(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    let (rs, rb) = (cpu.gpr[i.rt()], cpu.gpr[i.rb()]);
+    if !cpu.slb_store(rb, rs) {
+        return Err(Exception::Program(ProgramKind::Illegal));
+    }
+    Ok(())
+}
+
+/// slbmfee RT,RB / slbmfev RT,RB: the ESID or VSID doubleword of SLB entry RB[52:63].
+fn slb_move_from(cpu: &mut Cpu, i: Insn, vsid: bool) -> Ex {
+    privileged(cpu)?;
+    match cpu.slb_read(cpu.gpr[i.rb()], vsid) {
+        Some(v) => {
+            cpu.gpr[i.rt()] = v;
+            Ok(())
+        }
+        None => Err(Exception::Program(ProgramKind::Illegal)),
+    }
+}
+
+fn slbmfee(cpu: &mut Cpu, i: Insn) -> Ex {
+    slb_move_from(cpu, i, false)
+}
+
+fn slbmfev(cpu: &mut Cpu, i: Insn) -> Ex {
+    slb_move_from(cpu, i, true)
+}
+
+/// slbie RB: invalidates the SLB entry of ESID RB[0:35], segment size RB[37:38].
+fn slbie(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    let rb = cpu.gpr[i.rb()];
+    cpu.slb_invalidate(rb);
+    Ok(())
+}
+
+/// slbia IH: invalidates SLB entries as IH (instruction bits 8:10) selects, and the ERAT.
+fn slbia(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    cpu.slb_invalidate_all((i.rt() & 7) as u32);
+    Ok(())
+}
+
+/// slbfee. RT,RB: RT = VSID data of the entry translating EA RB (CR0[EQ] set), or 0.
+fn slbfee(cpu: &mut Cpu, i: Insn) -> Ex {
+    privileged(cpu)?;
+    let found = cpu.slb_find(cpu.gpr[i.rb()]);
+    cpu.gpr[i.rt()] = found.unwrap_or(0);
+    let eq = if found.is_some() { 2 } else { 0 };
+    cpu.set_crf(0, eq | cpu.xer.so as u32);
     Ok(())
 }
 
@@ -302,6 +366,86 @@ mod tests {
             try_exec(&mut c, mfspr(3, 1000)),
             Err(Exception::Program(ProgramKind::Illegal))
         );
+    }
+
+    #[test]
+    fn slb_instructions() {
+        use crate::mmu::slb;
+        let mut c = sup();
+        let slbmte = |rs, rb| x_form(31, rs, 0, rb, 402, false);
+        // Entry 2: ESID 0x1 (EA 0x1000_0000), VSID 0x555, Ks=0, Kp=1, 64 KiB base pages.
+        let rs = 0x555 << 12 | slb::KP | 0x110;
+        c.gpr[3] = rs;
+        c.gpr[4] = 0x1000_0000 | slb::V | 2;
+        exec(&mut c, slbmte(3, 4));
+        // slbmfee/slbmfev read it back (index in RB[52:63]).
+        c.gpr[6] = 2;
+        exec(&mut c, x_form(31, 5, 0, 6, 915, false));
+        assert_eq!(c.gpr[5], 0x1000_0000 | slb::V);
+        exec(&mut c, x_form(31, 5, 0, 6, 851, false));
+        assert_eq!(c.gpr[5], rs);
+        // slbfee. finds it by EA: CR0 = 0b0010 (EQ) || SO.
+        c.gpr[9] = 0x1fff_fff8;
+        exec(&mut c, x_form(31, 8, 0, 9, 979, true));
+        assert_eq!((c.gpr[8], c.crf(0)), (rs, 0b0010));
+        c.gpr[9] = 0x2000_0000;
+        c.xer.so = true;
+        exec(&mut c, x_form(31, 8, 0, 9, 979, true));
+        assert_eq!((c.gpr[8], c.crf(0)), (0, 0b0001));
+        // slbfee without Rc is an invalid form.
+        assert_eq!(
+            try_exec(&mut c, x_form(31, 8, 0, 9, 979, false)),
+            Err(Exception::Program(ProgramKind::Illegal))
+        );
+        // slbie RB = ESID (B=0 in RB[37:38]) removes it; slbsync is a no-op.
+        c.gpr[7] = 0x1000_0000;
+        exec(&mut c, x_form(31, 0, 0, 7, 434, false));
+        exec(&mut c, x_form(31, 0, 0, 0, 338, false));
+        exec(&mut c, x_form(31, 5, 0, 6, 915, false));
+        assert_eq!(c.gpr[5] & slb::V, 0);
+        // slbia (IH=0) keeps entry 0, IH=4 (RT field) drops it too.
+        c.gpr[4] = slb::V; // entry 0, EA 0
+        exec(&mut c, slbmte(3, 4));
+        c.gpr[4] = 0x3000_0000 | slb::V | 1;
+        exec(&mut c, slbmte(3, 4));
+        exec(&mut c, x_form(31, 0, 0, 0, 498, false));
+        assert!(c.slb_find(0).is_some() && c.slb_find(0x3000_0000).is_none());
+        c.slice_end = false;
+        exec(&mut c, x_form(31, 4, 0, 0, 498, false));
+        assert!(c.slb_find(0).is_none());
+        assert!(c.slice_end, "slbia drops cached translations");
+        // Index beyond the 32 entries, or an unimplemented page size: illegal.
+        c.gpr[4] = slb::V | 32;
+        assert_eq!(
+            try_exec(&mut c, slbmte(3, 4)),
+            Err(Exception::Program(ProgramKind::Illegal))
+        );
+        c.gpr[3] = rs | 0x120; // 16 GiB base pages
+        c.gpr[4] = slb::V;
+        assert_eq!(
+            try_exec(&mut c, slbmte(3, 4)),
+            Err(Exception::Program(ProgramKind::Illegal))
+        );
+        c.gpr[6] = 32;
+        assert_eq!(
+            try_exec(&mut c, x_form(31, 5, 0, 6, 851, false)),
+            Err(Exception::Program(ProgramKind::Illegal))
+        );
+        // slbieg/slbiag are the hypervisor's; everything is privileged.
+        for xo in [466, 850] {
+            assert_eq!(
+                try_exec(&mut c, x_form(31, 3, 0, 4, xo, false)),
+                Err(Exception::Program(ProgramKind::Privileged))
+            );
+        }
+        let mut u = cpu();
+        for xo in [402, 434, 498, 851, 915, 338] {
+            assert_eq!(
+                try_exec(&mut u, x_form(31, 3, 0, 4, xo, false)),
+                Err(Exception::Program(ProgramKind::Privileged)),
+                "xo {xo}"
+            );
+        }
     }
 
     #[test]

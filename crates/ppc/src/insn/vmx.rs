@@ -5,8 +5,7 @@
 //! stores look at the byte order. Floating-point operations live in `vmx_fp.rs`, the AES/SHA/
 //! carry-less-multiply/bit-permute group in `vmx_crypto.rs`.
 //!
-//! Not implemented (decode returns None, so they raise the illegal-instruction program interrupt):
-//! the decimal (BCD) instructions and vmul10*uq, and the phased-out data-stream touches (dst*, dss).
+//! vmul10*uq and the decimal (BCD) instructions are in `vmx_bcd.rs`.
 
 use crate::cpu::{Cpu, Ex};
 use crate::exec::Handler;
@@ -226,6 +225,8 @@ macro_rules! vq3 {
     )*};
 }
 
+#[path = "vmx_bcd.rs"]
+mod bcd;
 #[path = "vmx_crypto.rs"]
 mod crypto;
 #[path = "vmx_fp.rs"]
@@ -262,6 +263,12 @@ pub fn decode(i: Insn) -> Option<Handler> {
             63 => vsubecuq,
             _ => return None,
         });
+    }
+    // vmul10*uq and the decimal instructions: VX-forms with bits 26:31 = 0b000001.
+    if i.xo6() == 1 {
+        if let Some(h) = bcd::decode(i) {
+            return Some(h);
+        }
     }
     Some(match i.xo11() {
         // Modulo, carry and saturating add/subtract.

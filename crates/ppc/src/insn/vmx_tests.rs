@@ -1126,10 +1126,10 @@ fn vector_unavailable_and_illegal() {
         try_exec(&mut c, x_form(31, 3, 0, 4, 6, false)),
         Err(Exception::VecUnavailable)
     );
-    // bcdadd. is not implemented.
+    // bcdus. with the reserved PS bit set is an invalid form.
     let mut c = cpu();
     assert_eq!(
-        try_exec(&mut c, vx_form(3, 1, 2, 1025)),
+        try_exec(&mut c, vx_form(3, 1, 2, 1665)),
         Err(Exception::Program(ProgramKind::Illegal))
     );
 }

@@ -23,6 +23,9 @@ mod perm;
 #[path = "vsx_fp.rs"]
 mod fparith;
 
+#[path = "vsx_qp.rs"]
+mod qp;
+
 #[cfg(test)]
 #[path = "vsx_tests.rs"]
 mod tests;
@@ -30,7 +33,8 @@ mod tests;
 /// A decoded instruction: its mnemonic (for tests and diagnostics) and its handler.
 type Entry = (&'static str, Handler);
 
-/// Primary opcodes 57, 60 and 61 (57 and 61 after fp.rs has taken lfdp/stfdp).
+/// Primary opcodes 57, 60, 61 and 63 (57, 61 and 63 after fp.rs has taken its words; opcode 63
+/// here is the quad-precision group of `vsx_qp.rs`).
 pub fn decode(i: Insn) -> Option<Handler> {
     lookup(i).map(|e| e.1)
 }
@@ -55,6 +59,7 @@ fn lookup(i: Insn) -> Option<Entry> {
             _ => return None,
         }),
         60 => perm::lookup60(i),
+        63 => qp::lookup63(i),
         _ => None,
     }
 }

@@ -1,0 +1,746 @@
+//! The hashed page table (HPT) of a hash-MMU partition, which the hypervisor owns, and the
+//! hypercalls that manage it (PAPR 14.5.4.1: H_ENTER, H_REMOVE, H_READ, H_PROTECT, H_BULK_REMOVE,
+//! H_CLEAR_REF, H_CLEAR_MOD).
+//!
+//! The table lives in host memory of its own, outside guest RAM, and is created with the machine,
+//! sized as QEMU sizes it: 1/128 of RAM rounded up to a power of two, at least 256 KiB (the cpu
+//! nodes' `ibm,pft-size` says the same). It goes to every vCPU with the partition state
+//! (`Cpu::hpt`, its size in PATE dw0), so a partition that has not registered a radix process
+//! table (LPCR[HR]=0: before CAS, or a guest that chose hash) translates through it. The hcalls
+//! serialise on the partition-state lock; vCPUs read entries and record R/C with atomics. After an
+//! entry is removed or changed the caller's cached translations are dropped and the partition
+//! state generation is bumped, so the other vCPUs drop theirs before their next slice.
+//!
+//! Real mode: the guest's real mode area (its VRMA) is min(RAM, 1 TiB), as QEMU's spapr_rma_size
+//! computes it (the VRMA is one 1 TiB segment); the CPU faults real-mode accesses beyond it.
+//!
+//! HPT resizing (H_RESIZE_HPT_PREPARE/COMMIT) is not implemented: both return H_FUNCTION and
+//! "hcall-hpt-resize" is not advertised.
+
+use crate::hcall::{
+    HcallFn, H_FUNCTION, H_HARDWARE, H_NOT_FOUND, H_PARAMETER, H_PTEG_FULL, H_SUCCESS,
+};
+use crate::machine::{Machine, PartitionCpuState};
+use ppc::mmu::{hpte, hpte_page_shift_any, Hpt};
+use ppc::Cpu;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub const H_REMOVE: u64 = 0x04;
+pub const H_ENTER: u64 = 0x08;
+pub const H_READ: u64 = 0x0c;
+pub const H_CLEAR_MOD: u64 = 0x10;
+pub const H_CLEAR_REF: u64 = 0x14;
+pub const H_PROTECT: u64 = 0x18;
+pub const H_BULK_REMOVE: u64 = 0x124;
+pub const H_RESIZE_HPT_PREPARE: u64 = 0x36c;
+pub const H_RESIZE_HPT_COMMIT: u64 = 0x370;
+
+pub const HCALLS: &[(u64, &str, HcallFn)] = &[
+    (H_REMOVE, "H_REMOVE", h_remove),
+    (H_ENTER, "H_ENTER", h_enter),
+    (H_READ, "H_READ", h_read),
+    (H_CLEAR_MOD, "H_CLEAR_MOD", h_clear_mod),
+    (H_CLEAR_REF, "H_CLEAR_REF", h_clear_ref),
+    (H_PROTECT, "H_PROTECT", h_protect),
+    (H_BULK_REMOVE, "H_BULK_REMOVE", h_bulk_remove),
+    (H_RESIZE_HPT_PREPARE, "H_RESIZE_HPT_PREPARE", h_resize_hpt),
+    (H_RESIZE_HPT_COMMIT, "H_RESIZE_HPT_COMMIT", h_resize_hpt),
+];
+
+/// hcall flags (PAPR numbering: bit n is 1 << (63 - n)).
+pub mod flags {
+    /// H_ENTER: use exactly the given slot.
+    pub const H_EXACT: u64 = 1 << (63 - 24);
+    /// H_READ: the logical page number is wanted (logical = real here: nothing to do).
+    pub const H_R_XLATE: u64 = 1 << (63 - 25);
+    /// H_READ: return the four entries of the aligned quarter group.
+    pub const H_READ_4: u64 = 1 << (63 - 26);
+    /// H_REMOVE/H_PROTECT: the entry's AVPN (pteh bits 0:56) must equal the argument.
+    pub const H_AVPN: u64 = 1 << (63 - 32);
+    /// H_REMOVE: the entry's pteh AND the argument must be 0.
+    pub const H_ANDCOND: u64 = 1 << (63 - 33);
+    /// H_ENTER: zero the page before mapping it.
+    pub const H_ZERO_PAGE: u64 = 1 << (63 - 48);
+    /// H_PROTECT: PP0 (bit 55 of the flags -> HPTE bit 0).
+    pub const H_PP0: u64 = 1 << 8;
+}
+
+/// H_BULK_REMOVE translation specifier (high doubleword) fields.
+pub mod bulk {
+    pub const TYPE: u64 = 3 << 62;
+    pub const REQUEST: u64 = 1 << 62;
+    pub const RESPONSE: u64 = 2 << 62;
+    pub const END: u64 = 3 << 62;
+    /// Response code (bits 2:3): 0 success, 1 not found, 2 parameter error, 3 hardware error.
+    pub const CODE_SHIFT: u32 = 60;
+    pub const NOT_FOUND: u64 = 1;
+    pub const PARM: u64 = 2;
+    /// Reference and change bits of a removed entry (bits 4:5, R then C, as PAPR lays them out;
+    /// QEMU puts them at bits 12:13).
+    pub const RC_SHIFT: u32 = 51;
+    /// Flags (bits 6:7): 0 absolute, 1 AND condition, 2 AVPN match.
+    pub const FLAGS: u64 = 3 << 56;
+    pub const ANDCOND: u64 = 1 << 56;
+    pub const AVPN: u64 = 2 << 56;
+    pub const PTEX: u64 = (1 << 56) - 1;
+}
+
+/// pteh bits PAPR reserves to the hypervisor (software bits 57:58); H_ENTER clears them.
+const HV_RESERVED: u64 = 0x60;
+
+/// Log2 of the HPT size for `ram` bytes of RAM: 1/128 of RAM rounded up to a power of two, within
+/// the architected 256 KiB .. 64 TiB (QEMU's spapr_hpt_shift_for_ramsize).
+pub fn shift_for_ram(ram: u64) -> u32 {
+    let pow2 = ram.max(1).checked_next_power_of_two().unwrap_or(1 << 63);
+    (pow2.trailing_zeros().saturating_sub(7)).clamp(Hpt::MIN_SHIFT, Hpt::MAX_SHIFT)
+}
+
+/// The partition state a new machine starts with: no radix process table (LPCR[HR]=0) and an
+/// empty HPT sized for `ram`, so the vCPUs translate with the hash MMU until the guest registers
+/// a radix table.
+pub fn initial_cpu_state(ram: u64) -> Result<PartitionCpuState, String> {
+    let shift = shift_for_ram(ram);
+    let hpt = Hpt::new(shift)
+        .map_err(|e| format!("cannot allocate the 2^{shift}-byte hash page table: {e}"))?;
+    Ok(PartitionCpuState {
+        lpcr: 0,
+        pate: [hpt.pate0(), 0],
+        hpt: Some(Arc::new(hpt)),
+    })
+}
+
+/// Runs `f` on the partition's HPT with the hypervisor's HPT lock (the partition-state lock) held.
+fn with_hpt(m: &Machine, f: impl FnOnce(&Hpt) -> i64) -> i64 {
+    let Ok(st) = m.cpu_state.lock() else {
+        return H_HARDWARE;
+    };
+    match st.hpt.as_deref() {
+        Some(h) => f(h),
+        None => H_FUNCTION,
+    }
+}
+
+/// Drops translations of entries that changed: at once on the calling vCPU, before their next
+/// slice on the others.
+fn invalidate_translations(m: &Machine, cpu: &mut Cpu) {
+    cpu.tlb_flush();
+    m.cpu_gen.fetch_add(1, Ordering::SeqCst);
+}
+
+/// H_ENTER(flags, ptex, pteh, ptel) -> slot: adds an entry to the group of `ptex`, in its first
+/// free slot or, with H_EXACT, in exactly that slot.
+fn h_enter(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (fl, ptex, pteh, ptel) = (cpu.gpr[4], cpu.gpr[5], cpu.gpr[6], cpu.gpr[7]);
+    let Some(shift) = hpte_page_shift_any(pteh, ptel) else {
+        return H_PARAMETER;
+    };
+    let size = 1u64 << shift;
+    let ra = ptel & hpte::RPN & !(size - 1);
+    let in_ram = ra < m.mem.size();
+    if in_ram {
+        // Memory is coherent and cacheable: WIMG = 0010.
+        if ptel & hpte::WIMG != hpte::M {
+            return H_PARAMETER;
+        }
+    } else {
+        // I/O space: cache-inhibited, possibly coherent.
+        let wim = ptel & (hpte::W | hpte::I | hpte::M);
+        if wim != hpte::I && wim != hpte::I | hpte::M {
+            return H_PARAMETER;
+        }
+    }
+    let pteh = pteh & !HV_RESERVED;
+    let mut placed = 0;
+    let rc = with_hpt(m, |hpt| {
+        if ptex >= hpt.entries() {
+            return H_PARAMETER;
+        }
+        let free = |i: u64| hpt.read(i).is_some_and(|(v, _)| v & hpte::V == 0);
+        let group = ptex & !7;
+        let slot = if fl & flags::H_EXACT != 0 {
+            Some(ptex).filter(|&i| free(i))
+        } else {
+            (group..group + 8).find(|&i| free(i))
+        };
+        let Some(slot) = slot else {
+            return H_PTEG_FULL;
+        };
+        if fl & flags::H_ZERO_PAGE != 0 && in_ram {
+            m.mem.fill(ra, size, 0);
+        }
+        hpt.write(slot, pteh, ptel);
+        placed = slot;
+        H_SUCCESS
+    });
+    if rc == H_SUCCESS {
+        cpu.gpr[4] = placed;
+    }
+    rc
+}
+
+/// Removes entry `ptex` if it is valid and passes the H_AVPN / H_ANDCOND test; returns its old
+/// doublewords, or the hcall status.
+fn remove(hpt: &Hpt, ptex: u64, avpn: u64, fl: u64) -> Result<(u64, u64), i64> {
+    if ptex >= hpt.entries() {
+        return Err(H_PARAMETER);
+    }
+    let (v, r) = hpt.read(ptex).ok_or(H_PARAMETER)?;
+    if v & hpte::V == 0
+        || (fl & flags::H_AVPN != 0 && v & !0x7f != avpn)
+        || (fl & flags::H_ANDCOND != 0 && v & avpn != 0)
+    {
+        return Err(H_NOT_FOUND);
+    }
+    hpt.write(ptex, 0, 0);
+    Ok((v, r))
+}
+
+/// H_REMOVE(flags, ptex, avpn) -> old pteh, old ptel.
+fn h_remove(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (fl, ptex, avpn) = (cpu.gpr[4], cpu.gpr[5], cpu.gpr[6]);
+    let mut old = (0, 0);
+    let rc = with_hpt(m, |hpt| match remove(hpt, ptex, avpn, fl) {
+        Ok(vr) => {
+            old = vr;
+            H_SUCCESS
+        }
+        Err(e) => e,
+    });
+    if rc == H_SUCCESS {
+        (cpu.gpr[4], cpu.gpr[5]) = old;
+        invalidate_translations(m, cpu);
+    }
+    rc
+}
+
+/// H_BULK_REMOVE(4 x (specifier, avpn)): up to four removals, each answered in its specifier:
+/// response type, status code, the entry's R and C. Stops at an END specifier, and with
+/// H_PARAMETER at a malformed one.
+fn h_bulk_remove(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let mut removed = false;
+    let rc = with_hpt(m, |hpt| {
+        for i in 0..4 {
+            let (tsh, tsl) = (cpu.gpr[4 + 2 * i], cpu.gpr[5 + 2 * i]);
+            match tsh & bulk::TYPE {
+                bulk::END => break,
+                bulk::REQUEST => {}
+                _ => return H_PARAMETER,
+            }
+            let mut resp = (tsh & (bulk::PTEX | bulk::FLAGS)) | bulk::RESPONSE;
+            let f = tsh & bulk::FLAGS;
+            if f == bulk::ANDCOND | bulk::AVPN {
+                cpu.gpr[4 + 2 * i] = resp | bulk::PARM << bulk::CODE_SHIFT;
+                return H_PARAMETER;
+            }
+            // The specifier's flags map onto H_REMOVE's.
+            let fl = (if f == bulk::AVPN { flags::H_AVPN } else { 0 })
+                | (if f == bulk::ANDCOND {
+                    flags::H_ANDCOND
+                } else {
+                    0
+                });
+            match remove(hpt, tsh & bulk::PTEX, tsl, fl) {
+                Ok((_, r)) => {
+                    removed = true;
+                    resp |= (r & (hpte::R | hpte::C)) << bulk::RC_SHIFT;
+                    cpu.gpr[4 + 2 * i] = resp;
+                }
+                Err(H_NOT_FOUND) => {
+                    cpu.gpr[4 + 2 * i] = resp | bulk::NOT_FOUND << bulk::CODE_SHIFT;
+                }
+                Err(e) => {
+                    cpu.gpr[4 + 2 * i] = resp | bulk::PARM << bulk::CODE_SHIFT;
+                    return e;
+                }
+            }
+        }
+        H_SUCCESS
+    });
+    if removed {
+        invalidate_translations(m, cpu);
+    }
+    rc
+}
+
+/// H_READ(flags, ptex) -> pteh, ptel (or, with H_READ_4, the four entries from ptex & !3 in
+/// r4..r11).
+fn h_read(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (fl, ptex) = (cpu.gpr[4], cpu.gpr[5]);
+    let mut out = [0u64; 8];
+    let rc = with_hpt(m, |hpt| {
+        if ptex >= hpt.entries() {
+            return H_PARAMETER;
+        }
+        let (first, n) = if fl & flags::H_READ_4 != 0 {
+            (ptex & !3, 4)
+        } else {
+            (ptex, 1)
+        };
+        for k in 0..n {
+            let Some((v, r)) = hpt.read(first + k) else {
+                return H_PARAMETER;
+            };
+            out[2 * k as usize] = v;
+            out[2 * k as usize + 1] = r;
+        }
+        H_SUCCESS
+    });
+    if rc == H_SUCCESS {
+        let n = if fl & flags::H_READ_4 != 0 { 8 } else { 2 };
+        cpu.gpr[4..4 + n].copy_from_slice(&out[..n]);
+    }
+    rc
+}
+
+/// H_PROTECT(flags, ptex, avpn): sets the entry's PP0, PP, N and key bits from the flags.
+fn h_protect(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (fl, ptex, avpn) = (cpu.gpr[4], cpu.gpr[5], cpu.gpr[6]);
+    let rc = with_hpt(m, |hpt| {
+        if ptex >= hpt.entries() {
+            return H_PARAMETER;
+        }
+        let Some((v, r)) = hpt.read(ptex) else {
+            return H_PARAMETER;
+        };
+        if v & hpte::V == 0 || (fl & flags::H_AVPN != 0 && v & !0x7f != avpn) {
+            return H_NOT_FOUND;
+        }
+        let keep = !(hpte::PP0 | hpte::PP | hpte::N | hpte::KEY_HI | hpte::KEY_LO);
+        let r = (r & keep)
+            | (fl & flags::H_PP0) << 55
+            | (fl << 48) & hpte::KEY_HI
+            | fl & (hpte::PP | hpte::N | hpte::KEY_LO);
+        hpt.write(ptex, v, r);
+        H_SUCCESS
+    });
+    if rc == H_SUCCESS {
+        invalidate_translations(m, cpu);
+    }
+    rc
+}
+
+/// H_CLEAR_REF / H_CLEAR_MOD(flags, ptex) -> old ptel: clears R or C of a valid entry.
+fn clear_bit(m: &Machine, cpu: &mut Cpu, bit: u64) -> i64 {
+    let (fl, ptex) = (cpu.gpr[4], cpu.gpr[5]);
+    if fl != 0 {
+        return H_PARAMETER;
+    }
+    let mut old = 0;
+    let rc = with_hpt(m, |hpt| {
+        if ptex >= hpt.entries() {
+            return H_PARAMETER;
+        }
+        match hpt.read(ptex) {
+            Some((v, _)) if v & hpte::V != 0 => {}
+            Some(_) => return H_NOT_FOUND,
+            None => return H_PARAMETER,
+        }
+        match hpt.clear_dw1_bits(ptex, bit) {
+            Some(r) => {
+                old = r;
+                H_SUCCESS
+            }
+            None => H_PARAMETER,
+        }
+    });
+    if rc == H_SUCCESS {
+        cpu.gpr[4] = old;
+        invalidate_translations(m, cpu);
+    }
+    rc
+}
+
+fn h_clear_ref(m: &Machine, cpu: &mut Cpu) -> i64 {
+    clear_bit(m, cpu, hpte::R)
+}
+
+fn h_clear_mod(m: &Machine, cpu: &mut Cpu) -> i64 {
+    clear_bit(m, cpu, hpte::C)
+}
+
+/// HPT resizing is not implemented (and not advertised).
+fn h_resize_hpt(_m: &Machine, _cpu: &mut Cpu) -> i64 {
+    H_FUNCTION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{cpu, hcall, machine};
+    use flags::*;
+
+    /// The test machine has 64 MiB of RAM: a 2^19-byte HPT (1/128 of RAM), 32768 entries.
+    const ENTRIES: u64 = 1 << 15;
+
+    fn read(m: &Machine, ptex: u64) -> (u64, u64) {
+        let st = m.cpu_state.lock().expect("state");
+        st.hpt.as_deref().expect("hpt").read(ptex).expect("entry")
+    }
+
+    fn write(m: &Machine, ptex: u64, v: u64, r: u64) {
+        let st = m.cpu_state.lock().expect("state");
+        assert!(st.hpt.as_deref().expect("hpt").write(ptex, v, r));
+    }
+
+    const V: u64 = 0xabc_0000_0080 | hpte::V;
+    const R: u64 = 0x12_3000 | hpte::M | 2;
+
+    #[test]
+    fn machine_starts_with_a_hash_table_for_its_ram() {
+        let (m, _) = machine();
+        let st = m.cpu_state.lock().expect("state").clone();
+        let hpt = st.hpt.expect("hpt");
+        assert_eq!(hpt.shift(), 19);
+        assert_eq!(hpt.entries(), ENTRIES);
+        // PATE dw0: HTABORG 0, HTABSIZE = 19 - 18.
+        assert_eq!(st.pate, [1, 0]);
+        assert_eq!(st.lpcr & ppc::cpu::lpcr::HR, 0);
+        // A vCPU gets it with the partition state.
+        let mut c = cpu(&m);
+        crate::machine::apply_cpu_state(&mut c, &m.cpu_state.lock().expect("state"));
+        assert!(c.hpt.as_ref().is_some_and(|h| Arc::ptr_eq(h, &hpt)));
+        assert_eq!(c.pate[0], 1);
+    }
+
+    #[test]
+    fn hash_table_size_rule() {
+        assert_eq!(shift_for_ram(64 << 20), 19);
+        assert_eq!(shift_for_ram(1 << 30), 23);
+        assert_eq!(shift_for_ram(100 << 20), 20, "rounded up to 128 MiB");
+        assert_eq!(shift_for_ram(1 << 20), 18, "architected minimum");
+        assert_eq!(shift_for_ram(u64::MAX), 46, "architected maximum");
+    }
+
+    #[test]
+    fn enter_first_free_slot_and_exact() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        // Slot 0 of group 2 taken: the next enter lands in slot 1, whatever ptex's low bits.
+        assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, 16 + 5, V, R]), H_SUCCESS);
+        assert_eq!(c.gpr[4], 16);
+        assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, 16, V | 0x60, R]), H_SUCCESS);
+        assert_eq!(c.gpr[4], 17);
+        // The hypervisor's software bits are cleared; the rest is stored as given.
+        assert_eq!(read(&m, 16), (V, R));
+        assert_eq!(read(&m, 17), (V, R));
+        // H_EXACT: the named slot, or H_PTEG_FULL if it is in use.
+        assert_eq!(
+            hcall(&m, &mut c, H_ENTER, &[H_EXACT, 16 + 6, V, R]),
+            H_SUCCESS
+        );
+        assert_eq!(c.gpr[4], 22);
+        assert_eq!(
+            hcall(&m, &mut c, H_ENTER, &[H_EXACT, 17, V, R]),
+            H_PTEG_FULL
+        );
+        // Fill the group: the ninth entry finds no room.
+        for _ in 0..5 {
+            assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, 16, V, R]), H_SUCCESS);
+        }
+        assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, 16, V, R]), H_PTEG_FULL);
+        // An invalid entry frees its slot (only V counts).
+        write(&m, 19, V & !hpte::V, R);
+        assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, 16, V, R]), H_SUCCESS);
+        assert_eq!(c.gpr[4], 19);
+    }
+
+    #[test]
+    fn enter_checks_arguments() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        // PTE index beyond the table.
+        assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, ENTRIES, V, R]), H_PARAMETER);
+        assert_eq!(
+            hcall(&m, &mut c, H_ENTER, &[0, u64::MAX, V, R]),
+            H_PARAMETER
+        );
+        // RAM must be mapped WIMG = 0010.
+        for wimg in [0, hpte::I | hpte::M, hpte::M | hpte::G, hpte::W | hpte::M] {
+            let r = 0x12_3000 | wimg;
+            assert_eq!(
+                hcall(&m, &mut c, H_ENTER, &[0, 0, V, r]),
+                H_PARAMETER,
+                "{wimg:#x}"
+            );
+        }
+        // Beyond RAM (I/O): cache-inhibited, optionally coherent or guarded.
+        let io = 1u64 << 40;
+        for wimg in [hpte::I, hpte::I | hpte::G, hpte::I | hpte::M] {
+            assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, 0, V, io | wimg]), H_SUCCESS);
+        }
+        for wimg in [hpte::M, 0, hpte::W | hpte::I] {
+            assert_eq!(
+                hcall(&m, &mut c, H_ENTER, &[0, 0, V, io | wimg]),
+                H_PARAMETER
+            );
+        }
+        // Large page with an encoding no segment size has (L=1, LP bits 0x3).
+        assert_eq!(
+            hcall(
+                &m,
+                &mut c,
+                H_ENTER,
+                &[0, 0, V | hpte::L, 0x100_3000 | hpte::M]
+            ),
+            H_PARAMETER
+        );
+        // 16 MiB and 64 KiB pages are accepted.
+        assert_eq!(
+            hcall(
+                &m,
+                &mut c,
+                H_ENTER,
+                &[0, 8, V | hpte::L, 0x100_0000 | hpte::M]
+            ),
+            H_SUCCESS
+        );
+        assert_eq!(
+            hcall(
+                &m,
+                &mut c,
+                H_ENTER,
+                &[0, 8, V | hpte::L, 0x1_1000 | hpte::M]
+            ),
+            H_SUCCESS
+        );
+    }
+
+    #[test]
+    fn enter_zero_page() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        assert!(m.mem.fill(0x12_3000, 0x1000, 0xaa));
+        assert_eq!(hcall(&m, &mut c, H_ENTER, &[0, 0, V, R]), H_SUCCESS);
+        let mut b = [0u8; 2];
+        assert!(m.mem.read(0x12_3ffe, &mut b));
+        assert_eq!(b, [0xaa, 0xaa]);
+        assert_eq!(
+            hcall(&m, &mut c, H_ENTER, &[H_ZERO_PAGE, 0, V, R]),
+            H_SUCCESS
+        );
+        assert!(m.mem.read(0x12_3ffe, &mut b));
+        assert_eq!(b, [0, 0]);
+    }
+
+    #[test]
+    fn remove_conditions() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        write(&m, 40, V, R | hpte::R);
+        // Bad index; empty slot.
+        assert_eq!(hcall(&m, &mut c, H_REMOVE, &[0, ENTRIES, 0]), H_PARAMETER);
+        assert_eq!(hcall(&m, &mut c, H_REMOVE, &[0, 41, 0]), H_NOT_FOUND);
+        // AVPN mismatch (compares pteh bits 0:56), then the right AVPN.
+        assert_eq!(
+            hcall(&m, &mut c, H_REMOVE, &[H_AVPN, 40, (V & !0x7f) ^ 0x80]),
+            H_NOT_FOUND
+        );
+        // ANDCOND: refused while pteh & arg != 0 (Linux passes the bolted bit).
+        write(&m, 40, V | 0x10, R | hpte::R);
+        assert_eq!(
+            hcall(&m, &mut c, H_REMOVE, &[H_ANDCOND, 40, 0x10]),
+            H_NOT_FOUND
+        );
+        assert_eq!(read(&m, 40).0, V | 0x10, "still there");
+        c.slice_end = false;
+        let gen = m.cpu_gen.load(Ordering::SeqCst);
+        assert_eq!(
+            hcall(&m, &mut c, H_REMOVE, &[H_AVPN, 40, V & !0x7f]),
+            H_SUCCESS
+        );
+        // The old entry comes back in r4/r5; translations are dropped everywhere.
+        assert_eq!((c.gpr[4], c.gpr[5]), (V | 0x10, R | hpte::R));
+        assert_eq!(read(&m, 40), (0, 0));
+        assert!(c.slice_end);
+        assert!(m.cpu_gen.load(Ordering::SeqCst) > gen);
+        assert_eq!(hcall(&m, &mut c, H_REMOVE, &[0, 40, 0]), H_NOT_FOUND);
+        // ANDCOND passes when the tested bits are clear.
+        write(&m, 41, V, R);
+        assert_eq!(
+            hcall(&m, &mut c, H_REMOVE, &[H_ANDCOND, 41, 0x10]),
+            H_SUCCESS
+        );
+    }
+
+    #[test]
+    fn read_one_and_four() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        for i in 0..4 {
+            write(&m, 100 + i, V + (i << 7), R + i);
+        }
+        assert_eq!(hcall(&m, &mut c, H_READ, &[0, 102]), H_SUCCESS);
+        assert_eq!((c.gpr[4], c.gpr[5]), (V + (2 << 7), R + 2));
+        // H_READ_4 starts at the aligned entry (103 & !3 = 100).
+        assert_eq!(hcall(&m, &mut c, H_READ, &[H_READ_4, 103]), H_SUCCESS);
+        for i in 0..4 {
+            assert_eq!(c.gpr[4 + 2 * i], V + ((i as u64) << 7));
+            assert_eq!(c.gpr[5 + 2 * i], R + i as u64);
+        }
+        assert_eq!(hcall(&m, &mut c, H_READ, &[0, ENTRIES]), H_PARAMETER);
+        assert_eq!(
+            hcall(&m, &mut c, H_READ, &[H_READ_4, ENTRIES + 1]),
+            H_PARAMETER
+        );
+        // The last four entries can be read.
+        assert_eq!(
+            hcall(&m, &mut c, H_READ, &[H_READ_4, ENTRIES - 1]),
+            H_SUCCESS
+        );
+    }
+
+    #[test]
+    fn protect_sets_pp_n_key() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        let r = 0x12_3000 | hpte::M | hpte::R | hpte::C | hpte::KEY_HI | hpte::KEY_LO | 2;
+        write(&m, 8, V, r);
+        // flags: PP0 (bit 55 -> 0x100), key bits 0:1 (0x3000 -> KEY_HI), N, key low 0x200,
+        // PP=01.
+        let fl = H_PP0 | 0x1000 | hpte::N | 0x200 | 1;
+        assert_eq!(hcall(&m, &mut c, H_PROTECT, &[fl, 8, 0]), H_SUCCESS);
+        let want =
+            0x12_3000 | hpte::M | hpte::R | hpte::C | hpte::PP0 | 1 << 60 | hpte::N | 0x200 | 1;
+        assert_eq!(read(&m, 8), (V, want));
+        // AVPN check, invalid entry, bad index.
+        assert_eq!(
+            hcall(&m, &mut c, H_PROTECT, &[H_AVPN, 8, 0x1_0000_0000]),
+            H_NOT_FOUND
+        );
+        assert_eq!(
+            hcall(&m, &mut c, H_PROTECT, &[H_AVPN | 3, 8, V & !0x7f]),
+            H_SUCCESS
+        );
+        assert_eq!(read(&m, 8).1 & (hpte::PP0 | hpte::PP | hpte::N), 3);
+        assert_eq!(hcall(&m, &mut c, H_PROTECT, &[0, 9, 0]), H_NOT_FOUND);
+        assert_eq!(hcall(&m, &mut c, H_PROTECT, &[0, ENTRIES, 0]), H_PARAMETER);
+    }
+
+    #[test]
+    fn clear_ref_and_mod() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        write(&m, 3, V, R | hpte::R | hpte::C);
+        assert_eq!(hcall(&m, &mut c, H_CLEAR_MOD, &[0, 3]), H_SUCCESS);
+        assert_eq!(c.gpr[4], R | hpte::R | hpte::C, "old ptel");
+        assert_eq!(read(&m, 3).1, R | hpte::R);
+        assert_eq!(hcall(&m, &mut c, H_CLEAR_REF, &[0, 3]), H_SUCCESS);
+        assert_eq!(c.gpr[4], R | hpte::R);
+        assert_eq!(read(&m, 3).1, R);
+        assert_eq!(hcall(&m, &mut c, H_CLEAR_REF, &[1, 3]), H_PARAMETER);
+        assert_eq!(hcall(&m, &mut c, H_CLEAR_MOD, &[0, 4]), H_NOT_FOUND);
+        assert_eq!(hcall(&m, &mut c, H_CLEAR_MOD, &[0, ENTRIES]), H_PARAMETER);
+    }
+
+    #[test]
+    fn bulk_remove_mixed_results() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        write(&m, 10, V, R | hpte::R | hpte::C);
+        write(&m, 11, V | 0x10, R);
+        write(&m, 12, V, R | hpte::R);
+        let req = |ptex: u64, f: u64| bulk::REQUEST | f | ptex;
+        let args = [
+            req(10, 0),
+            0,
+            req(11, bulk::ANDCOND),
+            0x10,
+            req(12, bulk::AVPN),
+            V & !0x7f,
+            req(13, 0),
+            0,
+        ];
+        assert_eq!(hcall(&m, &mut c, H_BULK_REMOVE, &args), H_SUCCESS);
+        let resp = |ptex: u64, f: u64, code: u64, rc: u64| {
+            bulk::RESPONSE | f | ptex | code << bulk::CODE_SHIFT | rc << bulk::RC_SHIFT
+        };
+        // 10: removed, R and C were set; 11: bolted, refused; 12: removed, R; 13: empty.
+        assert_eq!(c.gpr[4], resp(10, 0, 0, 3 << 7));
+        assert_eq!(c.gpr[6], resp(11, bulk::ANDCOND, bulk::NOT_FOUND, 0));
+        assert_eq!(c.gpr[8], resp(12, bulk::AVPN, 0, 2 << 7));
+        assert_eq!(c.gpr[10], resp(13, 0, bulk::NOT_FOUND, 0));
+        assert_eq!(
+            (read(&m, 10).0, read(&m, 11).0, read(&m, 12).0),
+            (0, V | 0x10, 0)
+        );
+        // The R/C field sits in specifier bits 4:5 (R 4, C 5).
+        assert_eq!(
+            resp(0, 0, 0, 3 << 7) & !bulk::RESPONSE,
+            0x0c00_0000_0000_0000
+        );
+
+        // END stops processing; later specifiers are left untouched.
+        write(&m, 20, V, R);
+        let args = [req(20, 0), 0, bulk::END, 0, req(21, 0), 0];
+        assert_eq!(hcall(&m, &mut c, H_BULK_REMOVE, &args), H_SUCCESS);
+        assert_eq!(c.gpr[4], resp(20, 0, 0, 0));
+        assert_eq!(c.gpr[8], req(21, 0));
+
+        // A response-type specifier, both conditions at once, or a bad index: H_PARAMETER.
+        assert_eq!(
+            hcall(&m, &mut c, H_BULK_REMOVE, &[bulk::RESPONSE | 5, 0]),
+            H_PARAMETER
+        );
+        assert_eq!(
+            hcall(
+                &m,
+                &mut c,
+                H_BULK_REMOVE,
+                &[req(5, bulk::ANDCOND | bulk::AVPN), 0, bulk::END, 0]
+            ),
+            H_PARAMETER
+        );
+        assert_eq!(c.gpr[4] >> bulk::CODE_SHIFT & 3, bulk::PARM);
+        write(&m, 30, V, R);
+        let args = [req(30, 0), 0, req(ENTRIES, 0), 0, bulk::END, 0];
+        assert_eq!(hcall(&m, &mut c, H_BULK_REMOVE, &args), H_PARAMETER);
+        assert_eq!(c.gpr[4], resp(30, 0, 0, 0), "earlier removals stand");
+        assert_eq!(c.gpr[6] >> bulk::CODE_SHIFT & 3, bulk::PARM);
+    }
+
+    #[test]
+    fn resize_is_not_provided() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        assert_eq!(
+            hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 20]),
+            H_FUNCTION
+        );
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_FUNCTION);
+    }
+
+    /// What the CPU sees after the hcalls: an H_ENTERed page translates, and H_REMOVE makes it
+    /// fault again (the vCPU's cached translation is dropped).
+    #[test]
+    fn cpu_translates_through_entered_entries() {
+        use ppc::cpu::msr;
+        use ppc::mmu::slb;
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        crate::machine::apply_cpu_state(&mut c, &m.cpu_state.lock().expect("state"));
+        // Segment ESID 0 -> VSID 0x77, 4 KiB pages, kernel keys (Ks=0, Kp=1).
+        assert!(c.slb_store(slb::V, 0x77 << 12 | slb::KP));
+        // EA 0x5000: page 5; hash = 0x77 ^ 5 = 0x72; 4096 groups (HTABSIZE 1) -> group 0x72.
+        // AVPN = 0x77 << 12 (offset >> 23 = 0).
+        let v = 0x77 << 12 | hpte::V;
+        assert_eq!(
+            hcall(&m, &mut c, H_ENTER, &[0, 0x72 * 8, v, 0x9000 | hpte::M]),
+            H_SUCCESS
+        );
+        let slot = c.gpr[4];
+        c.set_msr(msr::SF | msr::ME | msr::IR | msr::DR);
+        assert!(m.mem.write(0x9010, &0x1122_3344u32.to_be_bytes()));
+        assert_eq!(c.ld_u32(0x5010), Ok(0x1122_3344));
+        // The MMU recorded R; a store records C.
+        assert_eq!(read(&m, slot).1 & (hpte::R | hpte::C), hpte::R);
+        assert_eq!(c.st_u32(0x5010, 7), Ok(()));
+        assert_eq!(read(&m, slot).1 & (hpte::R | hpte::C), hpte::R | hpte::C);
+        assert_eq!(hcall(&m, &mut c, H_REMOVE, &[0, slot, 0]), H_SUCCESS);
+        assert_eq!((c.gpr[5] & (hpte::R | hpte::C)), hpte::R | hpte::C);
+        assert!(matches!(
+            c.ld_u32(0x5010),
+            Err(ppc::Exception::DataStorage { ea: 0x5010, .. })
+        ));
+    }
+}
