@@ -13,6 +13,8 @@ pub const SRR1_FP: u64 = 1 << 20;
 pub const SRR1_ILLEGAL: u64 = 1 << 19;
 pub const SRR1_PRIV: u64 = 1 << 18;
 pub const SRR1_TRAP: u64 = 1 << 17;
+/// SRR1 bit 34: the interrupt was caused by a prefixed instruction (ISA 3.1).
+pub const SRR1_PREFIXED: u64 = 1 << 29;
 
 /// DSISR bits.
 pub const DSISR_NOPTE: u64 = 1 << 30;
@@ -112,6 +114,15 @@ impl Cpu {
             }
         };
         self.fault_bits = 0;
+        // ISA 3.1: SRR1[34] says the interrupted instruction was prefixed. Instruction fetch
+        // faults happen before any instruction, so they never set it.
+        let fetch = matches!(
+            e,
+            Exception::InstructionStorage { .. } | Exception::InstructionSegment { .. }
+        );
+        if self.prefix != 0 && !fetch && self.isa_level() >= crate::cpu::IsaLevel::V3_1 {
+            srr1_bits |= SRR1_PREFIXED;
+        }
         self.enter(vec, self.pc, srr1_bits);
     }
 
@@ -239,6 +250,23 @@ mod tests {
             msr::EE | msr::PR | msr::SF
         );
         assert_eq!(c.msr, msr::SF | msr::ME | msr::LE);
+    }
+
+    #[test]
+    fn prefixed_instruction_sets_srr1_34_on_power10_only() {
+        let mut c = cpu();
+        c.model = crate::cpu::CpuModel::Power10;
+        c.prefix = 0x0400_0000;
+        c.deliver(Exception::Alignment { ea: 0x1000 });
+        assert_eq!(c.spr[sprn::SRR1] & SRR1_PREFIXED, SRR1_PREFIXED);
+        c.prefix = 0;
+        c.deliver(Exception::Alignment { ea: 0x1000 });
+        assert_eq!(c.spr[sprn::SRR1] & SRR1_PREFIXED, 0);
+        let mut c = cpu();
+        c.model = crate::cpu::CpuModel::Power9;
+        c.prefix = 0x0400_0000;
+        c.deliver(Exception::Program(ProgramKind::Illegal));
+        assert_eq!(c.spr[sprn::SRR1] & SRR1_PREFIXED, 0);
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn initial_cpu_state(ram: u64) -> Result<PartitionCpuState, String> {
         lpcr: 0,
         pate: [hpt.pate0(), 0],
         hpt: Some(Arc::new(hpt)),
+        pcr: 0,
     })
 }
 

@@ -142,6 +142,8 @@ pub struct PartitionCpuState {
     pub pate: [u64; 2],
     /// The hashed page table the hypervisor keeps for the partition (`crate::hpt`).
     pub hpt: Option<Arc<ppc::mmu::Hpt>>,
+    /// Processor compatibility register: the ISA level negotiated at CAS (0: the model's own).
+    pub pcr: u64,
 }
 
 /// Smallest RAM a pseries guest is given (the kernel, its initramfs and the firmware area fit).
@@ -237,5 +239,6 @@ pub fn apply_cpu_state(cpu: &mut ppc::Cpu, st: &PartitionCpuState) {
     cpu.spr[sprn::LPCR] = (cpu.spr[sprn::LPCR] & !MANAGED) | (st.lpcr & MANAGED);
     cpu.pate = st.pate;
     cpu.hpt = st.hpt.clone();
+    cpu.spr[sprn::PCR] = st.pcr;
     cpu.tlb_flush();
 }

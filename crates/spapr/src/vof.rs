@@ -764,13 +764,25 @@ pub const HCALLS: &[(u64, &str, HcallFn)] =
 /// KVMPPC_H_VOF_CLIENT: r4 = real address (32-bit) of the prom_args block.
 fn h_vof_client(m: &Machine, cpu: &mut Cpu) -> i64 {
     let args = cpu.gpr[4] & 0xffff_ffff;
-    let (Ok(mut vof), Ok(mut tree)) = (m.vof.lock(), m.tree.lock()) else {
-        return H_HARDWARE;
+    let (ret, cas) = {
+        let (Ok(mut vof), Ok(mut tree)) = (m.vof.lock(), m.tree.lock()) else {
+            return H_HARDWARE;
+        };
+        let before = vof.cas_result();
+        let ret = match vof.client_call(&m.mem, &mut tree, m, args) {
+            Ok(()) => H_SUCCESS,
+            Err(_) => H_PARAMETER,
+        };
+        let after = vof.cas_result();
+        (ret, (after != before).then_some(after).flatten())
     };
-    match vof.client_call(&m.mem, &mut tree, m, args) {
-        Ok(()) => H_SUCCESS,
-        Err(_) => H_PARAMETER,
+    // A negotiated compatibility mode makes every vCPU behave as that ISA level (PCR), which
+    // also gates the instructions it decodes.
+    if let Some(res) = cas {
+        let pcr = cpu.model.pcr_for(res.level);
+        m.update_cpu_state(cpu, |st| st.pcr = pcr);
     }
+    ret
 }
 
 #[cfg(test)]
