@@ -98,6 +98,99 @@ use std::sync::Mutex;
 mod tests {
     use super::*;
 
+    /// Every registered hcall, fed seeded random and edge-value arguments (including RTAS buffers
+    /// and client-interface blocks full of garbage), must return a code and never panic.
+    #[test]
+    fn random_arguments_never_panic() {
+        use crate::testutil::{cpu, machine};
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let edges = [
+            0,
+            1,
+            u64::MAX,
+            0x7100_0000,
+            0x1100,
+            0x1000,
+            0xfff,
+            1 << 40,
+            0x10_0000,
+        ];
+        let (m, _) = machine();
+        // Fill low memory with garbage so pointers to it read nonsense.
+        let mut junk = vec![0u8; 1 << 20];
+        for b in junk.iter_mut() {
+            *b = next() as u8;
+        }
+        assert!(m.mem.write(0, &junk));
+        let nrs: Vec<u64> = tables()
+            .iter()
+            .flat_map(|t| t.iter().map(|r| r.0))
+            .collect();
+        for round in 0..300 {
+            for &nr in &nrs {
+                let mut c = cpu(&m);
+                c.gpr[3] = nr;
+                for r in 4..12 {
+                    let v = next();
+                    c.gpr[r] = match v % 4 {
+                        0 => edges[(v >> 8) as usize % edges.len()],
+                        1 => v % (1 << 20),
+                        _ => v,
+                    };
+                }
+                dispatch(&m, &mut c);
+                let _ = round;
+            }
+        }
+    }
+
+    /// Every RTAS service with random argument counts and values must answer without panicking
+    /// (power-off & co. may change the run state; that is fine).
+    #[test]
+    fn random_rtas_calls_never_panic() {
+        use crate::testutil::{cpu, machine};
+        let mut seed = 42u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (m, _) = machine();
+        let names: Vec<&str> = crate::rtas::table().map(|(n, _)| *n).collect();
+        let buf = 0x8000u64;
+        for _ in 0..200 {
+            for name in &names {
+                let tok = crate::rtas::token(name).expect("listed");
+                let nargs = (next() % 9) as u32;
+                let nret = (next() % 9) as u32;
+                let mut words = vec![tok, nargs, nret];
+                for _ in 0..nargs {
+                    let v = next();
+                    words.push(match v % 3 {
+                        0 => v as u32 % 0x2000,
+                        1 => u32::MAX - (v as u32 % 16),
+                        _ => v as u32,
+                    });
+                }
+                words.extend(std::iter::repeat_n(0, nret as usize));
+                let b: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+                assert!(m.mem.write(buf, &b));
+                let mut c = cpu(&m);
+                c.gpr[3] = crate::rtas::KVMPPC_H_RTAS;
+                c.gpr[4] = buf;
+                dispatch(&m, &mut c);
+            }
+        }
+    }
+
     #[test]
     fn no_duplicate_hcall_numbers() {
         let mut all: Vec<u64> = tables()

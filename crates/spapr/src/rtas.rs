@@ -242,6 +242,10 @@ pub const HCALLS: &[(u64, &str, HcallFn)] = &[(KVMPPC_H_RTAS, "KVMPPC_H_RTAS", h
 fn h_rtas(m: &Machine, cpu: &mut Cpu) -> i64 {
     let buf = cpu.gpr[4];
     let mem = &m.mem;
+    // Inside RAM, every cell offset below is far from overflowing.
+    if buf >= mem.size() {
+        return H_PARAMETER;
+    }
     let rd = |a: u64| -> Option<u32> {
         let mut b = [0u8; 4];
         mem.read(a, &mut b).then(|| u32::from_be_bytes(b))
