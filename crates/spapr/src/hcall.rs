@@ -191,6 +191,83 @@ mod tests {
         }
     }
 
+    /// Every client-interface service, called with random argument counts and values (pointers
+    /// into garbage, at the end of RAM, or wild), must fail cleanly rather than panic.
+    #[test]
+    fn random_client_interface_calls_never_panic() {
+        use crate::testutil::{cpu, machine};
+        let mut seed = 7u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (m, _) = machine();
+        let tree = crate::fdt::build(&m.config, None);
+        {
+            let mut vof = m.vof.lock().expect("vof");
+            *vof = crate::vof::Vof::new(m.config.ram_size);
+            vof.install(&m.mem, &tree, (0x40_0000, 0x50_0000), None)
+                .expect("install");
+        }
+        *m.tree.lock().expect("tree") = tree;
+        let services = [
+            "finddevice",
+            "getprop",
+            "getproplen",
+            "nextprop",
+            "setprop",
+            "peer",
+            "child",
+            "parent",
+            "instance-to-package",
+            "package-to-path",
+            "instance-to-path",
+            "canon",
+            "open",
+            "close",
+            "write",
+            "read",
+            "seek",
+            "claim",
+            "release",
+            "milliseconds",
+            "call-method",
+            "test",
+            "interpret",
+            "quiesce",
+            "nonexistent",
+        ];
+        let (args, strs) = (0x20_0000u64, 0x20_1000u64);
+        let mem_end = m.mem.size() as u32;
+        for _ in 0..300 {
+            for svc in services {
+                let mut name = svc.as_bytes().to_vec();
+                name.push(0);
+                assert!(m.mem.write(strs, &name));
+                let nargs = (next() % 12) as u32;
+                let nret = (next() % 12) as u32;
+                let mut words = vec![strs as u32, nargs, nret];
+                for _ in 0..10 {
+                    let v = next();
+                    words.push(match v % 4 {
+                        0 => strs as u32 + (v as u32 % 64),
+                        1 => mem_end.wrapping_sub(v as u32 % 8),
+                        2 => v as u32 % 0x100,
+                        _ => v as u32,
+                    });
+                }
+                let b: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+                assert!(m.mem.write(args, &b));
+                let mut c = cpu(&m);
+                c.gpr[3] = crate::vof::KVMPPC_H_VOF_CLIENT;
+                c.gpr[4] = args;
+                dispatch(&m, &mut c);
+            }
+        }
+    }
+
     #[test]
     fn no_duplicate_hcall_numbers() {
         let mut all: Vec<u64> = tables()
