@@ -214,3 +214,51 @@ fn interactive_shell_over_stdin() {
     let o = s.finish();
     assert_eq!(o.status.code(), Some(0), "{o:?}");
 }
+
+/// The boot above with another CPU model or MMU: /proc/cpuinfo must name the model and the MMU that
+/// were asked for, and the applets must run.
+fn model_boot(name: &str, cpu: &str, append: &str, want_cpu: &str, want_mmu: &str) {
+    let _g = lock();
+    let init = "#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s
+grep -E '^(cpu|MMU)' /proc/cpuinfo
+echo one two three | wc -w
+poweroff -f
+";
+    let o = boot(name, init, &["-cpu", cpu, "-append", append]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let l = lines(&o.stdout);
+    assert!(
+        l.iter()
+            .any(|x| x.starts_with("cpu") && x.contains(want_cpu)),
+        "cpu line: {o:?}"
+    );
+    assert!(
+        l.iter()
+            .any(|x| x.starts_with("MMU") && x.ends_with(want_mmu)),
+        "MMU line: {o:?}"
+    );
+    assert!(l.contains(&"3"), "wc -w: {o:?}");
+}
+
+#[test]
+fn power8_boots_with_hash() {
+    model_boot("power8", "POWER8", "console=hvc0", "POWER8", "Hash");
+}
+
+#[test]
+fn power10_boots_with_radix() {
+    model_boot("power10", "POWER10", "console=hvc0", "POWER10", "Radix");
+}
+
+#[test]
+fn power9_disable_radix_boots_with_hash() {
+    model_boot(
+        "power9-hash",
+        "POWER9",
+        "console=hvc0 disable_radix",
+        "POWER9",
+        "Hash",
+    );
+}
