@@ -622,8 +622,17 @@ impl Builder {
                     None => return cannot(&k, &val, "invalid compatibility mode"),
                 },
                 "resize-hpt" => match val.as_str() {
-                    "default" | "disabled" | "enabled" => {}
-                    "required" => return cannot(&k, &val, "HPT resizing is not implemented"),
+                    "default" | "enabled" => self.config.resize_hpt = true,
+                    "disabled" => self.config.resize_hpt = false,
+                    // QEMU refuses guests whose CAS does not announce HPT resizing; lpar's CAS
+                    // does not look at that option, so it cannot make the guarantee.
+                    "required" => {
+                        return cannot(
+                            &k,
+                            &val,
+                            "not supported (guest support is not checked; use enabled)",
+                        )
+                    }
                     _ => {
                         return cannot(&k, &val, "invalid (default, disabled, enabled or required)")
                     }
@@ -915,8 +924,17 @@ mod tests {
             "pseries,kernel-addr=4096",
         ])
         .unwrap();
+        assert!(!o.config.resize_hpt);
         // Repeated -M options merge, later values winning (QEMU's behaviour).
         assert_eq!(o.config.kernel_addr, 4096);
+        // HPT resizing is on by default; enabled and default keep it, the last value wins.
+        assert!(with_kernel(&[]).unwrap().config.resize_hpt);
+        for (v, on) in [("enabled", true), ("default", true), ("disabled", false)] {
+            let o = with_kernel(&["-M", &format!("pseries,resize-hpt={v}")]).unwrap();
+            assert_eq!(o.config.resize_hpt, on, "{v}");
+        }
+        let o = with_kernel(&["-M", "resize-hpt=disabled", "-M", "resize-hpt=enabled"]).unwrap();
+        assert!(o.config.resize_hpt);
         let o = with_kernel(&["-M", "kernel-addr=0x4000000"]).unwrap();
         assert_eq!(o.config.kernel_addr, 0x400_0000);
     }
@@ -933,6 +951,8 @@ mod tests {
         assert!(err(&["-M", "pseries,ic-mode=dual"]).contains("not supported yet"));
         assert!(err(&["-M", "pseries,accel=kvm"]).contains("KVM"));
         assert!(err(&["-M", "pseries,vsmt=3"]).contains("vsmt=3"));
+        assert!(err(&["-M", "pseries,resize-hpt=required"]).contains("resize-hpt=required"));
+        assert!(err(&["-M", "pseries,resize-hpt=maybe"]).contains("resize-hpt=maybe"));
         assert!(err(&["-M", "pseries,kernel-addr=zz"]).contains("kernel-addr=zz"));
         assert!(
             err(&["-M", "pseries,cap-hpt-max-page-size=3000"]).contains("cap-hpt-max-page-size")

@@ -57,6 +57,9 @@ pub mod hpte {
     pub const AVPN: u64 = 0x3fff_ffff_ffff_ff80;
     /// Software bits (57:60); PAPR gives 57:58 to the hypervisor.
     pub const SW: u64 = 0x78;
+    /// Software bit 59, which Linux sets in the entries it bolts (never evicts or removes on
+    /// its own); HPT resizing keeps these at any cost, as QEMU's and KVM's do.
+    pub const BOLTED: u64 = 0x10;
     pub const L: u64 = 0x4;
     pub const H: u64 = 0x2;
     pub const V: u64 = 0x1;
@@ -128,6 +131,43 @@ pub fn hpte_page_shift_any(v: u64, r: u64) -> Option<u32> {
     SEGMENT_PAGE_SIZES
         .iter()
         .find_map(|s| hpte_page_shift(s, v, r))
+}
+
+/// The (base, actual) page shifts of an HPTE judged without a segment: the base size is what the
+/// hash used to place it, the actual size what it maps. The LP encodings are distinct across base
+/// sizes, so the pair is unambiguous.
+fn hpte_page_shifts(v: u64, r: u64) -> Option<(u32, u32)> {
+    if v & hpte::L == 0 {
+        return Some((12, 12));
+    }
+    SEGMENT_PAGE_SIZES
+        .iter()
+        .find_map(|s| hpte_page_shift(s, v, r).map(|actual| (s.shift, actual)))
+}
+
+/// The full (39-bit) primary hash of valid entry (`v`, `r`) found in group `group` of a table
+/// whose group mask is `mask`, or None if no search could ever find it there (an encoding no
+/// segment accepts, a reserved segment size, or a group its hash does not select).
+///
+/// The AVPN holds B, the VSID and the segment offset from bit 23 up; the lower page-number bits
+/// the hash needs (and bit 23 for pages larger than 8 MiB, which the AVPN does not reliably hold)
+/// come back from the group index, which is the hash's low bits (complemented for H=1).
+fn hpte_hash(v: u64, r: u64, group: u64, mask: u64) -> Option<u64> {
+    let (base, actual) = hpte_page_shifts(v, r)?;
+    let avpn = (v & hpte::AVPN) >> 7;
+    let (vterm, off_hi) = match v >> hpte::B_SHIFT {
+        0 => (avpn >> 5, avpn & 0x1f),
+        1 => {
+            let vsid = avpn >> 17;
+            (vsid ^ (vsid << 25), avpn & 0x1_ffff)
+        }
+        _ => return None,
+    };
+    let low_hash = if v & hpte::H != 0 { !group } else { group } & mask;
+    let from_group = ((1u64 << (actual.max(23) - base)) - 1) & mask;
+    let page = ((off_hi << 23) >> base) & !from_group | (low_hash ^ vterm) & from_group;
+    let hash = (vterm ^ page) & HASH_MASK;
+    (hash & mask == low_hash).then_some(hash)
 }
 
 /// One SLB entry.
@@ -242,6 +282,47 @@ impl Hpt {
             .word(ptex, 1)?
             .fetch_and(!bits.to_be(), Ordering::AcqRel);
         Some(u64::from_be(old))
+    }
+
+    /// Number of PTE groups minus one: the mask the hash is reduced with.
+    fn group_mask(&self) -> u64 {
+        (1u64 << (self.shift - 7)) - 1
+    }
+
+    /// HPT resizing: copies every valid entry of this table into `new` (empty, of any size), each
+    /// in the group its hash selects there, in the same slot and with the same H, so that a guest
+    /// that recorded where it put an entry (Linux keeps H and the slot, and recomputes the group
+    /// from the hash) still finds it. Entries no search could find (see `hpte_hash`) are dropped.
+    ///
+    /// Shrinking folds several groups into one, so a slot may already be taken: a non-bolted
+    /// entry gives way (the guest refaults it), a bolted one displaces a non-bolted one, and two
+    /// bolted ones fail the rehash with Err(ptex of the second); `new` is then to be discarded.
+    pub fn rehash_into(&self, new: &Hpt) -> Result<(), u64> {
+        let (old_mask, new_mask) = (self.group_mask(), new.group_mask());
+        for ptex in 0..self.entries() {
+            let Some((v, r)) = self.read(ptex) else {
+                break;
+            };
+            if v & hpte::V == 0 {
+                continue;
+            }
+            let Some(hash) = hpte_hash(v, r, ptex >> 3, old_mask) else {
+                continue;
+            };
+            let group = if v & hpte::H != 0 { !hash } else { hash } & new_mask;
+            let to = group << 3 | (ptex & 7);
+            let Some((nv, _)) = new.read(to) else {
+                continue;
+            };
+            if nv & hpte::V != 0 && nv & hpte::BOLTED != 0 {
+                if v & hpte::BOLTED != 0 {
+                    return Err(ptex);
+                }
+                continue;
+            }
+            new.write(to, v, r);
+        }
+        Ok(())
     }
 
     /// Invalidates every entry.
@@ -870,6 +951,127 @@ mod tests {
         assert_eq!(hpte_page_shift_any(hpte::V | hpte::L, 0x100_8000), Some(24));
         assert_eq!(hpte_page_shift_any(hpte::V | hpte::L, 0x103_8000), Some(24));
         assert_eq!(hpte_page_shift_any(hpte::V | hpte::L, 0x100_3000), None);
+    }
+
+    /// The hash comes back from an entry and its group (the example values of the tests above).
+    #[test]
+    fn entry_hash_from_avpn_and_group() {
+        // 4 KiB page, 256 MiB segment: hash 0x12_1713 (primary group 0x713, secondary 0x0ec).
+        assert_eq!(hpte_hash(V0, 0, 0x713, 0x7ff), Some(0x12_1713));
+        assert_eq!(hpte_hash(V0 | hpte::H, 0, 0x0ec, 0x7ff), Some(0x12_1713));
+        // A 4 KiB entry's group gives page bits 0:10 (the AVPN the others), so any group is
+        // consistent: in group 0x714 it maps page 0x2344.
+        assert_eq!(hpte_hash(V0, 0, 0x714, 0x7ff), Some(0x12_1714));
+        // 64 KiB base page (LP 1): page 0x234, hash 0x12_3662.
+        assert_eq!(
+            hpte_hash(V0 | hpte::L, 0x30_1000, 0x662, 0x7ff),
+            Some(0x12_3662)
+        );
+        // A 64 KiB page's group gives page bits 0:6 only; the AVPN says bits 7:10 of the hash
+        // select group 0x662 & 0x780, not 0x6e2 & 0x780: no search finds it there.
+        assert_eq!(hpte_hash(V0 | hpte::L, 0x30_1000, 0x6e2, 0x7ff), None);
+        // 64 KiB page in a 4 KiB segment (LP 7): hashed with the base size, as for 4 KiB.
+        assert_eq!(
+            hpte_hash(V0 | hpte::L, 0x40_7000, 0x713, 0x7ff),
+            Some(0x12_1713)
+        );
+        // 16 MiB page, 1 TiB segment: vsid ^ (vsid << 25) ^ 2 (39 bits) = 0x4e_3145_678b.
+        let vsid: u64 = 0x1_2345_6789;
+        let v = 1 << 62 | vsid << 24 | 4 << 7 | hpte::L | hpte::V;
+        assert_eq!(hpte_hash(v, 0x100_0000, 0x78b, 0x7ff), Some(0x4e_3145_678b));
+        // A bigger table checks more bits: 0x4e_3145_678b & 0x1fff = 0x78b still, but
+        // & 0x3fff = 0x278b.
+        assert_eq!(
+            hpte_hash(v, 0x100_0000, 0x78b, 0x1fff),
+            Some(0x4e_3145_678b)
+        );
+        assert_eq!(hpte_hash(v, 0x100_0000, 0x78b, 0x3fff), None);
+        assert_eq!(
+            hpte_hash(v, 0x100_0000, 0x278b, 0x3fff),
+            Some(0x4e_3145_678b)
+        );
+        // Reserved segment size, or a size encoding no segment has.
+        assert_eq!(hpte_hash(2 << 62 | V0, 0, 0x713, 0x7ff), None);
+        assert_eq!(hpte_hash(V0 | hpte::L, 0x100_3000, 0x713, 0x7ff), None);
+    }
+
+    /// Growing moves entries to the group the wider hash selects, keeping slot and H; the CPU
+    /// finds them there.
+    #[test]
+    fn rehash_grows_and_shrinks() {
+        let old = Hpt::new(18).expect("hpt");
+        // Secondary entry in slot 3 of group 0x0ec: in a 2^19 table !0x12_1713 & 0xfff = 0x8ec.
+        assert!(old.write(SECONDARY + 3, V0 | hpte::H, 0x3000 | hpte::R));
+        // Primary 64 KiB entry, slot 6 of group 0x662: 0x12_3662 & 0xfff = 0x662, unmoved.
+        let v64 = V0 | hpte::L | hpte::BOLTED;
+        assert!(old.write(0x662 * 8 + 6, v64, 0x30_1000));
+        // Invalid and misplaced entries are not copied.
+        assert!(old.write(9, V0 & !hpte::V, 0x5000));
+        assert!(old.write(0x6e2 * 8, V0 | hpte::L, 0x30_1000));
+        let big = Hpt::new(19).expect("hpt");
+        assert_eq!(old.rehash_into(&big), Ok(()));
+        assert_eq!(
+            big.read(0x8ec * 8 + 3),
+            Some((V0 | hpte::H, 0x3000 | hpte::R))
+        );
+        assert_eq!(big.read(0x662 * 8 + 6), Some((v64, 0x30_1000)));
+        let valid = (0..big.entries())
+            .filter(|&i| big.read(i).is_some_and(|(v, _)| v & hpte::V != 0))
+            .count();
+        assert_eq!(valid, 2);
+        let mut c = hash_cpu();
+        c.hpt = Some(Arc::new(big));
+        c.pate[0] = 1;
+        slbe(&mut c, 0, EA, KSEG);
+        assert_eq!(c.translate(EA, Access::Read), Ok(0x3678));
+        slbe(&mut c, 1, 0x2000_0000, KSEG | 0x110);
+        c.tlb_flush();
+        assert_eq!(
+            c.translate(0x2000_0000 | (EA & 0xfff_ffff), Access::Read),
+            Ok(0x30_5678)
+        );
+        // And back: the same positions as at first.
+        let small = Hpt::new(18).expect("hpt");
+        assert_eq!(c.hpt.as_deref().expect("hpt").rehash_into(&small), Ok(()));
+        assert_eq!(small.read(SECONDARY + 3).map(|e| e.0), Some(V0 | hpte::H));
+        assert_eq!(small.read(0x662 * 8 + 6).map(|e| e.0), Some(v64));
+    }
+
+    /// Shrinking folds groups 0x713 and 0xf13 of a 2^19 table into 0x713: entries in the same
+    /// slot collide. EA offset 0x2b4_5678 has page 0x2b45, hash 0x12_3456 ^ 0x2b45 = 0x12_1f13.
+    #[test]
+    fn rehash_collisions_when_shrinking() {
+        let v_b = 0x1_2345_6280 | hpte::V; // AVPN offset bits: 0x2b4_5678 >> 23 = 5
+        let run = |a: u64, b: u64, slot_b: u64| {
+            let old = Hpt::new(19).expect("hpt");
+            assert!(old.write(0x713 * 8 + 2, V0 | a, 0xa000));
+            assert!(old.write(0xf13 * 8 + slot_b, v_b | b, 0xb000));
+            let new = Hpt::new(18).expect("hpt");
+            let rc = old.rehash_into(&new);
+            (rc, new.read(0x713 * 8 + 2), new.read(0x713 * 8 + slot_b))
+        };
+        let bolted = hpte::BOLTED;
+        // Two bolted entries: no room, the failure names the second.
+        assert_eq!(run(bolted, bolted, 2).0, Err(0xf13 * 8 + 2));
+        // A bolted entry displaces a non-bolted one, and keeps its place against one.
+        assert_eq!(
+            run(0, bolted, 2),
+            (
+                Ok(()),
+                Some((v_b | bolted, 0xb000)),
+                Some((v_b | bolted, 0xb000))
+            )
+        );
+        assert_eq!(run(bolted, 0, 2).1, Some((V0 | bolted, 0xa000)));
+        // Two non-bolted: the later one stays (either may go; the guest refaults it).
+        assert_eq!(run(0, 0, 2).1, Some((v_b, 0xb000)));
+        // Different slots don't collide.
+        let (rc, a, b) = run(bolted, bolted, 5);
+        assert_eq!(rc, Ok(()));
+        assert_eq!(
+            (a, b),
+            (Some((V0 | bolted, 0xa000)), Some((v_b | bolted, 0xb000)))
+        );
     }
 
     #[test]

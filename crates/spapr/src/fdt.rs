@@ -65,7 +65,8 @@ const HYPERTAS_SETS: &[(&str, &[u64])] = &[
     ("hcall-vphn", &[0x2ec]),
     // H_PUT_TCE_INDIRECT, H_STUFF_TCE
     ("hcall-multi-tce", &[0x138, 0x13c]),
-    // (No "hcall-hpt-resize": H_RESIZE_HPT_PREPARE/COMMIT exist but only say H_FUNCTION.)
+    // H_RESIZE_HPT_PREPARE, H_RESIZE_HPT_COMMIT (not with resize-hpt=disabled)
+    ("hcall-hpt-resize", &[0x36c, 0x370]),
     // H_RPT_INVALIDATE
     ("hcall-rpt-invalidate", &[0x448]),
     // H_WATCHDOG
@@ -91,7 +92,7 @@ pub fn build(cfg: &MachineConfig, initrd: Option<(u64, u64)>) -> DeviceTree {
     build_chosen(&mut t, cfg, initrd);
     build_memory(&mut t, cfg.ram_size);
     build_cpus(&mut t, cfg);
-    build_rtas(&mut t);
+    build_rtas(&mut t, cfg);
     build_xics(&mut t, cfg.smp);
     build_vdevice(&mut t);
     build_event_sources(&mut t);
@@ -344,17 +345,19 @@ fn cpu_props(t: &mut DeviceTree, cpu: NodeId, index: u32, cfg: &MachineConfig) {
     t.set_prop(cpu, "ibm,processor-storage-keys", cells(&[0, 0]));
 }
 
-/// The hypercall sets whose hcalls are all present in the machine's hcall tables.
-fn hypertas(sets: &[(&str, &[u64])]) -> Vec<u8> {
+/// The hypercall sets whose hcalls are all present in the machine's hcall tables and that the
+/// configuration does not turn off.
+fn hypertas(sets: &[(&str, &[u64])], cfg: &MachineConfig) -> Vec<u8> {
     let names: Vec<&str> = sets
         .iter()
+        .filter(|&&(name, _)| name != "hcall-hpt-resize" || cfg.resize_hpt)
         .filter(|(_, nrs)| nrs.iter().all(|&nr| crate::hcall::lookup(nr).is_some()))
         .map(|&(name, _)| name)
         .collect();
     strings(&names)
 }
 
-fn build_rtas(t: &mut DeviceTree) {
+fn build_rtas(t: &mut DeviceTree, cfg: &MachineConfig) {
     let rtas = t.add_node(DeviceTree::ROOT, "rtas");
     // prom_init allocates this much and calls instantiate-rtas there.
     t.set_u32(rtas, "rtas-size", crate::rtas::RTAS_SIZE as u32);
@@ -364,11 +367,11 @@ fn build_rtas(t: &mut DeviceTree) {
         }
     }
     // Its presence makes prom_init and Linux treat the machine as an LPAR (hypercalls).
-    t.set_prop(rtas, "ibm,hypertas-functions", hypertas(HYPERTAS_SETS));
+    t.set_prop(rtas, "ibm,hypertas-functions", hypertas(HYPERTAS_SETS, cfg));
     t.set_prop(
         rtas,
         "qemu,hypertas-functions",
-        hypertas(QEMU_HYPERTAS_SETS),
+        hypertas(QEMU_HYPERTAS_SETS, cfg),
     );
     t.set_u32(rtas, "rtas-error-log-max", RTAS_ERROR_LOG_MAX);
     t.set_u32(rtas, "rtas-event-scan-rate", RTAS_EVENT_SCAN_RATE);
@@ -629,6 +632,27 @@ mod tests {
         let refp = prop(&t, "/rtas", "ibm,associativity-reference-points");
         // Linux indexes the domain counts by the first reference point: one node.
         assert_eq!(u32_at(dom, u32_at(refp, 0) as usize), 1);
+    }
+
+    #[test]
+    fn hpt_resize_set_follows_the_machine_property() {
+        let names = |cfg: &MachineConfig| -> Vec<String> {
+            let t = build(cfg, None);
+            prop(&t, "/rtas", "ibm,hypertas-functions")
+                .split(|&b| b == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        };
+        let on = names(&cfg(1));
+        assert!(on.iter().any(|n| n == "hcall-hpt-resize"));
+        let off = names(&MachineConfig {
+            resize_hpt: false,
+            ..cfg(1)
+        });
+        assert!(!off.iter().any(|n| n == "hcall-hpt-resize"));
+        // Nothing else changes.
+        assert_eq!(off.len() + 1, on.len());
     }
 
     #[test]

@@ -14,11 +14,17 @@
 //! Real mode: the guest's real mode area (its VRMA) is min(RAM, 1 TiB), as QEMU's spapr_rma_size
 //! computes it (the VRMA is one 1 TiB segment); the CPU faults real-mode accesses beyond it.
 //!
-//! HPT resizing (H_RESIZE_HPT_PREPARE/COMMIT) is not implemented: both return H_FUNCTION and
-//! "hcall-hpt-resize" is not advertised.
+//! HPT resizing (PAPR's "hcall-hpt-resize", QEMU's protocol): H_RESIZE_HPT_PREPARE allocates an
+//! empty table of the requested size (synchronously: it never answers H_LONG_BUSY), and
+//! H_RESIZE_HPT_COMMIT rehashes every entry into it (`Hpt::rehash_into`) and switches the
+//! partition to it under the partition-state lock; every vCPU drops its cached translations and
+//! takes the new table and PATE HTABSIZE with the state generation. A bolted-entry collision
+//! (shrinking) fails the commit with H_PTEG_FULL and leaves the old table in use. With
+//! `resize-hpt=disabled` both answer H_AUTHORITY and the set is not advertised.
 
 use crate::hcall::{
-    HcallFn, H_FUNCTION, H_HARDWARE, H_NOT_FOUND, H_PARAMETER, H_PTEG_FULL, H_SUCCESS,
+    HcallFn, H_AUTHORITY, H_CLOSED, H_FUNCTION, H_HARDWARE, H_NOT_AVAILABLE, H_NOT_FOUND, H_NO_MEM,
+    H_PARAMETER, H_PTEG_FULL, H_RESOURCE, H_SUCCESS,
 };
 use crate::machine::{Machine, PartitionCpuState};
 use ppc::mmu::{hpte, hpte_page_shift_any, Hpt};
@@ -44,8 +50,16 @@ pub const HCALLS: &[(u64, &str, HcallFn)] = &[
     (H_CLEAR_REF, "H_CLEAR_REF", h_clear_ref),
     (H_PROTECT, "H_PROTECT", h_protect),
     (H_BULK_REMOVE, "H_BULK_REMOVE", h_bulk_remove),
-    (H_RESIZE_HPT_PREPARE, "H_RESIZE_HPT_PREPARE", h_resize_hpt),
-    (H_RESIZE_HPT_COMMIT, "H_RESIZE_HPT_COMMIT", h_resize_hpt),
+    (
+        H_RESIZE_HPT_PREPARE,
+        "H_RESIZE_HPT_PREPARE",
+        h_resize_hpt_prepare,
+    ),
+    (
+        H_RESIZE_HPT_COMMIT,
+        "H_RESIZE_HPT_COMMIT",
+        h_resize_hpt_commit,
+    ),
 ];
 
 /// hcall flags (PAPR numbering: bit n is 1 << (63 - n)).
@@ -107,6 +121,7 @@ pub fn initial_cpu_state(ram: u64) -> Result<PartitionCpuState, String> {
         lpcr: 0,
         pate: [hpt.pate0(), 0],
         hpt: Some(Arc::new(hpt)),
+        pending_hpt: None,
         pcr: 0,
     })
 }
@@ -360,9 +375,94 @@ fn h_clear_mod(m: &Machine, cpu: &mut Cpu) -> i64 {
     clear_bit(m, cpu, hpte::C)
 }
 
-/// HPT resizing is not implemented (and not advertised).
-fn h_resize_hpt(_m: &Machine, _cpu: &mut Cpu) -> i64 {
-    H_FUNCTION
+/// Whether the partition translates with the HPT (LPCR[HR]=0); a radix guest has no use for
+/// resizing it (QEMU frees it and answers H_NOT_AVAILABLE).
+fn hash_mode(st: &PartitionCpuState) -> bool {
+    st.lpcr & ppc::cpu::lpcr::HR == 0 && st.hpt.is_some()
+}
+
+/// H_RESIZE_HPT_PREPARE(flags, shift): makes an empty 2^shift-byte table ready for the commit,
+/// replacing a pending one of another size; shift 0 cancels. As QEMU, the table may be at most
+/// twice the size the machine's RAM gets at boot (H_RESOURCE beyond).
+fn h_resize_hpt_prepare(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (fl, shift) = (cpu.gpr[4], cpu.gpr[5]);
+    if !m.config.resize_hpt {
+        return H_AUTHORITY;
+    }
+    let Ok(mut st) = m.cpu_state.lock() else {
+        return H_HARDWARE;
+    };
+    if !hash_mode(&st) {
+        return H_NOT_AVAILABLE;
+    }
+    if fl != 0 {
+        return H_PARAMETER;
+    }
+    if shift != 0 && !(Hpt::MIN_SHIFT as u64..=Hpt::MAX_SHIFT as u64).contains(&shift) {
+        return H_PARAMETER;
+    }
+    if shift > shift_for_ram(m.config.ram_size) as u64 + 1 {
+        return H_RESOURCE;
+    }
+    // A pending table of this size is still empty (a commit always consumes it): keep it.
+    if st
+        .pending_hpt
+        .as_ref()
+        .is_some_and(|p| p.shift() as u64 == shift)
+    {
+        return H_SUCCESS;
+    }
+    st.pending_hpt = None;
+    if shift == 0 {
+        return H_SUCCESS;
+    }
+    match Hpt::new(shift as u32) {
+        Ok(h) => {
+            st.pending_hpt = Some(Arc::new(h));
+            H_SUCCESS
+        }
+        Err(_) => H_NO_MEM,
+    }
+}
+
+/// H_RESIZE_HPT_COMMIT(flags, shift): moves every entry into the table prepared for `shift` and
+/// makes it the partition's. H_CLOSED without a prepared table of that size (QEMU and KVM answer
+/// so for both cases); H_PTEG_FULL if bolted entries collide, the old table staying in use. The
+/// prepared table is consumed either way.
+fn h_resize_hpt_commit(m: &Machine, cpu: &mut Cpu) -> i64 {
+    let (fl, shift) = (cpu.gpr[4], cpu.gpr[5]);
+    if !m.config.resize_hpt {
+        return H_AUTHORITY;
+    }
+    if fl != 0 {
+        return H_PARAMETER;
+    }
+    // Under the state lock, so no hcall changes the table during the rehash; the caller takes the
+    // new table at once (its translations dropped), the other vCPUs at their next slice.
+    let mut rc = H_HARDWARE;
+    m.update_cpu_state(cpu, |st| {
+        rc = commit(st, shift);
+    });
+    rc
+}
+
+fn commit(st: &mut PartitionCpuState, shift: u64) -> i64 {
+    if !hash_mode(st) {
+        return H_NOT_AVAILABLE;
+    }
+    // A size that doesn't match leaves the prepared table for a commit that does.
+    let Some(new) = st.pending_hpt.take_if(|p| p.shift() as u64 == shift) else {
+        return H_CLOSED;
+    };
+    let Some(old) = st.hpt.as_deref() else {
+        return H_NOT_AVAILABLE;
+    };
+    if old.rehash_into(&new).is_err() {
+        return H_PTEG_FULL;
+    }
+    st.pate[0] = new.pate0();
+    st.hpt = Some(new);
+    H_SUCCESS
 }
 
 #[cfg(test)]
@@ -370,6 +470,7 @@ mod tests {
     use super::*;
     use crate::testutil::{cpu, hcall, machine};
     use flags::*;
+    use ppc::mmu::slb;
 
     /// The test machine has 64 MiB of RAM: a 2^19-byte HPT (1/128 of RAM), 32768 entries.
     const ENTRIES: u64 = 1 << 15;
@@ -700,15 +801,443 @@ mod tests {
         assert_eq!(c.gpr[6] >> bulk::CODE_SHIFT & 3, bulk::PARM);
     }
 
+    fn pending_shift(m: &Machine) -> Option<u32> {
+        let st = m.cpu_state.lock().expect("state");
+        st.pending_hpt.as_ref().map(|h| h.shift())
+    }
+
+    fn table(m: &Machine) -> Arc<Hpt> {
+        m.cpu_state.lock().expect("state").hpt.clone().expect("hpt")
+    }
+
     #[test]
-    fn resize_is_not_provided() {
+    fn resize_prepare_checks_arguments() {
         let (m, _) = machine();
         let mut c = cpu(&m);
+        let prepare =
+            |c: &mut Cpu, fl: u64, shift: u64| hcall(&m, c, H_RESIZE_HPT_PREPARE, &[fl, shift]);
+        assert_eq!(prepare(&mut c, 1, 20), H_PARAMETER, "flags must be 0");
+        assert_eq!(prepare(&mut c, 1 << 63, 20), H_PARAMETER);
+        // Outside the architected 2^18 .. 2^46.
+        for shift in [1, 17, 47, 64, 1 << 32 | 20, u64::MAX] {
+            assert_eq!(prepare(&mut c, 0, shift), H_PARAMETER, "{shift}");
+        }
+        // 64 MiB of RAM gets 2^19 at boot; one order more is the most a guest may ask for.
+        assert_eq!(prepare(&mut c, 0, 21), H_RESOURCE);
+        assert_eq!(prepare(&mut c, 0, 46), H_RESOURCE);
+        assert_eq!(pending_shift(&m), None, "failures prepare nothing");
+        for shift in [18, 19, 20] {
+            assert_eq!(prepare(&mut c, 0, shift), H_SUCCESS, "{shift}");
+            assert_eq!(pending_shift(&m), Some(shift as u32));
+        }
+        // Asking again for the pending size keeps it.
+        let before = m.cpu_state.lock().expect("state").pending_hpt.clone();
+        assert_eq!(prepare(&mut c, 0, 20), H_SUCCESS);
+        let after = m.cpu_state.lock().expect("state").pending_hpt.clone();
+        assert!(Arc::ptr_eq(
+            before.as_ref().expect("p"),
+            after.as_ref().expect("p")
+        ));
+        // Preparing changes nothing the vCPUs see.
+        assert_eq!(table(&m).shift(), 19);
+        assert_eq!(m.cpu_state.lock().expect("state").pate[0], 1);
+    }
+
+    #[test]
+    fn resize_cancel_and_replace() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        // Shift 0 cancels, and is fine with nothing pending.
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 0]), H_SUCCESS);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 20]), H_SUCCESS);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 0]), H_SUCCESS);
+        assert_eq!(pending_shift(&m), None);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_CLOSED);
+        // Another size replaces the pending one.
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 20]), H_SUCCESS);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 18]), H_SUCCESS);
+        assert_eq!(pending_shift(&m), Some(18));
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_CLOSED);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 18]), H_SUCCESS);
+        assert_eq!(table(&m).shift(), 18);
+    }
+
+    #[test]
+    fn resize_commit_needs_a_matching_prepare() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        let old = table(&m);
+        // Nothing prepared.
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_CLOSED);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 0]), H_CLOSED);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 20]), H_SUCCESS);
+        // Flags, then another size: refused, and the prepared table stays for the right one.
+        assert_eq!(
+            hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[1, 20]),
+            H_PARAMETER
+        );
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 19]), H_CLOSED);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 18]), H_CLOSED);
+        assert_eq!(pending_shift(&m), Some(20));
+        assert!(Arc::ptr_eq(&table(&m), &old));
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_SUCCESS);
+        // The prepared table is used up.
+        assert_eq!(pending_shift(&m), None);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_CLOSED);
+        // The same size as the current one is a valid (if pointless) resize.
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 20]), H_SUCCESS);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_SUCCESS);
+    }
+
+    #[test]
+    fn resize_refused_to_radix_guests() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 20]), H_SUCCESS);
+        m.update_cpu_state(&mut c, |st| st.lpcr |= ppc::cpu::lpcr::HR);
         assert_eq!(
             hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 20]),
-            H_FUNCTION
+            H_NOT_AVAILABLE
         );
-        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]), H_FUNCTION);
+        assert_eq!(
+            hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 20]),
+            H_NOT_AVAILABLE
+        );
+        assert_eq!(table(&m).shift(), 19);
+    }
+
+    #[test]
+    fn resize_disabled() {
+        let cfg = crate::machine::MachineConfig {
+            ram_size: 64 << 20,
+            resize_hpt: false,
+            ..Default::default()
+        };
+        let m = Machine::new(cfg, Box::new(std::io::sink())).expect("machine");
+        let mut c = cpu(&m);
+        // QEMU's answer, checked before anything else.
+        for args in [[0, 20], [0, 0], [1, 99]] {
+            assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &args), H_AUTHORITY);
+            assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &args), H_AUTHORITY);
+        }
+        assert_eq!(pending_shift(&m), None);
+        assert_eq!(table(&m).shift(), 19);
+    }
+
+    /// The ISA's primary hash (Book III 5.7.7.2) of `ea` in a segment: VSID ^ page (256 MiB) or
+    /// VSID ^ (VSID << 25) ^ page (1 TiB), page being the offset in the segment over the base
+    /// page size; 39 bits.
+    fn isa_hash(vsid: u64, one_tb: bool, ea: u64, base_shift: u32) -> u64 {
+        let (off, v) = if one_tb {
+            (ea & ((1 << 40) - 1), vsid ^ (vsid << 25))
+        } else {
+            (ea & ((1 << 28) - 1), vsid)
+        };
+        (v ^ (off >> base_shift)) & ((1 << 39) - 1)
+    }
+
+    /// One mapping for the resize test.
+    struct Mapping {
+        ea: u64,
+        vsid: u64,
+        one_tb: bool,
+        /// Segment base page size (log2) and its SLB L||LP.
+        base: u32,
+        llp: u64,
+        /// Actual page size (log2) and its LP encoding in the HPTE.
+        actual: u32,
+        lp: u64,
+        ra: u64,
+        secondary: bool,
+        slot: u64,
+        bolted: bool,
+    }
+
+    impl Mapping {
+        fn slb_rs(&self) -> u64 {
+            if self.one_tb {
+                1 << 62 | self.vsid << 24 | slb::KP | self.llp
+            } else {
+                self.vsid << 12 | slb::KP | self.llp
+            }
+        }
+
+        /// HPTE doubleword 0: B, AVPN (VA bits 0:54, with the bits inside a page larger than
+        /// 8 MiB clear, as Linux writes them), L, H, V.
+        fn pteh(&self) -> u64 {
+            let (b, vsid_bits, off) = if self.one_tb {
+                (1u64, self.vsid << 24, self.ea & ((1 << 40) - 1))
+            } else {
+                (0, self.vsid << 12, self.ea & ((1 << 28) - 1))
+            };
+            let mut hi = off >> 23;
+            if self.actual > 23 {
+                hi &= !((1 << (self.actual - 23)) - 1);
+            }
+            b << 62
+                | vsid_bits
+                | hi << 7
+                | if self.actual > 12 { hpte::L } else { 0 }
+                | if self.secondary { hpte::H } else { 0 }
+                | if self.bolted { hpte::BOLTED } else { 0 }
+                | hpte::V
+        }
+
+        fn ptel(&self) -> u64 {
+            self.ra | self.lp << 12 | hpte::M
+        }
+
+        /// Where the entry belongs in a table of 2^shift bytes.
+        fn ptex(&self, shift: u32) -> u64 {
+            let h = isa_hash(self.vsid, self.one_tb, self.ea, self.base);
+            let h = if self.secondary { !h } else { h };
+            (h & ((1 << (shift - 7)) - 1)) << 3 | self.slot
+        }
+
+        fn expected_ra(&self) -> u64 {
+            self.ra | (self.ea & ((1 << self.actual) - 1))
+        }
+    }
+
+    fn mappings() -> Vec<Mapping> {
+        let m =
+            |ea, vsid, one_tb, (base, llp), (actual, lp), ra, secondary, slot, bolted| Mapping {
+                ea,
+                vsid,
+                one_tb,
+                base,
+                llp,
+                actual,
+                lp,
+                ra,
+                secondary,
+                slot,
+                bolted,
+            };
+        vec![
+            // 256 MiB segments: 4 KiB pages, primary and secondary.
+            m(
+                0x1234_5678,
+                0x12_3456,
+                false,
+                (12, 0),
+                (12, 0),
+                0x1_0000,
+                false,
+                0,
+                true,
+            ),
+            m(
+                0x11ab_c123,
+                0x12_3456,
+                false,
+                (12, 0),
+                (12, 0),
+                0x2_0000,
+                true,
+                7,
+                false,
+            ),
+            // 64 KiB pages in a 64 KiB segment.
+            m(
+                0x2345_6789,
+                0x5_4321,
+                false,
+                (16, 0x110),
+                (16, 1),
+                0x30_0000,
+                false,
+                3,
+                true,
+            ),
+            // 16 MiB pages in a 1 TiB segment (Linux's kernel mapping), secondary.
+            m(
+                0xc000_0000_0234_5678,
+                0x1_2345_6789,
+                true,
+                (24, 0x100),
+                (24, 0),
+                0x100_0000,
+                true,
+                1,
+                true,
+            ),
+            // 4 KiB pages in a 1 TiB segment.
+            m(
+                0x0000_01ab_cdef_1234,
+                0x77_7777,
+                true,
+                (12, 0),
+                (12, 0),
+                0x4_0000,
+                false,
+                5,
+                false,
+            ),
+            // A 16 MiB page in a 64 KiB segment (Linux's THP), the 64 KiB subpage with offset
+            // bit 23 set, which the AVPN does not carry.
+            m(
+                0x3192_3456,
+                0x6_6666,
+                false,
+                (16, 0x110),
+                (24, 0x8),
+                0x200_0000,
+                false,
+                4,
+                false,
+            ),
+            // A 64 KiB page in a 4 KiB segment.
+            m(
+                0x1560_abcd,
+                0x12_3456,
+                false,
+                (12, 0),
+                (16, 0x7),
+                0x50_0000,
+                true,
+                6,
+                false,
+            ),
+        ]
+    }
+
+    /// Every mapping translates on `c` and is where H_READ finds it (searching the table).
+    fn check_mappings(m: &Machine, c: &mut Cpu, maps: &[Mapping], shift: u32) {
+        let entries = 1u64 << (shift - 4);
+        assert_eq!(c.pate[0], (shift - 18) as u64);
+        assert_eq!(c.hpt.as_ref().map(|h| h.shift()), Some(shift));
+        assert_eq!(hcall(m, c, H_READ, &[0, entries]), H_PARAMETER);
+        assert_eq!(hcall(m, c, H_READ, &[0, entries - 1]), H_SUCCESS);
+        for (i, map) in maps.iter().enumerate() {
+            assert_eq!(
+                c.translate(map.ea, ppc::mmu::Access::Read),
+                Ok(map.expected_ra()),
+                "mapping {i} in 2^{shift}"
+            );
+        }
+        let mut found: Vec<Vec<u64>> = vec![Vec::new(); maps.len()];
+        for first in (0..entries).step_by(4) {
+            assert_eq!(hcall(m, c, H_READ, &[H_READ_4, first]), H_SUCCESS);
+            for k in 0..4 {
+                let (v, r) = (c.gpr[4 + 2 * k], c.gpr[5 + 2 * k]);
+                if v & hpte::V == 0 {
+                    continue;
+                }
+                let i = maps
+                    .iter()
+                    .position(|map| map.pteh() == v && map.ptel() == r & !(hpte::R | hpte::C))
+                    .expect("only the test's entries");
+                // The reference recorded by the first translation moved with the entry.
+                assert_ne!(r & hpte::R, 0, "mapping {i}");
+                found[i].push(first + k as u64);
+            }
+        }
+        for (i, map) in maps.iter().enumerate() {
+            assert_eq!(found[i], [map.ptex(shift)], "mapping {i} in 2^{shift}");
+        }
+    }
+
+    #[test]
+    fn resize_rehashes_every_entry() {
+        use ppc::cpu::msr;
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        let mut other = cpu(&m);
+        crate::machine::apply_cpu_state(&mut c, &m.cpu_state.lock().expect("state"));
+        crate::machine::apply_cpu_state(&mut other, &m.cpu_state.lock().expect("state"));
+        let maps = mappings();
+        for cpu in [&mut c, &mut other] {
+            cpu.set_msr(msr::SF | msr::ME | msr::IR | msr::DR);
+            for (i, map) in maps.iter().enumerate() {
+                let esid = if map.one_tb {
+                    map.ea & slb::ESID_1T
+                } else {
+                    map.ea & slb::ESID_256M
+                };
+                assert!(cpu.slb_store(esid | slb::V | i as u64, map.slb_rs()));
+            }
+        }
+        for map in &maps {
+            assert_eq!(
+                hcall(
+                    &m,
+                    &mut c,
+                    H_ENTER,
+                    &[H_EXACT, map.ptex(19), map.pteh(), map.ptel()]
+                ),
+                H_SUCCESS
+            );
+        }
+        check_mappings(&m, &mut c, &maps, 19);
+        for shift in [20, 18, 19, 18, 20] {
+            let gen = m.cpu_gen.load(Ordering::SeqCst);
+            assert_eq!(
+                hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, shift as u64]),
+                H_SUCCESS
+            );
+            assert_eq!(
+                hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, shift as u64]),
+                H_SUCCESS
+            );
+            assert_eq!(
+                m.cpu_state.lock().expect("state").pate[0],
+                (shift - 18) as u64
+            );
+            check_mappings(&m, &mut c, &maps, shift);
+            // The other vCPUs take the new table with the next state generation.
+            assert!(m.cpu_gen.load(Ordering::SeqCst) > gen);
+            crate::machine::apply_cpu_state(&mut other, &m.cpu_state.lock().expect("state"));
+            for map in &maps {
+                assert_eq!(
+                    other.translate(map.ea, ppc::mmu::Access::Read),
+                    Ok(map.expected_ra())
+                );
+            }
+        }
+    }
+
+    /// Shrinking 2^19 -> 2^18 folds groups 0x713 and 0xf13 together: bolted entries in the same
+    /// slot of both can't both stay, and the commit fails with the old table in place.
+    #[test]
+    fn resize_pteg_full_keeps_the_old_table() {
+        let (m, _) = machine();
+        let mut c = cpu(&m);
+        // VSID 0x12_3456, 4 KiB pages: EA offsets 0x234_5678 and 0x2b4_5678 (pages 0x2345 and
+        // 0x2b45) hash to 0x12_1713 and 0x12_1f13.
+        let a = 0x1_2345_6200 | hpte::BOLTED | hpte::V;
+        let b = 0x1_2345_6280 | hpte::BOLTED | hpte::V;
+        let r = 0x1_0000 | hpte::M;
+        for (ptex, v) in [(0x713 * 8 + 2, a), (0xf13 * 8 + 2, b)] {
+            assert_eq!(
+                hcall(&m, &mut c, H_ENTER, &[H_EXACT, ptex, v, r]),
+                H_SUCCESS
+            );
+        }
+        let old = table(&m);
+        crate::machine::apply_cpu_state(&mut c, &m.cpu_state.lock().expect("state"));
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 18]), H_SUCCESS);
+        assert_eq!(
+            hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 18]),
+            H_PTEG_FULL
+        );
+        let st = m.cpu_state.lock().expect("state").clone();
+        assert!(Arc::ptr_eq(st.hpt.as_ref().expect("hpt"), &old));
+        assert_eq!(st.pate[0], 1);
+        assert!(
+            st.pending_hpt.is_none(),
+            "a failed commit uses up the table"
+        );
+        assert!(c.hpt.as_ref().is_some_and(|h| Arc::ptr_eq(h, &old)));
+        assert_eq!(c.pate[0], 1);
+        assert_eq!(read(&m, 0x713 * 8 + 2), (a, r));
+        assert_eq!(read(&m, 0xf13 * 8 + 2), (b, r));
+        // Unbolted, the second one gives way and the shrink goes through.
+        write(&m, 0xf13 * 8 + 2, b & !hpte::BOLTED, r);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_PREPARE, &[0, 18]), H_SUCCESS);
+        assert_eq!(hcall(&m, &mut c, H_RESIZE_HPT_COMMIT, &[0, 18]), H_SUCCESS);
+        assert_eq!(read(&m, 0x713 * 8 + 2), (a, r));
+        assert_eq!(table(&m).shift(), 18);
     }
 
     /// What the CPU sees after the hcalls: an H_ENTERed page translates, and H_REMOVE makes it

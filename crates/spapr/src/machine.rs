@@ -48,6 +48,9 @@ pub struct MachineConfig {
     /// `max-cpu-compat`); it may not be newer than the model. None: up to the model's own level,
     /// and raw mode (the real PVR) is allowed too.
     pub max_compat: Option<ppc::cpu::IsaLevel>,
+    /// HPT resizing (H_RESIZE_HPT_PREPARE/COMMIT, "hcall-hpt-resize") offered to hash guests
+    /// (`-M pseries,resize-hpt=`); when off the hcalls answer H_AUTHORITY, as QEMU's do.
+    pub resize_hpt: bool,
 }
 
 impl MachineConfig {
@@ -83,6 +86,7 @@ impl Default for MachineConfig {
             no_reboot: false,
             cpu_model: ppc::CpuModel::Power9,
             max_compat: None,
+            resize_hpt: true,
         }
     }
 }
@@ -142,6 +146,9 @@ pub struct PartitionCpuState {
     pub pate: [u64; 2],
     /// The hashed page table the hypervisor keeps for the partition (`crate::hpt`).
     pub hpt: Option<Arc<ppc::mmu::Hpt>>,
+    /// The table H_RESIZE_HPT_PREPARE made ready for H_RESIZE_HPT_COMMIT (`crate::hpt`); the
+    /// hypervisor's own, not given to vCPUs.
+    pub pending_hpt: Option<Arc<ppc::mmu::Hpt>>,
     /// Processor compatibility register: the ISA level negotiated at CAS (0: the model's own).
     pub pcr: u64,
 }
