@@ -188,6 +188,15 @@ fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
     ];
     Ok(match (n, w) {
         (n, None) if PLAIN.contains(&n) => cpu.spr[n],
+        // The hash MMU checks page keys against AMR/IAMR when it fills the TLB, so cached
+        // translations must go when they change.
+        (sprn::AMR | sprn::IAMR, Some(v)) => {
+            if cpu.spr[n] != v {
+                cpu.spr[n] = v;
+                cpu.tlb_flush();
+            }
+            0
+        }
         (n, Some(v)) if PLAIN.contains(&n) => {
             cpu.spr[n] = v;
             0

@@ -361,6 +361,12 @@ mod tests {
             try_exec(&mut c, mtspr(3, sprn::PVR as u32)),
             Err(Exception::Program(ProgramKind::Privileged))
         );
+        // A new AMR drops cached translations (hash page keys are checked at TLB fill).
+        c.slice_end = false;
+        c.gpr[3] = 0xc000_0000_0000_0000;
+        exec(&mut c, mtspr(3, sprn::AMR as u32));
+        assert!(c.slice_end);
+        assert_eq!(c.spr[sprn::AMR], 0xc000_0000_0000_0000);
         // An undefined privileged number is illegal in supervisor state.
         assert_eq!(
             try_exec(&mut c, mfspr(3, 1000)),
