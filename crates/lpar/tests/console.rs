@@ -175,6 +175,16 @@ impl Pty {
     }
 }
 
+/// lpar runs in its own session here, so a failing test must kill it or it outlives the test.
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[test]
 fn terminal_raw_mode_escapes_and_restoration() {
     let dir = scratch("pty-mux");

@@ -32,6 +32,7 @@ impl std::fmt::Debug for Output {
 
 /// A running lpar with piped stdio; output is collected by background threads.
 pub struct Session {
+    /// Killed when the session is dropped, so a failing test never leaves lpar running.
     pub child: Child,
     pub stdin: Option<ChildStdin>,
     out: Arc<Mutex<Vec<u8>>>,
@@ -171,6 +172,15 @@ impl Session {
     pub fn signal(&mut self, sig: i32) {
         // SAFETY: kill with our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
