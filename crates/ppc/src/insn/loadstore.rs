@@ -16,17 +16,17 @@ use crate::insn::{ea_d, ea_x, Insn};
 
 // Access kinds, used as const generic arguments so each handler is specialised at compile time.
 /// Byte, zero-extended.
-const B: u8 = 0;
+pub(crate) const B: u8 = 0;
 /// Halfword, zero-extended.
-const H: u8 = 1;
+pub(crate) const H: u8 = 1;
 /// Halfword, sign-extended (algebraic).
-const HA: u8 = 2;
+pub(crate) const HA: u8 = 2;
 /// Word, zero-extended.
-const W: u8 = 3;
+pub(crate) const W: u8 = 3;
 /// Word, sign-extended.
-const WA: u8 = 4;
+pub(crate) const WA: u8 = 4;
 /// Doubleword.
-const D: u8 = 5;
+pub(crate) const D: u8 = 5;
 /// Byte-reversed halfword.
 const HBR: u8 = 6;
 /// Byte-reversed word.
@@ -146,7 +146,7 @@ fn nop(_: &mut Cpu, _: Insn) -> Ex {
 
 /// Reads one unit of kind `K` at `ea`, extended to 64 bits.
 #[inline(always)]
-fn load<const K: u8>(cpu: &mut Cpu, ea: u64) -> Result<u64, Exception> {
+pub(crate) fn load<const K: u8>(cpu: &mut Cpu, ea: u64) -> Result<u64, Exception> {
     Ok(match K {
         B => cpu.ld_u8(ea)? as u64,
         H => cpu.ld_u16(ea)? as u64,
@@ -162,7 +162,7 @@ fn load<const K: u8>(cpu: &mut Cpu, ea: u64) -> Result<u64, Exception> {
 
 /// Writes the low-order unit of kind `K` of `v` at `ea`.
 #[inline(always)]
-fn store<const K: u8>(cpu: &mut Cpu, ea: u64, v: u64) -> Ex {
+pub(crate) fn store<const K: u8>(cpu: &mut Cpu, ea: u64, v: u64) -> Ex {
     match K {
         B => cpu.st_u8(ea, v as u8),
         H => cpu.st_u16(ea, v as u16),

@@ -12,7 +12,7 @@ use crate::cpu::{Cpu, Ex};
 use crate::exec::Handler;
 use crate::insn::fp::fpu::{double_to_single, single_to_double};
 use crate::insn::isa31::{load_pair, store_pair, xtp};
-use crate::insn::Insn;
+use crate::insn::{loadstore, Insn};
 
 /// Prefix type (bits 6:7).
 const TYPE_8LS: u32 = 0;
@@ -70,13 +70,13 @@ fn pnop_suffix_ok(s: Insn) -> bool {
 fn decode_mls(s: Insn) -> Option<Handler> {
     Some(match s.opcd() {
         14 => paddi,
-        32 => plwz,
-        34 => plbz,
-        36 => pstw,
-        38 => pstb,
-        40 => plhz,
-        42 => plha,
-        44 => psth,
+        32 => pload::<{ loadstore::W }>,
+        34 => pload::<{ loadstore::B }>,
+        36 => pstore::<{ loadstore::W }>,
+        38 => pstore::<{ loadstore::B }>,
+        40 => pload::<{ loadstore::H }>,
+        42 => pload::<{ loadstore::HA }>,
+        44 => pstore::<{ loadstore::H }>,
         48 => plfs,
         50 => plfd,
         52 => pstfs,
@@ -88,7 +88,7 @@ fn decode_mls(s: Insn) -> Option<Handler> {
 fn decode_8ls(s: Insn) -> Option<Handler> {
     let (rt, ra) = (s.rt(), s.ra());
     Some(match s.opcd() {
-        41 => plwa,
+        41 => pload::<{ loadstore::WA }>,
         42 => plxsd,
         43 => plxssp,
         46 => pstxsd,
@@ -98,10 +98,10 @@ fn decode_8ls(s: Insn) -> Option<Handler> {
         54 | 55 => pstxv,
         // RTp must be even and differ from a base register RA.
         56 if rt & 1 == 0 && (ra == 0 || ra != rt) => plq,
-        57 => pld,
+        57 => pload::<{ loadstore::D }>,
         58 => plxvp,
         60 if rt & 1 == 0 => pstq,
-        61 => pstd,
+        61 => pstore::<{ loadstore::D }>,
         62 => pstxvp,
         _ => return None,
     })
@@ -177,60 +177,17 @@ fn paddi(cpu: &mut Cpu, s: Insn) -> Ex {
     Ok(())
 }
 
-fn plbz(cpu: &mut Cpu, s: Insn) -> Ex {
+/// Fixed-point prefixed loads (plbz, plhz, plha, plwz, plwa, pld), kinds as loadstore's.
+fn pload<const K: u8>(cpu: &mut Cpu, s: Insn) -> Ex {
     let a = ea(cpu, s);
-    cpu.gpr[s.rt()] = cpu.ld_u8(a)? as u64;
+    cpu.gpr[s.rt()] = loadstore::load::<K>(cpu, a)?;
     Ok(())
 }
 
-fn plhz(cpu: &mut Cpu, s: Insn) -> Ex {
+/// Fixed-point prefixed stores (pstb, psth, pstw, pstd).
+fn pstore<const K: u8>(cpu: &mut Cpu, s: Insn) -> Ex {
     let a = ea(cpu, s);
-    cpu.gpr[s.rt()] = cpu.ld_u16(a)? as u64;
-    Ok(())
-}
-
-fn plha(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.gpr[s.rt()] = cpu.ld_u16(a)? as i16 as u64;
-    Ok(())
-}
-
-fn plwz(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.gpr[s.rt()] = cpu.ld_u32(a)? as u64;
-    Ok(())
-}
-
-fn plwa(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.gpr[s.rt()] = cpu.ld_u32(a)? as i32 as u64;
-    Ok(())
-}
-
-fn pld(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.gpr[s.rt()] = cpu.ld_u64(a)?;
-    Ok(())
-}
-
-fn pstb(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.st_u8(a, cpu.gpr[s.rt()] as u8)
-}
-
-fn psth(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.st_u16(a, cpu.gpr[s.rt()] as u16)
-}
-
-fn pstw(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.st_u32(a, cpu.gpr[s.rt()] as u32)
-}
-
-fn pstd(cpu: &mut Cpu, s: Insn) -> Ex {
-    let a = ea(cpu, s);
-    cpu.st_u64(a, cpu.gpr[s.rt()])
+    loadstore::store::<K>(cpu, a, cpu.gpr[s.rt()])
 }
 
 /// plq: the quadword in the current byte order into RTp (high half) and RTp+1, as lq.
