@@ -61,7 +61,8 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -append STRING         kernel command line
   -bios FILE             firmware image instead of the built-in client interface
   -accel tcg[,thread=single|multi,tb-size=N]
-                         the accelerator: software emulation only
+                         the accelerator: software emulation only; tb-size: MiB
+                         of host memory for decoded code (default 64)
   -nographic             no display: the console is on stdio (mon:stdio)
   -serial stdio|mon:stdio|null|none
                          where the console (hvc0) goes; on mon:stdio, Ctrl-A h lists
@@ -173,7 +174,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 b.append_given = true;
             }
             "accel" => {
-                if let Some(list) = accel(&opt, &value(&mut p, &opt)?)? {
+                if let Some(list) = accel(&opt, &value(&mut p, &opt)?, &mut b.config)? {
                     return Ok(Action::List(list));
                 }
             }
@@ -490,6 +491,9 @@ fn cpu(
     Ok(None)
 }
 
+/// Largest `-accel tcg,tb-size=` in MiB; more is surely a typo, not a wish.
+const MAX_TB_SIZE_MIB: u64 = 64 << 10;
+
 /// Accelerator names: only software emulation exists.
 fn accel_name(opt: &str, name: &str) -> Result<Option<&'static str>, String> {
     match name {
@@ -505,7 +509,7 @@ fn accel_name(opt: &str, name: &str) -> Result<Option<&'static str>, String> {
     }
 }
 
-fn accel(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
+fn accel(opt: &str, v: &str, c: &mut MachineConfig) -> Result<Option<&'static str>, String> {
     for (k, val) in keyval(v, "accel") {
         match k.as_str() {
             "accel" => {
@@ -514,7 +518,12 @@ fn accel(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
                 }
             }
             "thread" if val == "single" || val == "multi" => {}
-            "tb-size" if number(&val).is_some() => {}
+            // MiB of host memory for decoded code, as QEMU's; 0 keeps the default.
+            "tb-size" if number(&val).is_some_and(|n| n <= MAX_TB_SIZE_MIB) => {
+                if let Some(mib) = number(&val).filter(|&n| n > 0) {
+                    c.tb_size = mib << 20;
+                }
+            }
             "one-insn-per-tb" | "split-wx" if boolean(&val).is_some() => {}
             "thread" | "tb-size" | "one-insn-per-tb" | "split-wx" => {
                 return Err(format!("{opt} {v}: invalid value '{val}' for {k}"))

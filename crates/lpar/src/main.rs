@@ -1,6 +1,6 @@
 //! lpar: a pSeries (sPAPR) machine emulator with QEMU's command line.
 
-mod cli;
+use lpar::cli;
 mod console;
 mod term;
 
@@ -43,7 +43,12 @@ fn main() {
         }
         console::spawn_input(current.clone(), mux && term::stdin_is_tty());
     }
-    term::exit(run(&opts.config, opts.serial, &current))
+    let status = run(&opts.config, opts.serial, &current);
+    let hidden = ppc::ratelog::suppressed_total();
+    if hidden > 0 {
+        eprintln!("lpar: {hidden} diagnostic lines were not shown (rate limit)");
+    }
+    term::exit(status)
 }
 
 /// Boots the machine, again after each guest reboot unless -no-reboot; returns the exit status.
@@ -71,6 +76,11 @@ fn run(cfg: &MachineConfig, serial: Serial, current: &console::Current) -> i32 {
             RunState::Terminated(msg) => {
                 term::restore();
                 eprintln!("lpar: guest terminated: {msg}");
+                return 1;
+            }
+            RunState::Crashed(msg) => {
+                term::restore();
+                eprintln!("lpar: internal error, the machine stopped: {msg}");
                 return 1;
             }
             RunState::Running => {

@@ -9,66 +9,10 @@
 
 mod common;
 
-use common::{run, scratch, Output};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use common::{build_bare as build, run, scratch, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-const CC: &str = "powerpc64-linux-gnu-gcc";
-
-/// Freestanding, no FP/vector code (MSR[FP]/[VEC] are off at entry), no libc.
-const CFLAGS: &[&str] = &[
-    "-O2",
-    "-nostdlib",
-    "-ffreestanding",
-    "-fno-builtin",
-    // Keeps GCC from turning memcpy/memset's own loops into calls to themselves.
-    "-fno-tree-loop-distribute-patterns",
-    "-fno-pie",
-    "-no-pie",
-    "-static",
-    "-mbig-endian",
-    "-mcpu=power8",
-    "-msoft-float",
-    "-mno-altivec",
-    "-mno-vsx",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-Wl,--build-id=none",
-];
-
-fn sources() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bare")
-}
-
-/// Builds bare/<name>.c with the start code and runtime into `dir`; returns the ELF.
-fn build(dir: &Path, name: &str) -> PathBuf {
-    let src = sources();
-    let elf = dir.join(format!("{name}.elf"));
-    let res = Command::new(CC)
-        .args(CFLAGS)
-        .arg(format!("-Wl,-T,{}", src.join("bare.ld").display()))
-        .arg(src.join("start.S"))
-        .arg(src.join("rt.c"))
-        .arg(src.join(format!("{name}.c")))
-        .arg("-o")
-        .arg(&elf)
-        .output();
-    match res {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("{CC} not found: run scripts/fetch-assets.sh")
-        }
-        Err(e) => panic!("cannot run {CC}: {e}"),
-        Ok(o) if !o.status.success() => panic!(
-            "building {name} failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Ok(_) => elf,
-    }
-}
-
 /// Builds and runs program `name` on the pseries machine.
 fn boot(name: &str) -> Output {
     let dir = scratch(&format!("bare-be-{name}"));

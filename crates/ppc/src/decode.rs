@@ -85,18 +85,14 @@ pub fn illegal(cpu: &mut Cpu, i: Insn) -> Ex {
     Err(Exception::Program(ProgramKind::Illegal))
 }
 
-/// Reports each distinct unimplemented/illegal word once on stderr, so gaps are visible without
-/// flooding the log when a guest probes features in a loop.
+/// Reports each distinct unimplemented/illegal word on stderr, rate-limited (`crate::ratelog`), so
+/// gaps are visible without a guest that probes features in a loop flooding the log.
 fn log_once(w: u32, pc: u64) {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-    static SEEN: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+    static LOG: crate::ratelog::RateLog = crate::ratelog::RateLog::new("illegal instructions");
     if std::env::var_os("LPAR_QUIET_ILLEGAL").is_some() {
         return;
     }
-    if let Ok(mut g) = SEEN.lock() {
-        if g.get_or_insert_with(HashSet::new).insert(w) {
-            eprintln!("lpar: illegal or unimplemented instruction {w:#010x} at {pc:#x}");
-        }
-    }
+    LOG.once(w as u64, || {
+        format!("illegal or unimplemented instruction {w:#010x} at {pc:#x}")
+    });
 }

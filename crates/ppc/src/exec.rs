@@ -4,7 +4,8 @@
 //! page is executed; the loop then dispatches through the slot with no allocation or re-decode.
 //! A page's slots are dropped when the guest invalidates it (icbi) or the runner says its memory
 //! changed (`invalidate_range`). The cache is keyed by guest real address and byte order, so address
-//! space switches need no flush.
+//! space switches need no flush. It holds a bounded number of pages (a budget in bytes, QEMU's
+//! `tb-size`) and evicts the least recently used ones (CLOCK) when full.
 
 use crate::cpu::{Cpu, Ex, Exception, IsaLevel};
 use crate::decode::{decode_for, decode_prefixed_for};
@@ -48,66 +49,130 @@ impl Hasher for PageHasher {
     }
 }
 
-/// Decoded pages of one vCPU.
-#[derive(Default)]
+/// Host bytes one decoded page occupies (its slots); cache budgets are counted in these.
+pub const PAGE_BYTES: usize = std::mem::size_of::<Page>();
+/// Budget of a cache made with `DecodeCache::default()` (QEMU's `tb-size`, in bytes).
+pub const DEFAULT_BUDGET: usize = 64 << 20;
+/// Fewest pages a cache keeps whatever its budget: a loop spanning a few pages must not thrash.
+const MIN_PAGES: usize = 16;
+/// A key no page has (keys are page aligned, plus the byte-order bit).
+const FREE: u64 = u64::MAX;
+
+/// Decoded pages of one vCPU, at most `capacity` of them: a guest that executes code on every
+/// page of its RAM cannot grow host memory past the budget. When full, a page not looked up since
+/// the clock hand last passed it is evicted (CLOCK, an LRU approximation) and its slot reused, so
+/// a warm cache allocates nothing.
 pub struct DecodeCache {
-    pages: HashMap<u64, Box<Page>, BuildHasherDefault<PageHasher>>,
+    index: HashMap<u64, u32, BuildHasherDefault<PageHasher>>,
+    pages: Vec<Box<Page>>,
+    /// Key of each page in `pages` (`FREE` when unused), and whether it was used since the hand
+    /// last passed.
+    keys: Vec<u64>,
+    used: Vec<bool>,
+    free: Vec<u32>,
+    hand: usize,
+    capacity: usize,
     /// The ISA level the pages were decoded for (`Cpu::isa_level`); a change drops them all.
     level: Option<IsaLevel>,
+    /// Pages decoded and pages evicted, for tests and statistics.
+    pub decodes: u64,
+    pub evictions: u64,
+}
+
+impl Default for DecodeCache {
+    fn default() -> Self {
+        DecodeCache::with_budget(DEFAULT_BUDGET)
+    }
 }
 
 impl DecodeCache {
+    /// A cache using at most about `bytes` of host memory for decoded pages.
+    pub fn with_budget(bytes: usize) -> DecodeCache {
+        let capacity = (bytes / PAGE_BYTES).max(MIN_PAGES);
+        DecodeCache {
+            index: HashMap::default(),
+            pages: Vec::new(),
+            keys: Vec::new(),
+            used: Vec::new(),
+            free: Vec::new(),
+            hand: 0,
+            capacity,
+            level: None,
+            decodes: 0,
+            evictions: 0,
+        }
+    }
+
+    /// Most pages the cache holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Pages held now.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
     /// The decoded page at guest real address `ra` (page aligned) in byte order `le`.
     fn page(&mut self, cpu: &Cpu, ra: u64, le: bool) -> &Page {
         let key = ra | le as u64;
+        if let Some(&i) = self.index.get(&key) {
+            self.used[i as usize] = true;
+            return &self.pages[i as usize];
+        }
+        let i = self.take_slot();
+        self.keys[i] = key;
+        // A new page earns its second chance only by being entered again, so code run once
+        // (a scan) is evicted before code in use.
+        self.used[i] = false;
+        self.index.insert(key, i as u32);
+        self.decodes += 1;
         let level = self.level.unwrap_or(IsaLevel::MAX);
-        self.pages.entry(key).or_insert_with(|| {
-            let mut p = Box::new(Page {
+        decode_page(&mut self.pages[i], cpu, ra, le, level);
+        &self.pages[i]
+    }
+
+    /// A slot for a new page: a free one, a new one while under capacity, else the CLOCK victim.
+    fn take_slot(&mut self) -> usize {
+        if let Some(i) = self.free.pop() {
+            return i as usize;
+        }
+        if self.pages.len() < self.capacity {
+            self.pages.push(Box::new(Page {
                 slots: [Slot {
                     h: fetch_fault,
                     i: Insn(0),
                     p: 0,
                 }; SLOTS],
-            });
-            let mut raw = [0u8; 1 << PAGE_SHIFT];
-            if cpu.mem.read(ra, &mut raw) {
-                let words: Vec<u32> = raw
-                    .chunks_exact(4)
-                    .map(|w| {
-                        let b = [w[0], w[1], w[2], w[3]];
-                        if le {
-                            u32::from_le_bytes(b)
-                        } else {
-                            u32::from_be_bytes(b)
-                        }
-                    })
-                    .collect();
-                for (n, s) in p.slots.iter_mut().enumerate() {
-                    let w = words[n];
-                    *s = if Insn(w).opcd() == 1 {
-                        // A prefix in the last word of a 64-byte block would cross the
-                        // boundary, which the ISA forbids: decode_prefixed reports it.
-                        let suffix = if n % 16 != 15 {
-                            words.get(n + 1).copied()
-                        } else {
-                            None
-                        };
-                        Slot {
-                            h: decode_prefixed_for(level, w, suffix),
-                            i: Insn(suffix.unwrap_or(0)),
-                            p: w,
-                        }
-                    } else {
-                        Slot {
-                            h: decode_for(level, w),
-                            i: Insn(w),
-                            p: 0,
-                        }
-                    };
-                }
+            }));
+            self.keys.push(FREE);
+            self.used.push(false);
+            return self.pages.len() - 1;
+        }
+        // Every page in `pages` is live here (no free slot), so the sweep ends within two turns.
+        loop {
+            let h = self.hand;
+            self.hand = (h + 1) % self.pages.len();
+            if std::mem::take(&mut self.used[h]) {
+                continue;
             }
-            p
-        })
+            self.index.remove(&self.keys[h]);
+            self.keys[h] = FREE;
+            self.evictions += 1;
+            return h;
+        }
+    }
+
+    fn drop_key(&mut self, key: u64) {
+        if let Some(i) = self.index.remove(&key) {
+            self.keys[i as usize] = FREE;
+            self.used[i as usize] = false;
+            self.free.push(i);
+        }
     }
 
     /// Forgets the decoded form of every page overlapping guest real range `[ea, ea+len)`.
@@ -117,13 +182,21 @@ impl DecodeCache {
         }
         let first = ea & PAGE_MASK;
         let last = ea.saturating_add(len - 1) & PAGE_MASK;
-        if (last - first) >> PAGE_SHIFT > self.pages.len() as u64 {
-            self.pages.retain(|&k, _| k < first || k > last | 1);
+        if (last - first) >> PAGE_SHIFT > self.index.len() as u64 {
+            let doomed: Vec<u64> = self
+                .keys
+                .iter()
+                .copied()
+                .filter(|&k| k != FREE && k >= first && k <= last | 1)
+                .collect();
+            for k in doomed {
+                self.drop_key(k);
+            }
         } else {
             let mut p = first;
             loop {
-                self.pages.remove(&p);
-                self.pages.remove(&(p | 1));
+                self.drop_key(p);
+                self.drop_key(p | 1);
                 if p >= last {
                     break;
                 }
@@ -132,8 +205,55 @@ impl DecodeCache {
         }
     }
 
+    /// Forgets every page (keeping their memory for reuse).
     pub fn clear(&mut self) {
-        self.pages.clear();
+        self.index.clear();
+        self.free.clear();
+        for (i, k) in self.keys.iter_mut().enumerate() {
+            *k = FREE;
+            self.used[i] = false;
+            self.free.push(i as u32);
+        }
+    }
+}
+
+/// Decodes the 4 KiB page at real address `ra` into `p`.
+fn decode_page(p: &mut Page, cpu: &Cpu, ra: u64, le: bool, level: IsaLevel) {
+    let mut raw = [0u8; 1 << PAGE_SHIFT];
+    if !cpu.mem.read(ra, &mut raw) {
+        p.slots.fill(Slot {
+            h: fetch_fault,
+            i: Insn(0),
+            p: 0,
+        });
+        return;
+    }
+    let word = |n: usize| -> Option<u32> {
+        let b: [u8; 4] = raw.get(n * 4..n * 4 + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    for (n, s) in p.slots.iter_mut().enumerate() {
+        let w = word(n).unwrap_or(0);
+        *s = if Insn(w).opcd() == 1 {
+            // A prefix in the last word of a 64-byte block would cross the boundary, which the
+            // ISA forbids: decode_prefixed reports it.
+            let suffix = if n % 16 != 15 { word(n + 1) } else { None };
+            Slot {
+                h: decode_prefixed_for(level, w, suffix),
+                i: Insn(suffix.unwrap_or(0)),
+                p: w,
+            }
+        } else {
+            Slot {
+                h: decode_for(level, w),
+                i: Insn(w),
+                p: 0,
+            }
+        };
     }
 }
 
@@ -240,5 +360,94 @@ pub fn step(cpu: &mut Cpu) -> Result<(), Exception> {
             }
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::cpu;
+
+    /// Every 4 KiB page of memory holds `addi r3,r3,1; b <next page>`, the last page branching
+    /// back to the first: a guest touching far more code pages than the cache may hold.
+    fn page_walker(c: &mut Cpu) -> u64 {
+        let pages = c.mem.size() >> PAGE_SHIFT;
+        for p in 0..pages {
+            let at = p << PAGE_SHIFT;
+            let off = if p + 1 == pages {
+                (-(at as i64 + 4)) as u32 & 0x03ff_fffc
+            } else {
+                (1 << PAGE_SHIFT) - 4
+            };
+            let b = 0x4800_0000 | off;
+            assert!(c.mem.write(at, &0x3863_0001u32.to_le_bytes()));
+            assert!(c.mem.write(at + 4, &b.to_le_bytes()));
+        }
+        c.pc = 0;
+        pages
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_budget_and_code_still_runs() {
+        let mut c = cpu();
+        let pages = page_walker(&mut c);
+        let mut cache = DecodeCache::with_budget(32 * PAGE_BYTES);
+        assert_eq!(cache.capacity(), 32);
+        for round in 1..=3u64 {
+            assert_eq!(run(&mut c, &mut cache, 2 * pages), Ok(()));
+            assert_eq!(
+                c.gpr[3],
+                round * pages,
+                "every page's addi ran once per round"
+            );
+            assert_eq!(c.pc, 0);
+            assert!(cache.len() <= 32);
+        }
+        assert_eq!(cache.decodes, 3 * pages);
+        assert_eq!(cache.evictions, 3 * pages - 32);
+    }
+
+    #[test]
+    fn both_byte_orders_share_one_budget() {
+        let mut c = cpu();
+        let pages = page_walker(&mut c);
+        let mut cache = DecodeCache::with_budget(0);
+        assert_eq!(cache.capacity(), MIN_PAGES);
+        for _ in 0..4 {
+            let _ = run(&mut c, &mut cache, 2 * pages);
+            c.set_msr(c.msr ^ crate::cpu::msr::LE);
+            c.pc = 0;
+            assert!(cache.len() <= MIN_PAGES);
+        }
+    }
+
+    #[test]
+    fn a_hot_page_survives_eviction_and_invalidated_pages_are_decoded_again() {
+        let mut c = cpu();
+        // Page 0: a loop `addi r3,r3,1; b .-4` stays hot while other pages come and go.
+        assert!(c.mem.write(0, &0x3863_0001u32.to_le_bytes()));
+        assert!(c.mem.write(4, &0x4bff_fffcu32.to_le_bytes()));
+        let mut cache = DecodeCache::with_budget(0);
+        for p in 1..200u64 {
+            c.pc = 0;
+            assert_eq!(run(&mut c, &mut cache, 10), Ok(()));
+            let at = p << PAGE_SHIFT;
+            assert!(c.mem.write(at, &0x6000_0000u32.to_le_bytes()));
+            c.pc = at;
+            let _ = run(&mut c, &mut cache, 1);
+        }
+        assert_eq!(cache.decodes, 200, "page 0 was decoded once, never evicted");
+        // After invalidation the page is decoded anew and the new code runs.
+        assert!(c.mem.write(0, &0x3863_0010u32.to_le_bytes()));
+        cache.invalidate_range(0, 4);
+        c.gpr[3] = 0;
+        c.pc = 0;
+        assert_eq!(run(&mut c, &mut cache, 1), Ok(()));
+        assert_eq!(c.gpr[3], 0x10);
+        cache.clear();
+        assert!(cache.is_empty());
+        c.pc = 0;
+        assert_eq!(run(&mut c, &mut cache, 1), Ok(()));
+        assert_eq!(c.gpr[3], 0x20);
     }
 }

@@ -8,6 +8,7 @@ pub mod insn;
 pub mod interrupt;
 pub mod mem;
 pub mod mmu;
+pub mod ratelog;
 
 pub use cpu::{Cpu, CpuModel, Ex, Exception, ProgramKind, Xer};
 pub use exec::{run, step, DecodeCache, Handler};

@@ -84,28 +84,97 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
             cpu.irq = slot.irq.clone();
             cpu.async_irqs = true;
             m.xics.connect(i as u32, slot.irq.clone());
-            Vcpu::new(i, cpu)
+            Vcpu::new(i, cpu, m.config.code_cache_budget())
         })
         .collect()
 }
 
-/// Runs all vCPUs (vCPU 0 on the calling thread) until the machine stops; returns why.
+/// Runs all vCPUs (vCPU 0 on the calling thread) until the machine stops; returns why. A vCPU
+/// that panics stops the whole machine with `RunState::Crashed` instead of vanishing while the
+/// others run on.
 pub fn run(m: &Arc<Machine>, mut vcpus: Vec<Vcpu>) -> RunState {
     let rest: Vec<Vcpu> = vcpus.drain(1..).collect();
     let threads: Vec<_> = rest
         .into_iter()
-        .map(|mut v| {
+        .map(|v| {
             let m = m.clone();
-            std::thread::spawn(move || v.run(&m))
+            std::thread::Builder::new()
+                .name(format!("vcpu{}", v.id))
+                .spawn(move || run_guarded(&m, v))
         })
         .collect();
-    let st = match vcpus.first_mut() {
-        Some(v) => v.run(m),
+    for t in &threads {
+        if let Err(e) = t {
+            m.request(RunState::Crashed(format!(
+                "cannot start a vCPU thread: {e}"
+            )));
+        }
+    }
+    let st = match vcpus.pop() {
+        Some(v) => run_guarded(m, v),
         None => RunState::Terminated("no vCPU".into()),
     };
     m.kick();
-    for t in threads {
+    for t in threads.into_iter().flatten() {
         let _ = t.join();
     }
-    st
+    // The first request wins: a crash elsewhere outranks what vCPU 0 saw.
+    match m.run_state() {
+        RunState::Running => st,
+        s => s,
+    }
+}
+
+/// Runs one vCPU, turning a panic into a machine-wide `Crashed` state.
+fn run_guarded(m: &Arc<Machine>, mut v: Vcpu) -> RunState {
+    let id = v.id;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.run(m))) {
+        Ok(st) => st,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let st = RunState::Crashed(format!("vCPU {id} panicked: {msg}"));
+            m.request(st.clone());
+            st
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vCPU thread that panics stops the whole machine with the message; the other vCPU, in an
+    /// endless loop, is not left running.
+    #[test]
+    fn a_vcpu_panic_stops_the_machine() {
+        let cfg = MachineConfig {
+            ram_size: 64 << 20,
+            smp: 2,
+            ..Default::default()
+        };
+        let m = Machine::new(cfg, Box::new(std::io::sink())).expect("machine");
+        let prog = |at: u64, words: &[u32]| {
+            let b: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+            assert!(m.mem.write(at, &b));
+        };
+        prog(
+            0x100,
+            &[0x3860_0000 | crate::hcall::TEST_PANIC as u32, 0x4400_0022],
+        ); // li r3; sc 1
+        prog(0x200, &[0x4800_0000]); // b .
+        if let Ok(mut cpus) = m.cpus.lock() {
+            cpus[1].stopped = false;
+        }
+        let mut vcpus = make_vcpus(&m);
+        for (v, pc) in vcpus.iter_mut().zip([0x200, 0x100]) {
+            v.cpu.set_msr(msr::SF | msr::ME);
+            v.cpu.pc = pc;
+        }
+        let st = run(&Arc::new(m), vcpus);
+        assert_eq!(st, RunState::Crashed("vCPU 1 panicked: test panic".into()));
+    }
 }

@@ -1,7 +1,7 @@
 //! Hypercalls (`sc 1` from the guest kernel): one table from hcall number to handler. Handlers read
 //! their arguments from r4.. and may write outputs to r4..; their return value goes to r3.
 //! Each PAPR concept's module exports its own `HCALLS` rows; unknown numbers get H_FUNCTION and are
-//! logged once.
+//! logged, rate-limited (`ppc::ratelog`).
 
 use crate::machine::Machine;
 use ppc::Cpu;
@@ -31,6 +31,10 @@ pub const H_P3: i64 = -56;
 pub const H_P4: i64 = -57;
 pub const H_UNSUPPORTED_FLAG: i64 = -256;
 
+/// An hcall number that panics in unit tests, to prove a vCPU panic stops the machine.
+#[cfg(test)]
+pub const TEST_PANIC: u64 = 0x7ff0;
+
 /// Every module's hcall rows. A module adds its handlers by exporting `HCALLS`.
 fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 8] {
     [
@@ -47,6 +51,10 @@ fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 8] {
 
 /// Finds the handler of hcall `nr`.
 pub fn lookup(nr: u64) -> Option<(&'static str, HcallFn)> {
+    #[cfg(test)]
+    if nr == TEST_PANIC {
+        return Some(("test-panic", |_, _| panic!("test panic")));
+    }
     tables()
         .iter()
         .flat_map(|t| t.iter())
@@ -82,17 +90,11 @@ fn trace() -> bool {
     *T.get_or_init(|| std::env::var_os("LPAR_TRACE_HCALLS").is_some())
 }
 
+/// Unknown numbers are logged rate-limited: a guest looping over numbers cannot flood stderr.
 fn log_unknown(nr: u64) {
-    use std::collections::HashSet;
-    static SEEN: Mutex<Option<HashSet<u64>>> = Mutex::new(None);
-    if let Ok(mut g) = SEEN.lock() {
-        if g.get_or_insert_with(HashSet::new).insert(nr) {
-            eprintln!("lpar: unimplemented hcall {nr:#x}");
-        }
-    }
+    static LOG: ppc::ratelog::RateLog = ppc::ratelog::RateLog::new("unimplemented hcalls");
+    LOG.once(nr, || format!("unimplemented hcall {nr:#x}"));
 }
-
-use std::sync::Mutex;
 
 #[cfg(test)]
 mod tests {

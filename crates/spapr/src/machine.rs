@@ -51,6 +51,9 @@ pub struct MachineConfig {
     /// HPT resizing (H_RESIZE_HPT_PREPARE/COMMIT, "hcall-hpt-resize") offered to hash guests
     /// (`-M pseries,resize-hpt=`); when off the hcalls answer H_AUTHORITY, as QEMU's do.
     pub resize_hpt: bool,
+    /// Host memory for decoded/translated code, shared out among the vCPUs (`-accel tcg,tb-size=`,
+    /// in bytes): each vCPU's cache is bounded by its share.
+    pub tb_size: u64,
 }
 
 impl MachineConfig {
@@ -58,6 +61,30 @@ impl MachineConfig {
     pub fn isa_level(&self) -> ppc::cpu::IsaLevel {
         let model = self.cpu_model.isa_level();
         self.max_compat.map_or(model, |c| c.min(model))
+    }
+
+    /// Each vCPU's share of `tb_size`.
+    pub fn code_cache_budget(&self) -> usize {
+        (self.tb_size / self.smp.max(1) as u64).min(usize::MAX as u64) as usize
+    }
+
+    /// Rejects a `kernel-addr` that is not 64 KiB aligned or lies outside RAM (the kernel would
+    /// wrap around or land where the guest cannot run it).
+    pub fn check_kernel_addr(&self) -> Result<(), String> {
+        let a = self.kernel_addr;
+        if a & (KERNEL_ADDR_ALIGN - 1) != 0 {
+            return Err(format!(
+                "-M pseries,kernel-addr={a:#x}: not {} KiB aligned",
+                KERNEL_ADDR_ALIGN >> 10
+            ));
+        }
+        if a >= self.ram_size {
+            return Err(format!(
+                "-M pseries,kernel-addr={a:#x}: outside guest RAM ({} MiB)",
+                self.ram_size >> 20
+            ));
+        }
+        Ok(())
     }
 
     /// Rejects a compatibility mode newer than the CPU model.
@@ -87,6 +114,7 @@ impl Default for MachineConfig {
             cpu_model: ppc::CpuModel::Power9,
             max_compat: None,
             resize_hpt: true,
+            tb_size: ppc::exec::DEFAULT_BUDGET as u64,
         }
     }
 }
@@ -101,6 +129,8 @@ pub enum RunState {
     Reset,
     /// ibm,os-term or an unrecoverable guest error, with the message.
     Terminated(String),
+    /// An emulator bug (a vCPU thread panicked), with the message: the machine stops.
+    Crashed(String),
 }
 
 /// State shared by every vCPU thread and device.
@@ -153,6 +183,9 @@ pub struct PartitionCpuState {
     pub pcr: u64,
 }
 
+/// Alignment `kernel-addr` must have (the kernel's 64 KiB page size).
+pub const KERNEL_ADDR_ALIGN: u64 = 0x1_0000;
+
 /// Smallest RAM a pseries guest is given (the kernel, its initramfs and the firmware area fit).
 pub const MIN_RAM: u64 = 64 << 20;
 
@@ -164,6 +197,7 @@ impl Machine {
         console: Box<dyn std::io::Write + Send>,
     ) -> Result<Machine, String> {
         config.check_cpu()?;
+        config.check_kernel_addr()?;
         if config.ram_size < MIN_RAM {
             return Err(format!(
                 "-m {}M: too little memory for a pseries guest (at least {}M)",

@@ -35,11 +35,12 @@ fn debug_pc() -> bool {
 }
 
 impl Vcpu {
-    pub fn new(id: usize, cpu: Cpu) -> Vcpu {
+    /// A vCPU whose decoded-code cache may use `code_budget` bytes of host memory.
+    pub fn new(id: usize, cpu: Cpu, code_budget: usize) -> Vcpu {
         Vcpu {
             id,
             cpu,
-            cache: DecodeCache::default(),
+            cache: DecodeCache::with_budget(code_budget),
             ceded: false,
             gen_seen: u64::MAX,
             slices: 0,
@@ -656,7 +657,7 @@ mod tests {
         assert_eq!(rtas(&m, &mut c, "stop-self", &[], 1), [0]);
         assert_eq!(rtas(&m, &mut c, "query-cpu-stopped-state", &[0], 2), [0, 0]);
         assert_eq!(rtas(&m, &mut c, "start-cpu", &[0, 0x100, 7], 1), [0]);
-        let mut v = Vcpu::new(0, cpu(&m));
+        let mut v = Vcpu::new(0, cpu(&m), ppc::exec::DEFAULT_BUDGET);
         assert!(v.check_started(&m));
         assert_eq!((v.cpu.pc, v.cpu.gpr[3]), (0x100, 7));
     }
@@ -664,7 +665,7 @@ mod tests {
     #[test]
     fn cede_idles_until_decrementer() {
         let (m, _) = machine();
-        let mut v = Vcpu::new(0, cpu(&m));
+        let mut v = Vcpu::new(0, cpu(&m), ppc::exec::DEFAULT_BUDGET);
         assert_eq!(hcall(&m, &mut v.cpu, H_CEDE, &[]), 0);
         assert_ne!(v.cpu.msr & msr::EE, 0);
         v.ceded = true;

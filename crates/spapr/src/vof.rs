@@ -48,6 +48,9 @@ const MAX_SETPROP: u32 = 64 * 1024;
 const SETPROP_BUDGET: usize = 4 << 20;
 /// Open instances at a time.
 const MAX_INSTANCES: usize = 1024;
+/// Claimed ranges kept at a time (prom_init makes a few dozen): bounds memory and the linear
+/// overlap search a guest could otherwise make quadratic.
+const MAX_CLAIMS: usize = 1024;
 /// Distinct unknown service names we remember (to log each once).
 const MAX_LOGGED: usize = 64;
 
@@ -375,7 +378,7 @@ impl Vof {
     /// OF `claim`: with `align` 0, exactly [virt, virt+size); otherwise the lowest free
     /// `align`-aligned range above the kernel (virt ignored). None if impossible or overlapping.
     pub fn claim(&mut self, virt: u64, size: u64, align: u64) -> Option<u64> {
-        if size == 0 {
+        if size == 0 || self.claims.len() >= MAX_CLAIMS {
             return None;
         }
         let base = if align == 0 {
@@ -420,7 +423,10 @@ impl Vof {
                 kept.push((end, e));
             }
         }
-        self.claims = kept;
+        // Releasing the middle of a claim splits it: refuse a split past the bound.
+        if kept.len() <= MAX_CLAIMS {
+            self.claims = kept;
+        }
     }
 
     /// Claimed ranges [start, end), sorted.
@@ -658,7 +664,9 @@ impl Vof {
                         H_SUCCESS
                     }
                     Err(e) => {
-                        eprintln!("lpar: ibm,client-architecture-support: {e}");
+                        static LOG: ppc::ratelog::RateLog =
+                            ppc::ratelog::RateLog::new("CAS errors");
+                        LOG.line(|| format!("ibm,client-architecture-support: {e}"));
                         e.status()
                     }
                 };

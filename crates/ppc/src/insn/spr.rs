@@ -240,14 +240,12 @@ fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
     })
 }
 
-/// Reports each undefined SPR number a supervisor touches once, so missing SPRs are visible.
+/// Reports each undefined SPR number a supervisor touches, rate-limited, so missing SPRs are visible.
 fn log_unknown(n: usize) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEEN: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
-    let (w, b) = (n / 64 % 16, n % 64);
-    if SEEN[w].fetch_or(1 << b, Ordering::Relaxed) & (1 << b) == 0 {
-        eprintln!("lpar: unimplemented SPR {n} accessed in supervisor state");
-    }
+    static LOG: crate::ratelog::RateLog = crate::ratelog::RateLog::new("unimplemented SPRs");
+    LOG.once(n as u64, || {
+        format!("unimplemented SPR {n} accessed in supervisor state")
+    });
 }
 
 /// Virtual timebase (supervisor read).
