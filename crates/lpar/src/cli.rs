@@ -879,6 +879,17 @@ mod tests {
         assert!(!o.config.no_reboot);
         assert_eq!(o.serial, Serial::Stdio { mux: true });
         assert!(o.warnings.is_empty());
+        assert_eq!(o.config.tb_size, ppc::exec::DEFAULT_BUDGET as u64);
+    }
+
+    #[test]
+    fn tb_size_sets_the_code_cache_budget() {
+        let o = with_kernel(&["-accel", "tcg,tb-size=128"]).unwrap();
+        assert_eq!(o.config.tb_size, 128 * M);
+        let o = with_kernel(&["-accel", "tcg,thread=single,tb-size=0"]).unwrap();
+        assert_eq!(o.config.tb_size, ppc::exec::DEFAULT_BUDGET as u64);
+        assert!(err(&["-accel", "tcg,tb-size=lots"]).contains("'lots' for tb-size"));
+        assert!(err(&["-accel", "tcg,tb-size=99999999"]).contains("tb-size"));
     }
 
     #[test]

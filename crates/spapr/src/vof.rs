@@ -21,7 +21,7 @@ use crate::hcall::{HcallFn, H_HARDWARE, H_PARAMETER, H_SUCCESS};
 use crate::machine::{Machine, RunState};
 use ppc::{Cpu, GuestMemory};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// The client-interface hcall (QEMU's number, in the KVM-private range).
@@ -51,8 +51,6 @@ const MAX_INSTANCES: usize = 1024;
 /// Claimed ranges kept at a time (prom_init makes a few dozen): bounds memory and the linear
 /// overlap search a guest could otherwise make quadratic.
 const MAX_CLAIMS: usize = 1024;
-/// Distinct unknown service names we remember (to log each once).
-const MAX_LOGGED: usize = 64;
 
 /// The firmware area: the entry stub, then the stack, in one 64 KiB block placed below 256 MiB
 /// (and never at 0: the entry address must be nonzero, and low memory holds the vectors).
@@ -123,7 +121,6 @@ pub struct Vof {
     cas: Option<CasResult>,
     epoch: Instant,
     setprop_left: usize,
-    logged: HashSet<String>,
     quiesced: bool,
 }
 
@@ -275,7 +272,6 @@ impl Vof {
             cas: None,
             epoch: Instant::now(),
             setprop_left: SETPROP_BUDGET,
-            logged: HashSet::new(),
             quiesced: false,
         }
     }
@@ -691,10 +687,16 @@ impl Vof {
         }
     }
 
-    fn log_unknown(&mut self, what: &str) {
-        if self.logged.len() < MAX_LOGGED && self.logged.insert(what.to_string()) {
-            eprintln!("lpar: Open Firmware client interface: unimplemented {what}");
-        }
+    fn log_unknown(&self, what: &str) {
+        static LOG: ppc::ratelog::RateLog =
+            ppc::ratelog::RateLog::new("unimplemented client-interface services");
+        // Keyed by a hash of the name: log-once needs no copy of guest strings.
+        let key = what.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+        LOG.once(key, || {
+            format!("Open Firmware client interface: unimplemented {what}")
+        });
     }
 }
 
@@ -1221,6 +1223,22 @@ mod tests {
         v.release(0x2000, 0x1000);
         assert_eq!(v.claims(), &[(0x1000, 0x2000), (0x3000, 0x4000)]);
         assert_eq!(v.claim(0x2000, 0x1000, 0), Some(0x2000));
+    }
+
+    #[test]
+    fn claims_are_bounded() {
+        let mut v = Vof::new(1 << 30);
+        let n = (0..2000u64)
+            .filter(|i| v.claim(0x100_0000 + i * 0x20, 0x10, 0).is_some())
+            .count();
+        assert_eq!(n, MAX_CLAIMS);
+        // Releasing the middle of a claim would split it past the bound: refused.
+        v.release(0x100_0004, 4);
+        assert_eq!(v.claims().len(), MAX_CLAIMS);
+        assert_eq!(v.claims()[0], (0x100_0000, 0x100_0010));
+        // Releasing a whole claim frees a slot.
+        v.release(0x100_0000, 0x10);
+        assert_eq!(v.claim(0x200_0000, 0x10, 0), Some(0x200_0000));
     }
 
     #[test]
