@@ -314,6 +314,18 @@ impl IrqLines {
     }
 }
 
+/// A load reservation: the granule l*arx named (EA and length), the real address it translated
+/// to, and the bytes it loaded. st*cx. stores only if those bytes are still in memory, with one
+/// host compare-and-swap, so a store by another vCPU in between makes it fail and no update is
+/// lost (a store of the very same value goes unnoticed, as with QEMU's TCG).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub ea: u64,
+    pub len: u8,
+    pub ra: u64,
+    pub raw: [u8; 16],
+}
+
 /// Why execution stopped before the next instruction could complete. The interrupt that the ISA
 /// delivers for each is chosen by the caller: a user-mode runner turns these into signals or syscalls,
 /// the machine into architected interrupts.
@@ -391,8 +403,8 @@ pub struct Cpu {
     pub pc: u64,
     /// Address of the next instruction; set to pc+4 before each instruction, changed by branches.
     pub nip: u64,
-    /// Load reservation: (address, length in bytes) of the reservation granule taken by l*arx.
-    pub reservation: Option<(u64, u8)>,
+    /// Load reservation taken by l*arx.
+    pub reservation: Option<Reservation>,
     pub model: CpuModel,
     pub mem: Arc<GuestMemory>,
     /// Cached MSR[LE]: data and instruction accesses are little-endian.

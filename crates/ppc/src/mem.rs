@@ -118,6 +118,106 @@ impl Drop for GuestMemory {
     }
 }
 
+/// Atomically replaces the `N` bytes at `p` with `new` if they still hold `old` (a host
+/// compare-and-swap, a full barrier on x86-64); N is 1, 2, 4, 8 or 16.
+///
+/// # Safety
+/// `p` must be valid for `N` bytes and aligned to `N`.
+pub(crate) unsafe fn compare_exchange_bytes<const N: usize>(
+    p: *mut u8,
+    old: [u8; N],
+    new: [u8; N],
+) -> bool {
+    use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::SeqCst};
+    fn word<const M: usize>(b: &[u8]) -> [u8; M] {
+        let mut w = [0u8; M];
+        w.copy_from_slice(&b[..M]);
+        w
+    }
+    // SAFETY (each arm): the caller guarantees p is valid and aligned for N bytes, and guest
+    // memory is only ever accessed through raw pointers, never through Rust references.
+    unsafe {
+        match N {
+            1 => AtomicU8::from_ptr(p)
+                .compare_exchange(old[0], new[0], SeqCst, SeqCst)
+                .is_ok(),
+            2 => AtomicU16::from_ptr(p.cast())
+                .compare_exchange(
+                    u16::from_ne_bytes(word(&old)),
+                    u16::from_ne_bytes(word(&new)),
+                    SeqCst,
+                    SeqCst,
+                )
+                .is_ok(),
+            4 => AtomicU32::from_ptr(p.cast())
+                .compare_exchange(
+                    u32::from_ne_bytes(word(&old)),
+                    u32::from_ne_bytes(word(&new)),
+                    SeqCst,
+                    SeqCst,
+                )
+                .is_ok(),
+            8 => AtomicU64::from_ptr(p.cast())
+                .compare_exchange(
+                    u64::from_ne_bytes(word(&old)),
+                    u64::from_ne_bytes(word(&new)),
+                    SeqCst,
+                    SeqCst,
+                )
+                .is_ok(),
+            16 => cas16(
+                p.cast(),
+                u128::from_ne_bytes(word(&old)),
+                u128::from_ne_bytes(word(&new)),
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// 16-byte compare-and-swap: `lock cmpxchg16b`, which every x86-64 CPU able to run a current
+/// Linux has. Inline assembly, since the compiler only offers it as a library call without a
+/// build-wide target feature. rbx is reserved by the compiler, so the new low half is swapped in
+/// and out of it around the instruction.
+#[cfg(target_arch = "x86_64")]
+unsafe fn cas16(p: *mut u128, old: u128, new: u128) -> bool {
+    let ok: u8;
+    // SAFETY: the caller guarantees p is valid and 16-byte aligned; rbx is restored before the
+    // block ends; cmpxchg16b only touches the 16 bytes at p and rax/rdx/flags, declared here.
+    unsafe {
+        std::arch::asm!(
+            "xchg {tmp}, rbx",
+            "lock cmpxchg16b xmmword ptr [{p}]",
+            "sete {ok}",
+            "mov rbx, {tmp}",
+            p = in(reg) p,
+            tmp = inout(reg) new as u64 => _,
+            ok = out(reg_byte) ok,
+            inout("rax") old as u64 => _,
+            inout("rdx") (old >> 64) as u64 => _,
+            in("rcx") (new >> 64) as u64,
+            options(nostack),
+        );
+    }
+    ok != 0
+}
+
+/// Elsewhere a lock serialises quadword store-conditionals among themselves (not against plain
+/// stores of other vCPUs).
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn cas16(p: *mut u128, old: u128, new: u128) -> bool {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock();
+    // SAFETY: the caller guarantees p is valid and 16-byte aligned.
+    unsafe {
+        if p.read_volatile() != old {
+            return false;
+        }
+        p.write_volatile(new);
+    }
+    true
+}
+
 macro_rules! access {
     ($ld:ident, $st:ident, $t:ty) => {
         /// Loads with the current byte order (MSR[LE]).

@@ -53,14 +53,34 @@ pub fn decode31(i: Insn) -> Option<Handler> {
         371 if matches!(i.spr(), spr::TB | spr::TBU) => mfspr, // mftb: other TBR values are invalid
         467 => mtspr,
         576 => mcrxrx,
-        // sync (every L: hwsync, lwsync, ptesync) and eieio order accesses between threads and
-        // devices; one interpreter thread already performs its accesses in program order.
-        598 | 854 => nop,
+        598 => sync,
+        854 => eieio,
         _ => return None,
     })
 }
 
 fn nop(_: &mut Cpu, _: Insn) -> Ex {
+    Ok(())
+}
+
+/// sync L: hwsync (0) and ptesync (2) order every earlier access before every later one, which on
+/// an x86-64 host (TSO) takes a full fence: only a store followed by a load may pass there.
+/// lwsync (1) orders all but store→load, which TSO already gives: it only keeps the compiler from
+/// moving guest accesses across it.
+fn sync(_: &mut Cpu, i: Insn) -> Ex {
+    use std::sync::atomic::{compiler_fence, fence, Ordering::SeqCst};
+    if i.rt() & 3 == 1 {
+        compiler_fence(SeqCst);
+    } else {
+        fence(SeqCst);
+    }
+    Ok(())
+}
+
+/// eieio orders storage accesses in pairs TSO never reorders (store→store, load→load, the
+/// caching-inhibited ones); only the compiler must not move guest accesses across it.
+fn eieio(_: &mut Cpu, _: Insn) -> Ex {
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
     Ok(())
 }
 
@@ -511,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn sync_isync_eieio_are_nops() {
+    fn sync_isync_eieio_change_no_registers() {
         let mut c = cpu();
         for w in [
             0x7c00_04ac,

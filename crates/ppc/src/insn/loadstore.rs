@@ -10,9 +10,10 @@
 //! Stores of several units (stmw, stsw*) may be partly done when a later unit faults, as the ISA
 //! permits.
 
-use crate::cpu::{Cpu, Ex, Exception, ProgramKind};
+use crate::cpu::{Cpu, Ex, Exception, ProgramKind, Reservation};
 use crate::exec::Handler;
 use crate::insn::{ea_d, ea_x, Insn};
+use crate::mem::compare_exchange_bytes;
 
 // Access kinds, used as const generic arguments so each handler is specialised at compile time.
 /// Byte, zero-extended.
@@ -302,8 +303,10 @@ fn stq(cpu: &mut Cpu, i: Insn) -> Ex {
     st_u128(cpu, ea, get_pair(cpu, i.rt()))
 }
 
-// Load and reserve / store conditional. The reservation is (EA, length): a st*cx. succeeds only
-// with the same address and length as the l*arx that set it, and always clears it.
+// Load and reserve / store conditional. l*arx records the granule, its real address and the bytes
+// loaded (`Reservation`); st*cx. to the same granule stores with a host compare-and-swap against
+// those bytes, so it fails if another vCPU stored there meanwhile; it always clears the
+// reservation.
 
 #[inline(always)]
 fn check_aligned(ea: u64, n: u8) -> Ex {
@@ -313,63 +316,96 @@ fn check_aligned(ea: u64, n: u8) -> Ex {
     Ok(())
 }
 
-fn larx<const N: u8>(cpu: &mut Cpu, i: Insn) -> Ex {
+/// Takes a reservation on the `N` aligned bytes at `ea` and returns them in memory order.
+fn reserve<const N: usize>(cpu: &mut Cpu, ea: u64) -> Result<[u8; N], Exception> {
+    check_aligned(ea, N as u8)?;
+    let p = cpu.xlate(ea, N as u64, false)?;
+    // SAFETY: xlate returned a pointer valid for N bytes; aligned accesses of up to 8 bytes are
+    // single host loads (a torn quadword only makes the stqcx. that checks it fail).
+    let bytes = unsafe { (p as *const [u8; N]).read_volatile() };
+    let mut raw = [0u8; 16];
+    raw[..N].copy_from_slice(&bytes);
+    cpu.reservation = Some(Reservation {
+        ea,
+        len: N as u8,
+        ra: cpu.mem.real_addr_of(p),
+        raw,
+    });
+    Ok(bytes)
+}
+
+/// The bytes of an `N`-byte value in the current byte order, memory order.
+#[inline(always)]
+fn to_mem<const N: usize>(cpu: &Cpu, v: u128) -> [u8; N] {
+    let mut out = [0u8; N];
+    if cpu.le {
+        out.copy_from_slice(&v.to_le_bytes()[..N]);
+    } else {
+        out.copy_from_slice(&v.to_be_bytes()[16 - N..]);
+    }
+    out
+}
+
+/// The value of `N` bytes in memory order, in the current byte order.
+#[inline(always)]
+fn from_mem<const N: usize>(cpu: &Cpu, b: [u8; N]) -> u128 {
+    let mut w = [0u8; 16];
+    if cpu.le {
+        w[..N].copy_from_slice(&b);
+        u128::from_le_bytes(w)
+    } else {
+        w[16 - N..].copy_from_slice(&b);
+        u128::from_be_bytes(w)
+    }
+}
+
+fn larx<const N: usize>(cpu: &mut Cpu, i: Insn) -> Ex {
     let ea = ea_x(cpu, i);
-    check_aligned(ea, N)?;
-    let v = match N {
-        1 => load::<B>(cpu, ea)?,
-        2 => load::<H>(cpu, ea)?,
-        4 => load::<W>(cpu, ea)?,
-        _ => load::<D>(cpu, ea)?,
-    };
-    cpu.gpr[i.rt()] = v;
-    cpu.reservation = Some((ea, N));
+    let b = reserve::<N>(cpu, ea)?;
+    cpu.gpr[i.rt()] = from_mem(cpu, b) as u64;
     Ok(())
 }
 
 fn lqarx(cpu: &mut Cpu, i: Insn) -> Ex {
     let ea = ea_x(cpu, i);
-    check_aligned(ea, 16)?;
-    let v = ld_u128(cpu, ea)?;
-    set_pair(cpu, i.rt(), v);
-    cpu.reservation = Some((ea, 16));
+    let b = reserve::<16>(cpu, ea)?;
+    set_pair(cpu, i.rt(), from_mem(cpu, b));
     Ok(())
 }
 
-/// Clears the reservation and sets CR0 to 0b00 || stored || XER[SO].
-#[inline(always)]
-fn stcx_done(cpu: &mut Cpu, stored: bool) {
-    cpu.reservation = None;
-    cpu.set_crf(0, (stored as u32) << 1 | cpu.xer.so as u32);
-}
-
-fn stcx<const N: u8>(cpu: &mut Cpu, i: Insn) -> Ex {
-    let ea = ea_x(cpu, i);
-    check_aligned(ea, N)?;
-    let ok = cpu.reservation == Some((ea, N));
-    if ok {
-        // A fault keeps the reservation: the store is retried after the interrupt.
-        let v = cpu.gpr[i.rt()];
-        match N {
-            1 => store::<B>(cpu, ea, v)?,
-            2 => store::<H>(cpu, ea, v)?,
-            4 => store::<W>(cpu, ea, v)?,
-            _ => store::<D>(cpu, ea, v)?,
+/// st*cx. of `v` to the `N` bytes at `ea`: stores only if this vCPU holds the reservation for
+/// exactly that granule and the bytes it loaded are still there. Sets CR0 to 0b00 || stored ||
+/// XER[SO] and clears the reservation; a translation fault keeps it (the store is retried after
+/// the interrupt).
+fn store_conditional<const N: usize>(cpu: &mut Cpu, ea: u64, v: u128) -> Ex {
+    check_aligned(ea, N as u8)?;
+    let held = cpu
+        .reservation
+        .filter(|r| r.ea == ea && r.len as usize == N);
+    let mut stored = false;
+    if let Some(r) = held {
+        let p = cpu.xlate(ea, N as u64, true)?;
+        if cpu.mem.real_addr_of(p) == r.ra {
+            let mut old = [0u8; N];
+            old.copy_from_slice(&r.raw[..N]);
+            // SAFETY: xlate returned a pointer valid for N bytes, aligned by check_aligned (the
+            // host mapping is page aligned).
+            stored = unsafe { compare_exchange_bytes::<N>(p, old, to_mem::<N>(cpu, v)) };
         }
     }
-    stcx_done(cpu, ok);
+    cpu.reservation = None;
+    cpu.set_crf(0, (stored as u32) << 1 | cpu.xer.so as u32);
     Ok(())
+}
+
+fn stcx<const N: usize>(cpu: &mut Cpu, i: Insn) -> Ex {
+    let ea = ea_x(cpu, i);
+    store_conditional::<N>(cpu, ea, cpu.gpr[i.rt()] as u128)
 }
 
 fn stqcx(cpu: &mut Cpu, i: Insn) -> Ex {
     let ea = ea_x(cpu, i);
-    check_aligned(ea, 16)?;
-    let ok = cpu.reservation == Some((ea, 16));
-    if ok {
-        st_u128(cpu, ea, get_pair(cpu, i.rt()))?;
-    }
-    stcx_done(cpu, ok);
-    Ok(())
+    store_conditional::<16>(cpu, ea, get_pair(cpu, i.rt()))
 }
 
 // Load/store multiple and string forms. The ISA does not support them in little-endian mode: there
@@ -923,6 +959,65 @@ mod tests {
         x_form(31, rs, ra, rb, xo, true)
     }
 
+    /// Two vCPUs on two host threads each add 1 to a shared counter a million times with
+    /// l*arx/st*cx. (word, doubleword, quadword): the total is exact, so no update was lost and no
+    /// store-conditional succeeded after the other vCPU's store.
+    #[test]
+    fn reservations_are_atomic_across_threads() {
+        use crate::exec::{run, DecodeCache};
+        use std::sync::Arc;
+        const N: u64 = 1_000_000;
+        let start = Arc::new(std::sync::Barrier::new(2));
+        for (larx, stcx, size) in [(20, 150, 4u64), (84, 214, 8), (276, 182, 16)] {
+            let c0 = cpu();
+            let mem = c0.mem.clone();
+            // loop: l?arx r6,0,r4; addi r7,r7,1 (low half: r7 for quadwords, r6 else);
+            // st?cx. r6,0,r4; bne- loop; bdnz loop; b .
+            let low = if size == 16 { 7 } else { 6 };
+            let prog = [
+                x31(6, 0, 4, larx),
+                d_form(14, low, low, 1),
+                stcx_w(6, 0, 4, stcx),
+                0x4082_fff4,
+                0x4200_fff0,
+                0x4800_0000,
+            ];
+            for (k, w) in prog.iter().enumerate() {
+                assert!(mem.write(CODE + 4 * k as u64, &w.to_le_bytes()));
+            }
+            assert!(mem.fill(DATA, 16, 0));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let mut c = crate::Cpu::new(c0.model, mem.clone());
+                    c.set_msr(c0.msr);
+                    c.pc = CODE;
+                    c.gpr[4] = DATA;
+                    c.ctr = N;
+                    let start = start.clone();
+                    std::thread::spawn(move || {
+                        let mut cache = DecodeCache::default();
+                        start.wait();
+                        while c.pc != CODE + 20 {
+                            run(&mut c, &mut cache, 10_000).expect("no exception");
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("vCPU thread");
+            }
+            let mut b = [0u8; 16];
+            assert!(mem.read(DATA, &mut b));
+            let total = match size {
+                4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
+                8 => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                // LE quadword: RTp+1 (the low half) is the doubleword at EA.
+                _ => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            };
+            assert_eq!(total, 2 * N, "{size}-byte reservations lost updates");
+        }
+    }
+
     #[test]
     fn reservation_success_and_failure() {
         let mut c = cpu();
@@ -932,7 +1027,7 @@ mod tests {
         // lwarx r3,r4,r5 ; stwcx. r6,r4,r5 -> stored, CR0 = 0010.
         exec(&mut c, x31(3, 4, 5, 20));
         assert_eq!(c.gpr[3], 1);
-        assert_eq!(c.reservation, Some((DATA, 4)));
+        assert_eq!(c.reservation.map(|r| (r.ea, r.len)), Some((DATA, 4)));
         c.gpr[6] = 0x55;
         exec(&mut c, stcx_w(6, 4, 5, 150));
         assert_eq!(c.crf(0), 0b0010);
@@ -971,7 +1066,7 @@ mod tests {
         assert_eq!((c.crf(0), mem(&c, DATA + 6, 2)), (0b0010, vec![0x66, 0]));
         // The EH hint bit of lwarx is accepted.
         exec(&mut c, x_form(31, 3, 4, 5, 20, true));
-        assert_eq!(c.reservation, Some((DATA, 4)));
+        assert_eq!(c.reservation.map(|r| (r.ea, r.len)), Some((DATA, 4)));
     }
 
     #[test]
@@ -1016,7 +1111,10 @@ mod tests {
                 (0x0001_0203_0405_0607, 0x0809_0a0b_0c0d_0e0f)
             };
             assert_eq!((c.gpr[8], c.gpr[9]), (hi, lo));
-            assert_eq!(c.reservation, Some((DATA + 0x10, 16)));
+            assert_eq!(
+                c.reservation.map(|r| (r.ea, r.len)),
+                Some((DATA + 0x10, 16))
+            );
             // stqcx. r8 with r8/r9 swapped stores the two doublewords the other way round.
             c.gpr[8] = lo;
             c.gpr[9] = hi;
