@@ -59,9 +59,12 @@ fi
 
 # -a: debug assertions and overflow checks, as in the test builds: an arithmetic overflow on a
 # guest value is a bug even where a release build would wrap silently.
-build_flags=(-a --sanitizer "$san")
+# Built once, then the binaries run directly: sources edited meanwhile must not trigger a rebuild
+# in the middle of a campaign (nor a build failure be taken for a crash).
 cd "$fuzz"
-nice -n 10 cargo +nightly fuzz build "${build_flags[@]}" >&2
+nice -n 10 cargo +nightly fuzz build -a --sanitizer "$san" >&2
+triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
+bin="$fuzz/target/$triple/release"
 
 mkdir -p "$work/logs"
 failed=0
@@ -73,7 +76,7 @@ for t in "${targets[@]}"; do
     start=$(date +%s)
     set +e
     # New inputs go to the scratch corpus (the first directory); the committed seeds are read only.
-    nice -n 10 cargo +nightly fuzz run "${build_flags[@]}" "$t" "$scratch" "$fuzz/corpus/$t" -- \
+    nice -n 10 "$bin/$t" "$scratch" "$fuzz/corpus/$t" \
         -max_total_time="$secs" -rss_limit_mb="$rss" -malloc_limit_mb="$malloc" \
         -timeout="$timeout" -print_final_stats=1 -artifact_prefix="$fuzz/artifacts/$t/" \
         > "$log" 2>&1
@@ -94,7 +97,7 @@ for t in "${targets[@]}"; do
     fi
     printf '%-18s %8s %14s %10s %8s  %s\n' "$t" "$elapsed" "${execs:-?}" "${rate:-?}" "$crashes" "$result"
     if [ $merge -eq 1 ] && [ $crashes -eq 0 ]; then
-        nice -n 10 cargo +nightly fuzz run "${build_flags[@]}" "$t" "$fuzz/corpus/$t" "$scratch" -- \
+        nice -n 10 "$bin/$t" "$fuzz/corpus/$t" "$scratch" \
             -merge=1 -rss_limit_mb="$rss" -malloc_limit_mb="$malloc" -timeout="$timeout" \
             > "$work/logs/$t.merge.log" 2>&1 ||
             echo "fuzz.sh: merge of $t failed, see $work/logs/$t.merge.log" >&2
