@@ -288,11 +288,17 @@ pub mod lpcr {
     pub const HVICE: u64 = 1 << 1;
 }
 
-/// Interrupt requests that other threads (interrupt controllers, other vCPUs) post to a vCPU.
-/// The vCPU samples them between instruction slices.
+/// What other threads (interrupt controllers, other vCPUs) post to a vCPU: interrupt lines, and
+/// `EXIT`, which makes its run loop leave the inner loop before the next instruction (raising any
+/// line sets it too). It also carries the vCPU's side of the cross-vCPU coherence protocol
+/// (`crate::smp`): whether it is inside `run`, the TLB generation it has caught up with, and code
+/// pages other vCPUs invalidated.
 #[derive(Debug, Default)]
 pub struct IrqLines {
     bits: std::sync::atomic::AtomicU32,
+    pub(crate) running: std::sync::atomic::AtomicBool,
+    pub(crate) tlb_acked: std::sync::atomic::AtomicU64,
+    pub(crate) icache: std::sync::Mutex<Vec<u64>>,
 }
 
 impl IrqLines {
@@ -302,15 +308,25 @@ impl IrqLines {
     pub const DOORBELL: u32 = 2;
     /// Wake from idle without an interrupt (H_PROD, machine stop request).
     pub const KICK: u32 = 4;
+    /// Leave the run loop's inner loop now (interrupt, TLB shootdown, code invalidation, MSR
+    /// change, the end of a slice).
+    pub const EXIT: u32 = 8;
 
     pub fn raise(&self, b: u32) {
-        self.bits.fetch_or(b, std::sync::atomic::Ordering::SeqCst);
+        self.bits
+            .fetch_or(b | Self::EXIT, std::sync::atomic::Ordering::SeqCst);
     }
     pub fn lower(&self, b: u32) {
         self.bits.fetch_and(!b, std::sync::atomic::Ordering::SeqCst);
     }
     pub fn get(&self) -> u32 {
         self.bits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Whether the run loop must leave its inner loop (checked before every instruction: one
+    /// plain load on x86-64).
+    #[inline(always)]
+    pub fn exit_requested(&self) -> bool {
+        self.bits.load(std::sync::atomic::Ordering::Relaxed) & Self::EXIT != 0
     }
 }
 
@@ -442,9 +458,11 @@ pub struct Cpu {
     /// Asynchronous interrupts (decrementer, external, doorbell) are delivered by `run`. Off for
     /// user-mode emulation, where nothing would handle them.
     pub async_irqs: bool,
-    /// Set by instructions after which the run loop must leave its inner loop at once (icbi,
-    /// MSR or translation changes, enabling interrupts).
-    pub slice_end: bool,
+    /// The other vCPUs of the machine, for TLB shootdowns and code invalidation (None for a
+    /// lone CPU, e.g. lpar-user).
+    pub smp: Option<Arc<crate::smp::Smp>>,
+    /// The TLB generation (`Smp`) this vCPU's TLB has caught up with.
+    pub tlb_seen: u64,
     /// Instructions retired, for statistics and benchmarks.
     pub icount: u64,
     /// Prefix word of the prefixed instruction being executed (0 for ordinary instructions).
@@ -497,7 +515,8 @@ impl Cpu {
             fault_bits: 0,
             tlb: Default::default(),
             irq: Arc::new(IrqLines::default()),
-            slice_end: false,
+            smp: None,
+            tlb_seen: 0,
             async_irqs: false,
         }
     }
@@ -513,7 +532,19 @@ impl Cpu {
         } else {
             0xffff_ffff
         };
-        self.slice_end = true;
+        self.end_slice();
+    }
+
+    /// Makes the run loop leave its inner loop before the next instruction (icbi, MSR or
+    /// translation changes, enabling interrupts).
+    #[inline]
+    pub fn end_slice(&self) {
+        self.irq.raise(0);
+    }
+
+    /// Whether the run loop will leave its inner loop before the next instruction.
+    pub fn slice_ending(&self) -> bool {
+        self.irq.exit_requested()
     }
 
     /// The ISA level instructions are decoded at: the model's, lowered by the processor
@@ -626,7 +657,13 @@ impl Cpu {
     /// (icbi, and any write the runner makes to code).
     pub fn invalidate_icache(&mut self, ea: u64) {
         self.icache_inval.push(ea);
-        self.slice_end = true;
+        self.end_slice();
+        if self.smp.is_some() {
+            let ra = self.translate(ea, crate::mmu::Access::Read).ok();
+            if let Some(smp) = &self.smp {
+                smp.invalidate_code(&self.irq, ra);
+            }
+        }
     }
 
     /// Raises FP Unavailable unless MSR[FP]; every FP instruction starts with this.

@@ -7,7 +7,7 @@
 //! space switches need no flush. It holds a bounded number of pages (a budget in bytes, QEMU's
 //! `tb-size`) and evicts the least recently used ones (CLOCK) when full.
 
-use crate::cpu::{Cpu, Ex, Exception, IsaLevel};
+use crate::cpu::{Cpu, Ex, Exception, IrqLines, IsaLevel};
 use crate::decode::{decode_for, decode_prefixed_for};
 use crate::insn::Insn;
 use std::collections::HashMap;
@@ -74,6 +74,8 @@ pub struct DecodeCache {
     capacity: usize,
     /// The ISA level the pages were decoded for (`Cpu::isa_level`); a change drops them all.
     level: Option<IsaLevel>,
+    /// Scratch for code pages other vCPUs invalidated (kept to avoid allocating).
+    remote: Vec<u64>,
     /// Pages decoded and pages evicted, for tests and statistics.
     pub decodes: u64,
     pub evictions: u64,
@@ -98,6 +100,7 @@ impl DecodeCache {
             hand: 0,
             capacity,
             level: None,
+            remote: Vec::new(),
             decodes: 0,
             evictions: 0,
         }
@@ -283,6 +286,10 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
         cache.clear();
         cache.level = Some(level);
     }
+    // Other threads set EXIT in these lines to make this loop stop before the next instruction.
+    let lines = cpu.irq.clone();
+    cpu.set_running(true);
+    sync_code(cpu, cache);
     let r = 'outer: loop {
         let page_ea = cpu.pc & PAGE_MASK;
         let ra = match cpu.fetch_page(cpu.pc) {
@@ -303,31 +310,50 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
             }
             cpu.pc = cpu.ea(cpu.nip);
             n += 1;
-            if cpu.slice_end {
+            if lines.exit_requested() {
                 break;
             }
             if cpu.pc & PAGE_MASK != page_ea || n >= budget {
                 break;
             }
         }
-        if cpu.slice_end {
-            cpu.slice_end = false;
+        if lines.exit_requested() {
+            lines.lower(IrqLines::EXIT);
             // MSR changes (e.g. EE turned on) take effect before the next instruction.
             cpu.check_async();
-            while let Some(ea) = cpu.icache_inval.pop() {
-                match cpu.translate(ea, crate::mmu::Access::Read) {
-                    Ok(ra) => cache.invalidate_range(ra, 1),
-                    Err(_) => cache.clear(),
-                }
-            }
+            sync_code(cpu, cache);
+            cpu.tlb_catch_up();
             cpu.fault_bits = 0;
         }
         if n >= budget {
             break Ok(());
         }
     };
+    cpu.set_running(false);
     cpu.icount += n;
     r
+}
+
+/// Drops decoded pages this vCPU (icbi) or another one (`crate::smp`) invalidated.
+fn sync_code(cpu: &mut Cpu, cache: &mut DecodeCache) {
+    while let Some(ea) = cpu.icache_inval.pop() {
+        match cpu.translate(ea, crate::mmu::Access::Read) {
+            Ok(ra) => cache.invalidate_range(ra, 1),
+            Err(_) => cache.clear(),
+        }
+    }
+    if cpu.smp.is_some() {
+        let mut pages = std::mem::take(&mut cache.remote);
+        cpu.take_remote_icache(&mut pages);
+        for ra in pages.drain(..) {
+            if ra == crate::smp::ICACHE_ALL {
+                cache.clear();
+            } else {
+                cache.invalidate_range(ra, 1);
+            }
+        }
+        cache.remote = pages;
+    }
 }
 
 /// Executes exactly one instruction without the cache (for tests and single-stepping).

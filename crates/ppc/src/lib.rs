@@ -9,6 +9,7 @@ pub mod interrupt;
 pub mod mem;
 pub mod mmu;
 pub mod ratelog;
+pub mod smp;
 
 pub use cpu::{Cpu, CpuModel, Ex, Exception, ProgramKind, Xer};
 pub use exec::{run, step, DecodeCache, Handler};

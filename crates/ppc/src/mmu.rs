@@ -312,7 +312,7 @@ impl Cpu {
     /// Drops every cached translation (tlbie, PID/LPCR/partition-table changes).
     pub fn tlb_flush(&mut self) {
         self.tlb.flush();
-        self.slice_end = true;
+        self.end_slice();
     }
 }
 

@@ -82,6 +82,7 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
             cpu.spr[sprn::PIR] = i as u64;
             cpu.spr[sprn::PVR] = model.pvr() as u64;
             cpu.irq = slot.irq.clone();
+            cpu.smp = m.smp.clone();
             cpu.async_irqs = true;
             m.xics.connect(i as u32, slot.irq.clone());
             Vcpu::new(i, cpu, m.config.code_cache_budget())

@@ -29,7 +29,6 @@ use crate::hcall::{
 use crate::machine::{Machine, PartitionCpuState};
 use ppc::mmu::{hpte, hpte_page_shift_any, Hpt};
 use ppc::Cpu;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub const H_REMOVE: u64 = 0x04;
@@ -137,11 +136,10 @@ fn with_hpt(m: &Machine, f: impl FnOnce(&Hpt) -> i64) -> i64 {
     }
 }
 
-/// Drops translations of entries that changed: at once on the calling vCPU, before their next
-/// slice on the others.
-fn invalidate_translations(m: &Machine, cpu: &mut Cpu) {
-    cpu.tlb_flush();
-    m.cpu_gen.fetch_add(1, Ordering::SeqCst);
+/// Drops translations of entries that changed, on every vCPU, before the hcall returns (the
+/// hypervisor's tlbie).
+fn invalidate_translations(_m: &Machine, cpu: &mut Cpu) {
+    cpu.tlb_shootdown();
 }
 
 /// H_ENTER(flags, ptex, pteh, ptel) -> slot: adds an entry to the group of `ptex`, in its first
@@ -471,6 +469,7 @@ mod tests {
     use crate::testutil::{cpu, hcall, machine};
     use flags::*;
     use ppc::mmu::slb;
+    use std::sync::atomic::Ordering;
 
     /// The test machine has 64 MiB of RAM: a 2^19-byte HPT (1/128 of RAM), 32768 entries.
     const ENTRIES: u64 = 1 << 15;
@@ -645,8 +644,7 @@ mod tests {
             H_NOT_FOUND
         );
         assert_eq!(read(&m, 40).0, V | 0x10, "still there");
-        c.slice_end = false;
-        let gen = m.cpu_gen.load(Ordering::SeqCst);
+        c.irq.lower(ppc::cpu::IrqLines::EXIT);
         assert_eq!(
             hcall(&m, &mut c, H_REMOVE, &[H_AVPN, 40, V & !0x7f]),
             H_SUCCESS
@@ -654,8 +652,7 @@ mod tests {
         // The old entry comes back in r4/r5; translations are dropped everywhere.
         assert_eq!((c.gpr[4], c.gpr[5]), (V | 0x10, R | hpte::R));
         assert_eq!(read(&m, 40), (0, 0));
-        assert!(c.slice_end);
-        assert!(m.cpu_gen.load(Ordering::SeqCst) > gen);
+        assert!(c.slice_ending());
         assert_eq!(hcall(&m, &mut c, H_REMOVE, &[0, 40, 0]), H_NOT_FOUND);
         // ANDCOND passes when the tested bits are clear.
         write(&m, 41, V, R);

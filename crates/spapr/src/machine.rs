@@ -153,6 +153,8 @@ pub struct Machine {
     pub cpu_gen: std::sync::atomic::AtomicU64,
     /// Per-vCPU hypervisor-side state, indexed by vCPU id (= XICS server = PIR).
     pub cpus: Mutex<Vec<CpuSlot>>,
+    /// TLB shootdown and code invalidation among the vCPUs (None with one vCPU).
+    pub smp: Option<Arc<ppc::smp::Smp>>,
 }
 
 /// What the hypervisor keeps about each vCPU.
@@ -213,6 +215,14 @@ impl Machine {
         })?;
         let servers = config.smp.max(1);
         let cpu_state = crate::hpt::initial_cpu_state(config.ram_size)?;
+        let slots: Vec<CpuSlot> = (0..servers)
+            .map(|i| CpuSlot {
+                stopped: i != 0,
+                ..Default::default()
+            })
+            .collect();
+        let smp = (servers > 1)
+            .then(|| ppc::smp::Smp::new(slots.iter().map(|s| s.irq.clone()).collect()));
         Ok(Machine {
             mem: Arc::new(mem),
             tree: Mutex::new(DeviceTree::new()),
@@ -225,14 +235,8 @@ impl Machine {
             tod_offset: std::sync::atomic::AtomicI64::new(0),
             cpu_state: Mutex::new(cpu_state),
             cpu_gen: std::sync::atomic::AtomicU64::new(0),
-            cpus: Mutex::new(
-                (0..servers)
-                    .map(|i| CpuSlot {
-                        stopped: i != 0,
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
+            cpus: Mutex::new(slots),
+            smp,
             config,
         })
     }

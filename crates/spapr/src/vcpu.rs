@@ -128,7 +128,7 @@ impl Vcpu {
 
     /// Sleeps until an interrupt can be taken (H_CEDE enabled MSR[EE]) or the machine stops.
     fn idle(&mut self, m: &Machine) {
-        if self.cpu.irq.get() != 0 || (self.cpu.dec() as i64) < 0 {
+        if self.cpu.irq.get() & !IrqLines::EXIT != 0 || (self.cpu.dec() as i64) < 0 {
             self.ceded = false;
             self.cpu.irq.lower(IrqLines::KICK);
             return;

@@ -30,7 +30,8 @@ pub fn decode31(i: Insn) -> Option<Handler> {
         178 => mtmsrd,
         142 => msgsndp,
         174 => msgclrp,
-        274 | 306 => tlbie,
+        274 => tlbiel,
+        306 => tlbie,
         338 => priv_nop, // slbsync
         402 => slbmte,
         434 => slbie,
@@ -64,7 +65,7 @@ fn priv_nop(cpu: &mut Cpu, _i: Insn) -> Ex {
 /// `wait`: the ISA lets the processor resume for implementation-specific reasons, so an
 /// interpreter may resume at once; the vCPU's slice ends so pending interrupts are looked at.
 fn wait(cpu: &mut Cpu, _i: Insn) -> Ex {
-    cpu.slice_end = true;
+    cpu.end_slice();
     Ok(())
 }
 
@@ -138,9 +139,17 @@ fn rfscv(cpu: &mut Cpu, _i: Insn) -> Ex {
     Ok(())
 }
 
-/// tlbie/tlbiel (radix and hash forms): every form is served by dropping all cached
-/// translations, which covers any subset the instruction names.
+/// tlbie (radix and hash forms): every form is served by dropping all cached translations, which
+/// covers any subset the instruction names, on every vCPU (the ISA broadcasts tlbie); it returns
+/// once no vCPU can use a stale translation.
 fn tlbie(cpu: &mut Cpu, _i: Insn) -> Ex {
+    privileged(cpu)?;
+    cpu.tlb_shootdown();
+    Ok(())
+}
+
+/// tlbiel: the same, on this vCPU only.
+fn tlbiel(cpu: &mut Cpu, _i: Insn) -> Ex {
     privileged(cpu)?;
     cpu.tlb_flush();
     Ok(())
@@ -210,7 +219,7 @@ fn msgsndp(cpu: &mut Cpu, i: Insn) -> Ex {
     // Message type 5 (privileged doorbell) in RB bits 32:36, target thread in bits 57:63.
     if (rb >> 27) & 0x1f == 5 && rb & 0x7f == 0 {
         cpu.spr[sprn::DPDES] |= 1;
-        cpu.slice_end = true;
+        cpu.end_slice();
     }
     Ok(())
 }
@@ -274,7 +283,7 @@ mod tests {
             c.msr,
             msr::SF | msr::PR | msr::LE | msr::ME | msr::EE | msr::IR | msr::DR
         );
-        assert!(c.slice_end);
+        assert!(c.slice_ending());
     }
 
     #[test]
@@ -344,10 +353,10 @@ mod tests {
         exec(&mut c, mfspr(5, sprn::DEC as u32));
         assert!((c.gpr[5] as i64) < 0);
         // A PID change flushes translations.
-        c.slice_end = false;
+        c.irq.lower(crate::cpu::IrqLines::EXIT);
         c.gpr[3] = 7;
         exec(&mut c, mtspr(3, sprn::PIDR as u32));
-        assert!(c.slice_end);
+        assert!(c.slice_ending());
         assert_eq!(c.spr[sprn::PIDR], 7);
         // Hypervisor SPRs are privileged for a partition; PVR is readable, not writable.
         assert_eq!(
@@ -362,10 +371,10 @@ mod tests {
             Err(Exception::Program(ProgramKind::Privileged))
         );
         // A new AMR drops cached translations (hash page keys are checked at TLB fill).
-        c.slice_end = false;
+        c.irq.lower(crate::cpu::IrqLines::EXIT);
         c.gpr[3] = 0xc000_0000_0000_0000;
         exec(&mut c, mtspr(3, sprn::AMR as u32));
-        assert!(c.slice_end);
+        assert!(c.slice_ending());
         assert_eq!(c.spr[sprn::AMR], 0xc000_0000_0000_0000);
         // An undefined privileged number is illegal in supervisor state.
         assert_eq!(
@@ -416,10 +425,10 @@ mod tests {
         exec(&mut c, slbmte(3, 4));
         exec(&mut c, x_form(31, 0, 0, 0, 498, false));
         assert!(c.slb_find(0).is_some() && c.slb_find(0x3000_0000).is_none());
-        c.slice_end = false;
+        c.irq.lower(crate::cpu::IrqLines::EXIT);
         exec(&mut c, x_form(31, 4, 0, 0, 498, false));
         assert!(c.slb_find(0).is_none());
-        assert!(c.slice_end, "slbia drops cached translations");
+        assert!(c.slice_ending(), "slbia drops cached translations");
         // Index beyond the 32 entries, or an unimplemented page size: illegal.
         c.gpr[4] = slb::V | 32;
         assert_eq!(
@@ -457,8 +466,8 @@ mod tests {
     #[test]
     fn tlbie_flushes() {
         let mut c = sup();
-        c.slice_end = false;
+        c.irq.lower(crate::cpu::IrqLines::EXIT);
         exec(&mut c, x_form(31, 0, 0, 4, 306, false));
-        assert!(c.slice_end);
+        assert!(c.slice_ending());
     }
 }
