@@ -165,7 +165,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 }
             }
             "m" => b.config.ram_size = memory(&opt, &value(&mut p, &opt)?)?,
-            "smp" => smp(&opt, &value(&mut p, &opt)?)?,
+            "smp" => b.config.smp = smp(&opt, &value(&mut p, &opt)?)?,
             "kernel" => b.config.kernel = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
             "initrd" => b.config.initrd = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
             "bios" => b.config.bios = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
@@ -408,37 +408,92 @@ fn memory(opt: &str, v: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-fn smp(opt: &str, v: &str) -> Result<(), String> {
-    let mut cpus = None;
-    let mut maxcpus = None;
-    let mut topo = None::<u64>;
+/// Most vCPUs a pseries machine takes (QEMU's pseries limit).
+pub const MAX_CPUS: u64 = 1024;
+
+/// `-smp [cpus=]N[,maxcpus=M][,sockets=S][,cores=C][,threads=T]` with QEMU's rules (since 6.2):
+/// omitted members are derived preferring cores, then sockets, then threads; the product of the
+/// topology must equal maxcpus, which must be at least cpus. Returns the number of vCPUs.
+fn smp(opt: &str, v: &str) -> Result<u32, String> {
+    let mut given = [None::<u64>; 5]; // cpus, maxcpus, sockets, cores, threads
     for (k, val) in keyval(v, "cpus") {
         let n = number(&val).ok_or_else(|| format!("{opt} '{v}': invalid {k} '{val}'"))?;
-        match k.as_str() {
-            "cpus" => cpus = Some(n),
-            "maxcpus" => maxcpus = Some(n),
-            "sockets" | "dies" | "clusters" | "cores" | "threads" | "books" | "drawers" => {
-                topo = Some(topo.unwrap_or(1).saturating_mul(n.max(1)))
+        let slot = match k.as_str() {
+            "cpus" => 0,
+            "maxcpus" => 1,
+            "sockets" => 2,
+            "cores" => 3,
+            "threads" => 4,
+            "dies" | "clusters" | "books" | "drawers" | "modules" if n <= 1 => continue,
+            "dies" | "clusters" | "books" | "drawers" | "modules" => {
+                return Err(format!(
+                    "{opt} {v}: {k} > 1 not supported by the pseries CPU topology"
+                ))
             }
             _ => return Err(format!("{opt} {v}: unknown parameter '{k}'")),
+        };
+        if n == 0 {
+            return Err(format!(
+                "{opt} {v}: invalid CPU topology: {k} must be greater than zero"
+            ));
+        }
+        given[slot] = Some(n);
+    }
+    let [cpus, maxcpus, mut sockets, mut cores, mut threads] = given;
+    let mut maxcpus = maxcpus;
+    if cpus.is_none() && maxcpus.is_none() {
+        sockets.get_or_insert(1);
+        cores.get_or_insert(1);
+        threads.get_or_insert(1);
+    } else {
+        let max = maxcpus.or(cpus).unwrap_or(1);
+        maxcpus = Some(max);
+        if cores.is_none() {
+            let (s, t) = (*sockets.get_or_insert(1), *threads.get_or_insert(1));
+            cores = Some(max / (s * t));
+        } else if sockets.is_none() {
+            let (c, t) = (cores.unwrap_or(1), *threads.get_or_insert(1));
+            sockets = Some(max / (c * t));
+        }
+        if threads.is_none() {
+            threads = Some(max / (sockets.unwrap_or(1) * cores.unwrap_or(1)).max(1));
         }
     }
-    // QEMU: cpus defaults to maxcpus or the topology's product, maxcpus to that product (room for
-    // hot-plugged CPUs) or cpus; 0 means "not given".
-    let cpus = match cpus {
-        Some(0) | None => maxcpus.filter(|&m| m > 0).or(topo).unwrap_or(1),
-        Some(n) => n,
-    };
-    let maxcpus = maxcpus
-        .filter(|&m| m > 0)
-        .unwrap_or(topo.unwrap_or(cpus).max(cpus));
+    let (s, c, t) = (
+        sockets.unwrap_or(1),
+        cores.unwrap_or(1),
+        threads.unwrap_or(1),
+    );
+    let total = s.saturating_mul(c).saturating_mul(t);
+    let maxcpus = maxcpus.unwrap_or(total);
+    let cpus = cpus.unwrap_or(maxcpus);
+    let topo = format!("sockets ({s}) * cores ({c}) * threads ({t})");
+    if total != maxcpus {
+        return Err(format!(
+            "{opt} {v}: invalid CPU topology: {topo} != maxcpus ({maxcpus})"
+        ));
+    }
     if maxcpus < cpus {
-        return Err(format!("{opt} {v}: maxcpus must be at least cpus"));
+        return Err(format!(
+            "{opt} {v}: invalid CPU topology: maxcpus ({maxcpus}) < cpus ({cpus})"
+        ));
     }
-    if cpus > 1 || maxcpus > 1 {
-        return Err(format!("{opt} {v}: only 1 CPU is supported yet"));
+    if maxcpus > MAX_CPUS {
+        return Err(format!(
+            "{opt} {v}: {maxcpus} CPUs: pseries supports at most {MAX_CPUS}"
+        ));
     }
-    Ok(())
+    if t > 1 {
+        return Err(format!(
+            "{opt} {v}: threads={t}: SMT threads are not supported yet (use cores)"
+        ));
+    }
+    if maxcpus > cpus {
+        return Err(format!(
+            "{opt} {v}: maxcpus ({maxcpus}) > cpus ({cpus}): CPU hotplug is not supported yet"
+        ));
+    }
+    Ok(cpus as u32)
 }
 
 /// A CPU model with its QEMU aliases; `max` is the newest model (all features), `host` needs KVM.
@@ -1049,19 +1104,28 @@ mod tests {
 
     #[test]
     fn smp() {
-        with_kernel(&["-smp", "1"]).unwrap();
-        with_kernel(&["-smp", "cpus=1,maxcpus=1,sockets=1,cores=1,threads=1"]).unwrap();
-        assert_eq!(err(&["-smp", "4"]), "-smp 4: only 1 CPU is supported yet");
+        let n = |a: &str| with_kernel(&["-smp", a]).map(|o| o.config.smp);
+        assert_eq!(n("1"), Ok(1));
+        assert_eq!(n("4"), Ok(4));
+        assert_eq!(n("cpus=1,maxcpus=1,sockets=1,cores=1,threads=1"), Ok(1));
+        assert_eq!(n("cores=2"), Ok(2));
+        assert_eq!(n("sockets=2,cores=4"), Ok(8));
+        assert_eq!(n("8,sockets=2"), Ok(8));
+        assert_eq!(n("64"), Ok(64));
+        assert_eq!(n("4,dies=1"), Ok(4));
         assert_eq!(
-            err(&["-smp", "cores=2"]),
-            "-smp cores=2: only 1 CPU is supported yet"
+            err(&["-smp", "0"]),
+            "-smp 0: invalid CPU topology: cpus must be greater than zero"
         );
         assert_eq!(
-            err(&["-smp", "1,maxcpus=2"]),
-            "-smp 1,maxcpus=2: only 1 CPU is supported yet"
+            err(&["-smp", "4,sockets=3"]),
+            "-smp 4,sockets=3: invalid CPU topology: sockets (3) * cores (1) * threads (1) != maxcpus (4)"
         );
-        // One CPU present, room for four: still more than one.
-        assert!(err(&["-smp", "1,threads=4"]).contains("only 1 CPU"));
+        assert!(err(&["-smp", "4,maxcpus=2"]).contains("maxcpus (2) < cpus (4)"));
+        assert!(err(&["-smp", "2000"]).contains("at most 1024"));
+        assert!(err(&["-smp", "4,threads=4"]).contains("SMT threads"));
+        assert!(err(&["-smp", "1,maxcpus=2"]).contains("hotplug"));
+        assert!(err(&["-smp", "4,dies=2"]).contains("dies > 1"));
         assert!(err(&["-smp", "x"]).contains("'x'"));
         assert!(err(&["-smp", "1,foo=2"]).contains("'foo'"));
     }

@@ -98,14 +98,22 @@ fn bad_cpu_memory_and_smp() {
     refused(&["-m", "2X", "-kernel", "k"], &["'2X'", "invalid size"]);
     refused(&["-m", "1000M", "-kernel", "k"], &["1000M", "256M"]);
     refused(&["-m", "1G,maxmem=2G", "-kernel", "k"], &["maxmem"]);
-    assert_eq!(
-        refused(&["-smp", "2", "-kernel", "k"], &[]),
-        "lpar: -smp 2: only 1 CPU is supported yet"
+    refused(
+        &["-smp", "0", "-kernel", "k"],
+        &["-smp 0", "greater than zero"],
     );
     refused(
-        &["-smp", "1,threads=4", "-kernel", "k"],
-        &["threads=4", "only 1 CPU"],
+        &["-smp", "4,sockets=3", "-kernel", "k"],
+        &[
+            "-smp 4,sockets=3",
+            "sockets (3) * cores (1) * threads (1) != maxcpus (4)",
+        ],
     );
+    refused(
+        &["-smp", "4096", "-kernel", "k"],
+        &["-smp 4096", "at most 1024"],
+    );
+    refused(&["-smp", "4,threads=3", "-kernel", "k"], &["threads=3"]);
     refused(&["-smp", "many", "-kernel", "k"], &["many"]);
 }
 
