@@ -63,7 +63,11 @@ pub fn cli(data: &[u8]) {
                 "-m {:#x} accepted",
                 c.ram_size
             );
-            assert_eq!(c.smp, 1, "more than one vCPU accepted");
+            assert!(
+                (1..=lpar::cli::MAX_CPUS).contains(&(c.smp as u64)),
+                "-smp {} accepted",
+                c.smp
+            );
             assert!(c.kernel.is_some() || c.bios.is_some(), "nothing to boot");
             assert!(c.tb_size <= 64 << 30, "tb-size {:#x} accepted", c.tb_size);
             // The tree of what the parser accepted flattens (when the machine would start).
