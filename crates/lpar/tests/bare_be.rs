@@ -15,21 +15,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Builds and runs program `name` on the pseries machine.
 fn boot(name: &str) -> Output {
-    let dir = scratch(&format!("bare-be-{name}"));
+    boot_with(name, &[])
+}
+
+/// The same with more lpar options.
+fn boot_with(name: &str, extra: &[&str]) -> Output {
+    let dir = scratch(&format!("bare-be-{name}{}", extra.join("")));
     let elf = build(&dir, name);
-    run(
-        &[
-            "-M",
-            "pseries",
-            "-m",
-            "256M",
-            "-kernel",
-            elf.to_str().expect("utf-8 path"),
-            "-nographic",
-            "-no-reboot",
-        ],
-        TIMEOUT,
-    )
+    let mut args = vec![
+        "-M",
+        "pseries",
+        "-m",
+        "256M",
+        "-kernel",
+        elf.to_str().expect("utf-8 path"),
+        "-nographic",
+        "-no-reboot",
+    ];
+    args.extend_from_slice(extra);
+    run(&args, TIMEOUT)
 }
 
 /// lpar may log hcalls it does not implement; any other stderr line must start with one of
@@ -184,4 +188,28 @@ fn os_term_stops_with_the_message() {
         "{o:?}"
     );
     check_stderr(&o, &["lpar: guest terminated: "]);
+}
+
+/// Every vCPU at once: shared counters updated with lwarx/stwcx. and ldarx/stdcx. are exact, a
+/// spinlock keeps plain counters consistent, and two vCPUs play IPI ping-pong through XICS.
+#[test]
+fn smp_atomics_spinlock_and_ipi_ping_pong() {
+    for n in [4u32, 8] {
+        let smp = n.to_string();
+        let o = boot_with("smp", &["-smp", &smp]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let want = format!(
+            "cpus: {n}
+lwarx/stwcx. counter: {c}, ok
+ldarx/stdcx. counter: {c}, ok
+spinlock: a {a} b {b}, ok
+ipi ping-pong: 1000 pings 1000 pongs, ok
+",
+            c = n * 200_000,
+            a = n * 50_000,
+            b = n * 100_000
+        );
+        assert_eq!(o.stdout, want, "{o:?}");
+        check_stderr(&o, &[]);
+    }
 }
