@@ -165,7 +165,12 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 }
             }
             "m" => b.config.ram_size = memory(&opt, &value(&mut p, &opt)?)?,
-            "smp" => b.config.smp = smp(&opt, &value(&mut p, &opt)?)?,
+            "smp" => {
+                let (cpus, cores, threads) = smp(&opt, &value(&mut p, &opt)?)?;
+                b.config.smp = cpus;
+                b.config.cores = cores;
+                b.config.threads = threads;
+            }
             "kernel" => b.config.kernel = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
             "initrd" => b.config.initrd = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
             "bios" => b.config.bios = Some(PathBuf::from(raw_value(&mut p, &opt)?)),
@@ -413,8 +418,9 @@ pub const MAX_CPUS: u64 = 1024;
 
 /// `-smp [cpus=]N[,maxcpus=M][,sockets=S][,cores=C][,threads=T]` with QEMU's rules (since 6.2):
 /// omitted members are derived preferring cores, then sockets, then threads; the product of the
-/// topology must equal maxcpus, which must be at least cpus. Returns the number of vCPUs.
-fn smp(opt: &str, v: &str) -> Result<u32, String> {
+/// topology must equal maxcpus, which must be at least cpus. Returns the number of vCPUs, the
+/// cores per socket and the threads per core.
+fn smp(opt: &str, v: &str) -> Result<(u32, u32, u32), String> {
     let mut given = [None::<u64>; 5]; // cpus, maxcpus, sockets, cores, threads
     for (k, val) in keyval(v, "cpus") {
         let n = number(&val).ok_or_else(|| format!("{opt} '{v}': invalid {k} '{val}'"))?;
@@ -483,9 +489,9 @@ fn smp(opt: &str, v: &str) -> Result<u32, String> {
             "{opt} {v}: {maxcpus} CPUs: pseries supports at most {MAX_CPUS}"
         ));
     }
-    if t > 1 {
+    if !matches!(t, 1 | 2 | 4 | 8) {
         return Err(format!(
-            "{opt} {v}: threads={t}: SMT threads are not supported yet (use cores)"
+            "{opt} {v}: threads={t}: a POWER core has 1, 2, 4 or 8 threads"
         ));
     }
     if maxcpus > cpus {
@@ -493,7 +499,7 @@ fn smp(opt: &str, v: &str) -> Result<u32, String> {
             "{opt} {v}: maxcpus ({maxcpus}) > cpus ({cpus}): CPU hotplug is not supported yet"
         ));
     }
-    Ok(cpus as u32)
+    Ok((cpus as u32, c as u32, t as u32))
 }
 
 /// A CPU model with its QEMU aliases; `max` is the newest model (all features), `host` needs KVM.
@@ -628,6 +634,8 @@ struct Builder {
     /// `-serial none` given: no console device, and no default one.
     serial_none: bool,
     warnings: Vec<String>,
+    /// `-M vsmt=`: checked against the threads per core once -smp is known.
+    vsmt: Option<u32>,
 }
 
 impl Builder {
@@ -702,7 +710,7 @@ impl Builder {
                     }
                 },
                 "vsmt" => match number(&val) {
-                    Some(1 | 2 | 4 | 8) => {}
+                    Some(n @ (1 | 2 | 4 | 8)) => self.vsmt = Some(n as u32),
                     _ => return cannot(&k, &val, "must be 1, 2, 4 or 8"),
                 },
                 "usb" => {
@@ -798,7 +806,20 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self) -> Result<Options, String> {
+    fn finish(mut self) -> Result<Options, String> {
+        if let Some(v) = self.vsmt {
+            let t = self.config.threads;
+            if v < t {
+                return Err(format!(
+                    "-M vsmt={v}: fewer than the {t} threads per core of -smp"
+                ));
+            }
+            if v > t {
+                self.warnings.push(format!(
+                    "-M vsmt={v}: vCPU ids stay dense (spaced by the {t} threads per core, not by {v})"
+                ));
+            }
+        }
         let c = &self.config;
         if let Some(level) = c.max_compat.filter(|&l| l > c.cpu_model.isa_level()) {
             return Err(format!(
@@ -1105,6 +1126,12 @@ mod tests {
     #[test]
     fn smp() {
         let n = |a: &str| with_kernel(&["-smp", a]).map(|o| o.config.smp);
+        let topo = |a: &str| {
+            with_kernel(&["-smp", a]).map(|o| (o.config.smp, o.config.cores, o.config.threads))
+        };
+        assert_eq!(topo("8,sockets=1,cores=2,threads=4"), Ok((8, 2, 4)));
+        assert_eq!(topo("16,threads=8"), Ok((16, 2, 8)));
+        assert_eq!(topo("4"), Ok((4, 4, 1)));
         assert_eq!(n("1"), Ok(1));
         assert_eq!(n("4"), Ok(4));
         assert_eq!(n("cpus=1,maxcpus=1,sockets=1,cores=1,threads=1"), Ok(1));
@@ -1123,7 +1150,8 @@ mod tests {
         );
         assert!(err(&["-smp", "4,maxcpus=2"]).contains("maxcpus (2) < cpus (4)"));
         assert!(err(&["-smp", "2000"]).contains("at most 1024"));
-        assert!(err(&["-smp", "4,threads=4"]).contains("SMT threads"));
+        assert!(err(&["-smp", "6,threads=3"]).contains("1, 2, 4 or 8 threads"));
+        assert!(err(&["-smp", "16,threads=16"]).contains("1, 2, 4 or 8 threads"));
         assert!(err(&["-smp", "1,maxcpus=2"]).contains("hotplug"));
         assert!(err(&["-smp", "4,dies=2"]).contains("dies > 1"));
         assert!(err(&["-smp", "x"]).contains("'x'"));

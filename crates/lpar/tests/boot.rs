@@ -307,3 +307,23 @@ fn smp4_brings_every_vcpu_online_and_runs_parallel_jobs() {
 fn smp4_hash_mmu_runs_parallel_jobs() {
     smp_boot("smp4-hash", "console=hvc0 disable_radix");
 }
+
+/// SMT: `-smp 8,sockets=1,cores=2,threads=4` gives two cores of four threads each, as a
+/// PowerVM/KVM LPAR would: eight CPUs online and Linux's sibling masks follow the cores.
+#[test]
+fn smt_threads_form_cores() {
+    let _g = lock();
+    let init = "#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox --install -s
+echo \"nproc=$(nproc) online=$(cat /sys/devices/system/cpu/online) cpuinfo=$(grep -c ^processor /proc/cpuinfo)\"
+echo \"siblings=$(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list),$(cat /sys/devices/system/cpu/cpu5/topology/thread_siblings_list)\"
+poweroff -f
+";
+    let o = boot("smt", init, &["-smp", "8,sockets=1,cores=2,threads=4"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let l = lines(&o.stdout);
+    assert!(l.contains(&"nproc=8 online=0-7 cpuinfo=8"), "{o:?}");
+    assert!(l.contains(&"siblings=0-3,4-7"), "{o:?}");
+}

@@ -463,6 +463,9 @@ pub struct Cpu {
     pub smp: Option<Arc<crate::smp::Smp>>,
     /// The TLB generation (`Smp`) this vCPU's TLB has caught up with.
     pub tlb_seen: u64,
+    /// Threads of this vCPU's core; its own thread number is SPR TIR, and the core's threads are
+    /// vCPUs PIR - TIR .. PIR - TIR + threads (msgsndp targets them).
+    pub threads: u32,
     /// Instructions retired, for statistics and benchmarks.
     pub icount: u64,
     /// Prefix word of the prefixed instruction being executed (0 for ordinary instructions).
@@ -517,6 +520,7 @@ impl Cpu {
             irq: Arc::new(IrqLines::default()),
             smp: None,
             tlb_seen: 0,
+            threads: 1,
             async_irqs: false,
         }
     }

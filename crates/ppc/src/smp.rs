@@ -38,6 +38,14 @@ impl Smp {
         })
     }
 
+    /// Raises interrupt line `bit` on vCPU `id` (a doorbell from a sibling thread); ids outside
+    /// the machine are ignored.
+    pub fn raise(&self, id: usize, bit: u32) {
+        if let Some(l) = self.cpus.get(id) {
+            l.raise(bit);
+        }
+    }
+
     fn others<'a>(&'a self, me: &'a Arc<IrqLines>) -> impl Iterator<Item = &'a Arc<IrqLines>> {
         self.cpus.iter().filter(move |l| !Arc::ptr_eq(l, me))
     }

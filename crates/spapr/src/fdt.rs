@@ -277,14 +277,18 @@ fn build_cpus(t: &mut DeviceTree, cfg: &MachineConfig) {
     let cpus = t.add_node(DeviceTree::ROOT, "cpus");
     t.set_u32(cpus, "#address-cells", 1);
     t.set_u32(cpus, "#size-cells", 0);
-    for i in 0..cfg.smp.max(1) {
-        let name = format!("PowerPC,{}@{i:x}", cfg.cpu_model.name());
+    // One node per core, named and numbered by its first thread (as QEMU's pseries).
+    let threads = cfg.threads.max(1);
+    for first in (0..cfg.smp.max(1)).step_by(threads as usize) {
+        let name = format!("PowerPC,{}@{first:x}", cfg.cpu_model.name());
         let cpu = t.add_node(cpus, &name);
-        cpu_props(t, cpu, i, cfg);
+        let n = threads.min(cfg.smp.max(1) - first);
+        cpu_props(t, cpu, first, n, cfg);
     }
 }
 
-fn cpu_props(t: &mut DeviceTree, cpu: NodeId, index: u32, cfg: &MachineConfig) {
+/// Properties of the core whose threads are vCPUs `index..index + threads`.
+fn cpu_props(t: &mut DeviceTree, cpu: NodeId, index: u32, threads: u32, cfg: &MachineConfig) {
     let model = cfg.cpu_model;
     let ram_size = cfg.ram_size;
     t.set_u32(cpu, "reg", index);
@@ -322,17 +326,23 @@ fn cpu_props(t: &mut DeviceTree, cpu: NodeId, index: u32, cfg: &MachineConfig) {
     t.set_u32(cpu, "ibm,dfp", 0);
     t.set_prop(cpu, "ibm,segment-page-sizes", segment_page_sizes());
     t.set_prop(cpu, "ibm,pa-features", pa_features(cfg.isa_level()));
-    t.set_u32(cpu, "ibm,chip-id", 0);
+    t.set_u32(
+        cpu,
+        "ibm,chip-id",
+        index / cfg.threads.max(1) / cfg.cores.max(1),
+    );
     // Hash page table size for a hash guest (first cell reserved).
     t.set_prop(
         cpu,
         "ibm,pft-size",
         cells(&[0, crate::hpt::shift_for_ram(ram_size)]),
     );
-    // One thread per core: the interrupt server is the vCPU number; the "gserver" pairs send the
-    // global queue to server 0.
-    t.set_u32(cpu, "ibm,ppc-interrupt-server#s", index);
-    t.set_prop(cpu, "ibm,ppc-interrupt-gserver#s", cells(&[index, 0]));
+    // A thread's interrupt server is its vCPU number; the "gserver" pairs send the global queue
+    // to server 0.
+    let servers: Vec<u32> = (index..index + threads).collect();
+    let gservers: Vec<u32> = servers.iter().flat_map(|&s| [s, 0]).collect();
+    t.set_prop(cpu, "ibm,ppc-interrupt-server#s", cells(&servers));
+    t.set_prop(cpu, "ibm,ppc-interrupt-gserver#s", cells(&gservers));
     // Radix page sizes only where the processor has a radix MMU (ISA 3.0 on).
     if model.isa_level() >= IsaLevel::V3_0 {
         t.set_prop(
@@ -547,6 +557,32 @@ mod tests {
         assert_eq!(reg.len(), 16);
         assert_eq!(&reg[..8], 0u64.to_be_bytes());
         assert_eq!(&reg[8..], (512u64 << 20).to_be_bytes());
+    }
+
+    #[test]
+    fn smt_cores_list_their_threads_and_sockets_are_chips() {
+        let c = MachineConfig {
+            smp: 16,
+            threads: 4,
+            cores: 2,
+            ..cfg(16)
+        };
+        let t = build(&c, None);
+        for core in 0..4u32 {
+            let first = core * 4;
+            let p = format!("/cpus/PowerPC,POWER9@{first:x}");
+            assert_eq!(prop(&t, &p, "reg"), first.to_be_bytes());
+            let servers: Vec<u32> = (first..first + 4).collect();
+            assert_eq!(prop(&t, &p, "ibm,ppc-interrupt-server#s"), cells(&servers));
+            let g: Vec<u32> = servers.iter().flat_map(|&s| [s, 0]).collect();
+            assert_eq!(prop(&t, &p, "ibm,ppc-interrupt-gserver#s"), cells(&g));
+            // Two cores per socket: cores 0-1 on chip 0, 2-3 on chip 1.
+            assert_eq!(prop(&t, &p, "ibm,chip-id"), (core / 2).to_be_bytes());
+        }
+        assert!(
+            t.find("/cpus/PowerPC,POWER9@1").is_none(),
+            "threads are not nodes"
+        );
     }
 
     #[test]

@@ -33,7 +33,12 @@ pub mod layout {
 #[derive(Clone, Debug)]
 pub struct MachineConfig {
     pub ram_size: u64,
+    /// vCPUs (threads) in all.
     pub smp: u32,
+    /// SMT threads per core (1, 2, 4 or 8) and cores per socket (`-smp threads=,cores=`); vCPU
+    /// `i` is thread `i % threads` of core `i / threads`, in socket (chip) `i / threads / cores`.
+    pub threads: u32,
+    pub cores: u32,
     pub kernel: Option<PathBuf>,
     pub initrd: Option<PathBuf>,
     pub append: String,
@@ -105,6 +110,8 @@ impl Default for MachineConfig {
         MachineConfig {
             ram_size: 512 << 20,
             smp: 1,
+            threads: 1,
+            cores: 1,
             kernel: None,
             initrd: None,
             append: String::new(),

@@ -223,8 +223,8 @@ fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
             0
         }
         (sprn::PVR | sprn::PIR, None) => cpu.spr[n],
-        // One thread per core.
-        (sprn::TIR, None) => 0,
+        // The thread's number in its core (set when the machine is built).
+        (sprn::TIR, None) => cpu.spr[sprn::TIR],
         // PURR/SPURR: a vCPU is always dispatched, so its cycles are the timebase's.
         (sprn::PURR | sprn::SPURR, None) => cpu.timebase(),
         (sprn::LPCR, None) => cpu.spr[sprn::LPCR],

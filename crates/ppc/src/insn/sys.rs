@@ -211,15 +211,22 @@ fn slbfee(cpu: &mut Cpu, i: Insn) -> Ex {
     Ok(())
 }
 
-/// msgsndp: directed privileged doorbell to a thread of this core. Each vCPU is a core of one
-/// thread, so only thread 0 (itself) exists.
+/// msgsndp: directed privileged doorbell to thread RB[57:63] of this core (Linux's IPI between
+/// sibling threads): this thread's DPDES bit, or the sibling vCPU's doorbell line.
 fn msgsndp(cpu: &mut Cpu, i: Insn) -> Ex {
     privileged(cpu)?;
     let rb = cpu.gpr[i.rb()];
     // Message type 5 (privileged doorbell) in RB bits 32:36, target thread in bits 57:63.
-    if (rb >> 27) & 0x1f == 5 && rb & 0x7f == 0 {
+    let target = rb & 0x7f;
+    if (rb >> 27) & 0x1f != 5 || target >= cpu.threads as u64 {
+        return Ok(());
+    }
+    if target == cpu.spr[sprn::TIR] {
         cpu.spr[sprn::DPDES] |= 1;
         cpu.end_slice();
+    } else if let Some(smp) = &cpu.smp {
+        let id = cpu.spr[sprn::PIR] - cpu.spr[sprn::TIR] + target;
+        smp.raise(id as usize, crate::cpu::IrqLines::DOORBELL);
     }
     Ok(())
 }
@@ -229,6 +236,7 @@ fn msgclrp(cpu: &mut Cpu, i: Insn) -> Ex {
     let rb = cpu.gpr[i.rb()];
     if (rb >> 27) & 0x1f == 5 {
         cpu.spr[sprn::DPDES] &= !1;
+        cpu.irq.lower(crate::cpu::IrqLines::DOORBELL);
     }
     Ok(())
 }
@@ -326,6 +334,36 @@ mod tests {
         exec(&mut c, x_form(31, 0, 0, 4, 142, false));
         exec(&mut c, x_form(31, 0, 0, 4, 174, false));
         assert_eq!(c.spr[sprn::DPDES], 0);
+    }
+
+    #[test]
+    fn msgsndp_rings_a_sibling_thread() {
+        use crate::cpu::IrqLines;
+        // Threads 2 and 3 of a 4-thread core (vCPUs 6 and 7 of two cores).
+        let lines: Vec<_> = (0..8)
+            .map(|_| std::sync::Arc::new(IrqLines::default()))
+            .collect();
+        let smp = crate::smp::Smp::new(lines.clone());
+        let mut c = sup();
+        c.smp = Some(smp);
+        c.irq = lines[6].clone();
+        c.threads = 4;
+        c.spr[sprn::PIR] = 6;
+        c.spr[sprn::TIR] = 2;
+        c.gpr[4] = 5 << 27 | 3;
+        exec(&mut c, x_form(31, 0, 0, 4, 142, false));
+        assert_ne!(lines[7].get() & IrqLines::DOORBELL, 0, "thread 3 = vCPU 7");
+        assert_eq!(c.spr[sprn::DPDES], 0);
+        // Thread 4 does not exist in a 4-thread core: nothing happens.
+        c.gpr[4] = 5 << 27 | 4;
+        exec(&mut c, x_form(31, 0, 0, 4, 142, false));
+        assert_eq!(lines[4].get() & IrqLines::DOORBELL, 0);
+        // Its own thread number sets its own DPDES bit; TIR reads back.
+        c.gpr[4] = 5 << 27 | 2;
+        exec(&mut c, x_form(31, 0, 0, 4, 142, false));
+        assert_eq!(c.spr[sprn::DPDES], 1);
+        exec(&mut c, mfspr(5, sprn::TIR as u32));
+        assert_eq!(c.gpr[5], 2);
     }
 
     fn mtspr(rs: u32, spr: u32) -> u32 {
