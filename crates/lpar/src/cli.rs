@@ -55,14 +55,20 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -m [size=]SIZE         guest RAM: a multiple of 256M (default 512M; suffixes K M G T,
                          no suffix means MiB; e.g. 1G, 1536, 1.5G)
   -smp [cpus=]N[,maxcpus=,sockets=,cores=,threads=]
-                         vCPUs (1 for now)
+                         vCPUs (up to 1024), each on its own host thread; threads=1,2,4,8
+                         SMT threads per core
   -kernel FILE           boot this Linux kernel (a ppc64 vmlinux ELF)
   -initrd FILE           initial ram disk for the kernel
   -append STRING         kernel command line
   -bios FILE             firmware image instead of the built-in client interface
   -accel tcg[,thread=single|multi,tb-size=N]
-                         the accelerator: software emulation only; tb-size: MiB
+                         the accelerator: software emulation only; thread=single
+                         runs all vCPUs round-robin on one thread; tb-size: MiB
                          of host memory for decoded code (default 64)
+  -icount [shift=]N[,sleep=off]
+                         reproducible mode: each instruction takes 2^N ns of virtual
+                         time (N 0..10), vCPUs run round-robin on one thread and idle
+                         time is skipped, so the same inputs give the same output
   -nographic             no display: the console is on stdio (mon:stdio)
   -serial stdio|mon:stdio|null|none
                          where the console (hvc0) goes; on mon:stdio, Ctrl-A h lists
@@ -188,6 +194,8 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                     "{opt}: KVM is not available (lpar emulates the CPU in software)"
                 ))
             }
+            "icount" => b.config.icount = Some(icount(&opt, &value(&mut p, &opt)?)?),
+            "rtc" => rtc(&opt, &value(&mut p, &opt)?, &mut b.config)?,
             "nodefaults" => b.nodefaults = true,
             "nographic" => {}
             "no-user-config" => {}
@@ -413,6 +421,94 @@ fn memory(opt: &str, v: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// `-icount [shift=]N[,sleep=off]`: the virtual clock's shift. Idle time is always skipped, as
+/// QEMU's sleep=off; the modes that need a host clock or a record file are refused.
+fn icount(opt: &str, v: &str) -> Result<u32, String> {
+    let mut shift = None;
+    for (k, val) in keyval(v, "shift") {
+        match k.as_str() {
+            "shift" if val == "auto" => {
+                return Err(format!(
+                    "{opt} {v}: shift=auto is not supported (give shift=N, N from 0 to 10)"
+                ))
+            }
+            "shift" => {
+                match number(&val).filter(|&n| n <= ppc::clock::VirtualClock::MAX_SHIFT as u64) {
+                    Some(n) => shift = Some(n as u32),
+                    None => return Err(format!("{opt} {v}: shift={val}: expected 0 to 10")),
+                }
+            }
+            "sleep" if boolean(&val) == Some(false) => {}
+            "sleep" => {
+                return Err(format!(
+                    "{opt} {v}: sleep={val}: idle time is always skipped (sleep=off)"
+                ))
+            }
+            "align" | "rr" | "rrfile" | "rrsnapshot" => {
+                return Err(format!("{opt} {v}: {k}= is not supported"))
+            }
+            _ => return Err(format!("{opt} {v}: unknown parameter '{k}'")),
+        }
+    }
+    shift.ok_or_else(|| format!("{opt} {v}: give shift=N"))
+}
+
+/// `-rtc [base=utc|DATE][,clock=host|rt|vm][,driftfix=none]`, DATE as 2006-06-17T16:01:21 or
+/// 2006-06-17 (UTC). localtime is refused: lpar keeps UTC.
+fn rtc(opt: &str, v: &str, c: &mut MachineConfig) -> Result<(), String> {
+    for (k, val) in keyval(v, "base") {
+        match k.as_str() {
+            "base" if val == "utc" => c.rtc_base = None,
+            "base" => {
+                c.rtc_base = Some(parse_date(&val).ok_or_else(|| {
+                    format!(
+                        "{opt} {v}: base={val}: expected utc or a date like 2006-06-17T16:01:21"
+                    )
+                })?)
+            }
+            "clock" if val == "host" || val == "rt" => c.rtc_vm = false,
+            "clock" if val == "vm" => c.rtc_vm = true,
+            "driftfix" if val == "none" || val == "slew" => {}
+            "clock" | "driftfix" => {
+                return Err(format!("{opt} {v}: invalid value '{val}' for {k}"))
+            }
+            _ => return Err(format!("{opt} {v}: unknown parameter '{k}'")),
+        }
+    }
+    Ok(())
+}
+
+/// "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS" (UTC) as Unix seconds.
+fn parse_date(s: &str) -> Option<i64> {
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
+    let d: Vec<u32> = date
+        .split('-')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<u32> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let ([y, mo, da], [h, mi, se]) = (d.as_slice(), t.as_slice()) else {
+        return None;
+    };
+    if !(1970..=9999).contains(y)
+        || !(1..=12).contains(mo)
+        || !(1..=31).contains(da)
+        || *h > 23
+        || *mi > 59
+        || *se > 59
+    {
+        return None;
+    }
+    Some(
+        spapr::rtas::days_from_civil(*y as i64, *mo, *da) * 86_400
+            + (*h as i64) * 3600
+            + (*mi as i64) * 60
+            + *se as i64,
+    )
+}
+
 /// Most vCPUs a pseries machine takes (QEMU's pseries limit).
 pub const MAX_CPUS: u64 = 1024;
 
@@ -578,7 +674,7 @@ fn accel(opt: &str, v: &str, c: &mut MachineConfig) -> Result<Option<&'static st
                     return Ok(Some(list));
                 }
             }
-            "thread" if val == "single" || val == "multi" => {}
+            "thread" if val == "single" || val == "multi" => c.single_thread = val == "single",
             // MiB of host memory for decoded code, as QEMU's; 0 keeps the default.
             "tb-size" if number(&val).is_some_and(|n| n <= MAX_TB_SIZE_MIB) => {
                 if let Some(mib) = number(&val).filter(|&n| n > 0) {
@@ -956,6 +1052,40 @@ mod tests {
         assert_eq!(o.serial, Serial::Stdio { mux: true });
         assert!(o.warnings.is_empty());
         assert_eq!(o.config.tb_size, ppc::exec::DEFAULT_BUDGET as u64);
+    }
+
+    #[test]
+    fn icount_and_single_thread() {
+        let o = with_kernel(&["-icount", "shift=3"]).unwrap();
+        assert_eq!(o.config.icount, Some(3));
+        assert!(o.config.round_robin());
+        let o = with_kernel(&["-icount", "0,sleep=off"]).unwrap();
+        assert_eq!(o.config.icount, Some(0));
+        let o = with_kernel(&["-accel", "tcg,thread=single"]).unwrap();
+        assert!(o.config.single_thread && o.config.icount.is_none());
+        assert!(!with_kernel(&[]).unwrap().config.round_robin());
+        assert!(err(&["-icount", "shift=auto"]).contains("shift=auto is not supported"));
+        assert!(err(&["-icount", "shift=11"]).contains("0 to 10"));
+        assert!(err(&["-icount", "shift=2,sleep=on"]).contains("sleep=on"));
+        assert!(err(&["-icount", "2,rr=record"]).contains("rr="));
+    }
+
+    #[test]
+    fn rtc_base_and_clock() {
+        let o = with_kernel(&["-rtc", "base=2024-02-29T12:34:56,clock=vm"]).unwrap();
+        assert_eq!(o.config.rtc_base, Some(1_709_210_096));
+        assert!(o.config.rtc_vm);
+        let o = with_kernel(&["-rtc", "base=1970-01-02"]).unwrap();
+        assert_eq!(o.config.rtc_base, Some(86_400));
+        assert!(
+            !with_kernel(&["-rtc", "base=utc,clock=host"])
+                .unwrap()
+                .config
+                .rtc_vm
+        );
+        assert!(err(&["-rtc", "base=localtime"]).contains("base=localtime"));
+        assert!(err(&["-rtc", "base=2024-13-01"]).contains("base=2024-13-01"));
+        assert!(err(&["-rtc", "clock=wall"]).contains("clock"));
     }
 
     #[test]

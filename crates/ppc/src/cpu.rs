@@ -463,6 +463,8 @@ pub struct Cpu {
     pub smp: Option<Arc<crate::smp::Smp>>,
     /// The TLB generation (`Smp`) this vCPU's TLB has caught up with.
     pub tlb_seen: u64,
+    /// The virtual clock of the reproducible mode (`crate::clock`); None: the host clock.
+    pub vclock: Option<Arc<crate::clock::VirtualClock>>,
     /// Threads of this vCPU's core; its own thread number is SPR TIR, and the core's threads are
     /// vCPUs PIR - TIR .. PIR - TIR + threads (msgsndp targets them).
     pub threads: u32,
@@ -521,6 +523,7 @@ impl Cpu {
             smp: None,
             tlb_seen: 0,
             threads: 1,
+            vclock: None,
             async_irqs: false,
         }
     }
@@ -697,9 +700,21 @@ impl Cpu {
         Ok(())
     }
 
-    /// Current timebase value.
+    /// Switches the timebase to a virtual clock (the reproducible mode), keeping the decrementer's
+    /// value.
+    pub fn set_clock(&mut self, c: Arc<crate::clock::VirtualClock>) {
+        let dec = self.dec_written;
+        self.vclock = Some(c);
+        self.set_dec(dec);
+    }
+
+    /// Current timebase value: the host clock's, or the virtual clock's in the reproducible mode.
     pub fn timebase(&self) -> u64 {
-        host_ticks().wrapping_add(self.tb_offset)
+        match &self.vclock {
+            Some(c) => c.ticks(),
+            None => host_ticks(),
+        }
+        .wrapping_add(self.tb_offset)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `ppc`: a Power ISA (2.06–3.1) CPU core: architected state, decode, interpreter, memory access.
 //! It knows nothing of any machine: callers run it and handle the `Exception`s it stops with.
 
+pub mod clock;
 pub mod cpu;
 pub mod decode;
 pub mod exec;

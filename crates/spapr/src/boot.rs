@@ -85,6 +85,9 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
             cpu.spr[sprn::PVR] = model.pvr() as u64;
             cpu.irq = slot.irq.clone();
             cpu.smp = m.smp.clone();
+            if let Some(c) = &m.vclock {
+                cpu.set_clock(c.clone());
+            }
             cpu.async_irqs = true;
             m.xics.connect(i as u32, slot.irq.clone());
             Vcpu::new(i, cpu, m.config.code_cache_budget())
@@ -96,6 +99,19 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
 /// that panics stops the whole machine with `RunState::Crashed` instead of vanishing while the
 /// others run on.
 pub fn run(m: &Arc<Machine>, mut vcpus: Vec<Vcpu>) -> RunState {
+    if m.config.round_robin() {
+        let m2 = m.clone();
+        return match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_round_robin(&m2, &mut vcpus)
+        })) {
+            Ok(st) => st,
+            Err(p) => {
+                let st = RunState::Crashed(format!("a vCPU panicked: {}", panic_message(&*p)));
+                m.request(st.clone());
+                st
+            }
+        };
+    }
     let rest: Vec<Vcpu> = vcpus.drain(1..).collect();
     let threads: Vec<_> = rest
         .into_iter()
@@ -128,17 +144,59 @@ pub fn run(m: &Arc<Machine>, mut vcpus: Vec<Vcpu>) -> RunState {
     }
 }
 
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs every vCPU on this thread, one slice each in turn (`-icount`, `-accel tcg,thread=single`):
+/// the same inputs give the same execution. When all are idle, the virtual clock jumps to the
+/// earliest decrementer deadline (icount), or the thread sleeps until it or a device wakes it.
+fn run_round_robin(m: &Machine, vcpus: &mut [Vcpu]) -> RunState {
+    loop {
+        let mut ran = false;
+        let mut next: Option<u64> = None;
+        for v in vcpus.iter_mut() {
+            match v.step(m) {
+                crate::vcpu::Step::Stopped(st) => return st,
+                crate::vcpu::Step::Ran => ran = true,
+                crate::vcpu::Step::Idle(Some(t)) => next = Some(next.map_or(t, |n| n.min(t))),
+                crate::vcpu::Step::Idle(None) => {}
+            }
+        }
+        if ran {
+            continue;
+        }
+        match (&m.vclock, next) {
+            (Some(c), Some(ticks)) => c.warp_ticks(ticks),
+            _ => {
+                // Real time, or nothing armed: wait for a device (console input) or the deadline.
+                let ns = next.map_or(10_000_000, |t| {
+                    (t as u128 * 1_000_000_000 / ppc::cpu::TB_FREQ as u128).clamp(1000, 10_000_000)
+                        as u64
+                });
+                if let Ok(g) = m.wake.0.lock() {
+                    let _ = m
+                        .wake
+                        .1
+                        .wait_timeout(g, std::time::Duration::from_nanos(ns));
+                }
+            }
+        }
+    }
+}
+
 /// Runs one vCPU, turning a panic into a machine-wide `Crashed` state.
 fn run_guarded(m: &Arc<Machine>, mut v: Vcpu) -> RunState {
     let id = v.id;
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.run(m))) {
         Ok(st) => st,
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let msg = panic_message(&*payload);
             let st = RunState::Crashed(format!("vCPU {id} panicked: {msg}"));
             m.request(st.clone());
             st

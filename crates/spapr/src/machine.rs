@@ -56,6 +56,15 @@ pub struct MachineConfig {
     /// HPT resizing (H_RESIZE_HPT_PREPARE/COMMIT, "hcall-hpt-resize") offered to hash guests
     /// (`-M pseries,resize-hpt=`); when off the hcalls answer H_AUTHORITY, as QEMU's do.
     pub resize_hpt: bool,
+    /// The reproducible mode (`-icount shift=N`): Some(N) makes time advance by 2^N ns per
+    /// instruction and runs the vCPUs round-robin on one thread.
+    pub icount: Option<u32>,
+    /// Round-robin on one thread without icount (`-accel tcg,thread=single`).
+    pub single_thread: bool,
+    /// `-rtc base=DATE`: the guest's time of day at start, in Unix seconds (None: the host's).
+    pub rtc_base: Option<i64>,
+    /// `-rtc clock=vm`: the time of day follows the virtual clock (with -icount) from `rtc_base`.
+    pub rtc_vm: bool,
     /// Host memory for decoded/translated code, shared out among the vCPUs (`-accel tcg,tb-size=`,
     /// in bytes): each vCPU's cache is bounded by its share.
     pub tb_size: u64,
@@ -66,6 +75,11 @@ impl MachineConfig {
     pub fn isa_level(&self) -> ppc::cpu::IsaLevel {
         let model = self.cpu_model.isa_level();
         self.max_compat.map_or(model, |c| c.min(model))
+    }
+
+    /// Whether the vCPUs run round-robin on one thread.
+    pub fn round_robin(&self) -> bool {
+        self.single_thread || self.icount.is_some()
     }
 
     /// Each vCPU's share of `tb_size`.
@@ -122,6 +136,10 @@ impl Default for MachineConfig {
             max_compat: None,
             resize_hpt: true,
             tb_size: ppc::exec::DEFAULT_BUDGET as u64,
+            icount: None,
+            single_thread: false,
+            rtc_base: None,
+            rtc_vm: false,
         }
     }
 }
@@ -162,6 +180,8 @@ pub struct Machine {
     pub cpus: Mutex<Vec<CpuSlot>>,
     /// TLB shootdown and code invalidation among the vCPUs (None with one vCPU).
     pub smp: Option<Arc<ppc::smp::Smp>>,
+    /// The virtual clock of the reproducible mode (`MachineConfig::icount`).
+    pub vclock: Option<Arc<ppc::clock::VirtualClock>>,
 }
 
 /// What the hypervisor keeps about each vCPU.
@@ -190,6 +210,20 @@ pub struct PartitionCpuState {
     pub pending_hpt: Option<Arc<ppc::mmu::Hpt>>,
     /// Processor compatibility register: the ISA level negotiated at CAS (0: the model's own).
     pub pcr: u64,
+}
+
+/// The time-of-day offset at start: `-rtc base=DATE` on the host clock starts at that date (with
+/// clock=vm and -icount the virtual clock counts from it instead: no offset).
+fn initial_tod_offset(c: &MachineConfig) -> i64 {
+    match c.rtc_base {
+        Some(base) if !(c.rtc_vm && c.icount.is_some()) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            base - now
+        }
+        _ => 0,
+    }
 }
 
 /// Alignment `kernel-addr` must have (the kernel's 64 KiB page size).
@@ -239,11 +273,14 @@ impl Machine {
             nvram: crate::nvram::Nvram::default(),
             xics: crate::xics::Xics::new(servers),
             vof: Mutex::new(crate::vof::Vof::default()),
-            tod_offset: std::sync::atomic::AtomicI64::new(0),
+            tod_offset: std::sync::atomic::AtomicI64::new(initial_tod_offset(&config)),
             cpu_state: Mutex::new(cpu_state),
             cpu_gen: std::sync::atomic::AtomicU64::new(0),
             cpus: Mutex::new(slots),
             smp,
+            vclock: config
+                .icount
+                .map(|shift| Arc::new(ppc::clock::VirtualClock::new(shift))),
             config,
         })
     }

@@ -100,13 +100,29 @@ fn system_reboot(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
     m.request(RunState::Reset);
 }
 
-/// Host UTC seconds plus the guest's set-time-of-day offset.
-fn guest_time(m: &Machine) -> (i64, u32) {
+/// The clock under the guest's time of day: host UTC, or with `-rtc clock=vm` the virtual
+/// clock (`-icount`) counted from the `-rtc base=` date, as (seconds, nanoseconds).
+fn rtc_clock(m: &Machine) -> (i64, u32) {
+    if let (Some(c), Some(base)) = (&m.vclock, m.config.rtc_base) {
+        if m.config.rtc_vm {
+            let ns = c.ns();
+            return (
+                base + (ns / 1_000_000_000) as i64,
+                (ns % 1_000_000_000) as u32,
+            );
+        }
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    (now.as_secs() as i64, now.subsec_nanos())
+}
+
+/// The RTC clock plus the guest's offset (`-rtc base=`, then set-time-of-day).
+fn guest_time(m: &Machine) -> (i64, u32) {
+    let (secs, ns) = rtc_clock(m);
     let off = m.tod_offset.load(std::sync::atomic::Ordering::Relaxed);
-    (now.as_secs() as i64 + off, now.subsec_nanos())
+    (secs + off, ns)
 }
 
 /// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian.
@@ -173,10 +189,7 @@ fn set_time_of_day(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
         + a[3] as i64 * 3600
         + a[4] as i64 * 60
         + a[5] as i64;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
+    let now = rtc_clock(m).0;
     m.tod_offset
         .store(want - now, std::sync::atomic::Ordering::Relaxed);
     c.status(RTAS_OUT_SUCCESS);

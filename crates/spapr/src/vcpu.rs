@@ -13,6 +13,17 @@ use std::time::Duration;
 /// Instructions per slice between checks of interrupts and the run state.
 pub const SLICE: u64 = 20_000;
 
+/// What one `Vcpu::step` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Ran a slice (or took an hcall/interrupt).
+    Ran,
+    /// Stopped, or ceded with nothing pending: Some(ticks until its decrementer fires) if ceded.
+    Idle(Option<u64>),
+    /// The machine left the Running state.
+    Stopped(RunState),
+}
+
 /// One virtual processor.
 pub struct Vcpu {
     /// vCPU id: PIR, XICS server number, index in `Machine::cpus`.
@@ -47,49 +58,66 @@ impl Vcpu {
         }
     }
 
-    /// Runs until the machine leaves the Running state; returns that state.
+    /// Runs until the machine leaves the Running state; returns that state. The vCPU has this
+    /// host thread to itself and sleeps while idle.
     pub fn run(&mut self, m: &Machine) -> RunState {
         loop {
-            let st = m.run_state();
-            if st != RunState::Running {
-                return st;
-            }
-            self.sync_partition_state(m);
-            if !self.check_started(m) {
-                self.sleep(m, 10_000_000);
-                continue;
-            }
-            if self.ceded {
-                self.idle(m);
-                continue;
-            }
-            self.cpu.check_async();
-            if debug_pc() {
-                self.slices += 1;
-                if self.slices.is_multiple_of(20_000) {
-                    eprintln!(
-                        "vcpu{}: pc {:#x} lr {:#x} msr {:#x} icount {} dec {:#x}",
-                        self.id,
-                        self.cpu.pc,
-                        self.cpu.lr,
-                        self.cpu.msr,
-                        self.cpu.icount,
-                        self.cpu.dec()
-                    );
-                }
-            }
-            match ppc::run(&mut self.cpu, &mut self.cache, SLICE) {
-                Ok(()) => {}
-                Err(Exception::SystemCall { lev: 1 }) if !self.cpu.pr() => {
-                    let nr = self.cpu.gpr[3];
-                    hcall::dispatch(m, &mut self.cpu);
-                    if nr == H_CEDE && self.cpu.gpr[3] == 0 {
-                        self.ceded = true;
-                    }
-                }
-                Err(e) => self.cpu.deliver(e),
+            match self.step(m) {
+                Step::Stopped(st) => return st,
+                Step::Ran => {}
+                Step::Idle(_) if self.ceded => self.sleep(m, self.ns_to_dec()),
+                Step::Idle(_) => self.sleep(m, 10_000_000),
             }
         }
+    }
+
+    /// One scheduling step: a slice of up to `SLICE` instructions with the hypercall or
+    /// interrupt that ended it, or nothing while the vCPU is stopped or ceded with nothing
+    /// pending (`Idle`, with the timebase ticks until its decrementer fires if ceded).
+    pub fn step(&mut self, m: &Machine) -> Step {
+        let st = m.run_state();
+        if st != RunState::Running {
+            return Step::Stopped(st);
+        }
+        self.sync_partition_state(m);
+        if !self.check_started(m) {
+            return Step::Idle(None);
+        }
+        if self.ceded && !self.wakes() {
+            return Step::Idle(Some(self.cpu.ticks_to_dec()));
+        }
+        self.cpu.check_async();
+        if debug_pc() {
+            self.slices += 1;
+            if self.slices.is_multiple_of(20_000) {
+                eprintln!(
+                    "vcpu{}: pc {:#x} lr {:#x} msr {:#x} icount {} dec {:#x}",
+                    self.id,
+                    self.cpu.pc,
+                    self.cpu.lr,
+                    self.cpu.msr,
+                    self.cpu.icount,
+                    self.cpu.dec()
+                );
+            }
+        }
+        let before = self.cpu.icount;
+        let r = ppc::run(&mut self.cpu, &mut self.cache, SLICE);
+        if let Some(c) = &m.vclock {
+            c.advance(self.cpu.icount - before);
+        }
+        match r {
+            Ok(()) => {}
+            Err(Exception::SystemCall { lev: 1 }) if !self.cpu.pr() => {
+                let nr = self.cpu.gpr[3];
+                hcall::dispatch(m, &mut self.cpu);
+                if nr == H_CEDE && self.cpu.gpr[3] == 0 {
+                    self.ceded = true;
+                }
+            }
+            Err(e) => self.cpu.deliver(e),
+        }
+        Step::Ran
     }
 
     fn sync_partition_state(&mut self, m: &Machine) {
@@ -126,16 +154,22 @@ impl Vcpu {
         true
     }
 
-    /// Sleeps until an interrupt can be taken (H_CEDE enabled MSR[EE]) or the machine stops.
-    fn idle(&mut self, m: &Machine) {
+    /// Whether a ceded vCPU has an interrupt to take (H_CEDE enabled MSR[EE]); ends the cede
+    /// if so.
+    fn wakes(&mut self) -> bool {
         if self.cpu.irq.get() & !IrqLines::EXIT != 0 || (self.cpu.dec() as i64) < 0 {
             self.ceded = false;
             self.cpu.irq.lower(IrqLines::KICK);
-            return;
+            return true;
         }
+        false
+    }
+
+    /// Host nanoseconds to sleep while ceded: until the decrementer fires, at most 10 ms.
+    fn ns_to_dec(&self) -> u64 {
         let ticks = self.cpu.ticks_to_dec();
         let ns = (ticks as u128 * 1_000_000_000 / ppc::cpu::TB_FREQ as u128).min(10_000_000) as u64;
-        self.sleep(m, ns.max(1000));
+        ns.max(1000)
     }
 
     fn sleep(&self, m: &Machine, ns: u64) {
@@ -672,7 +706,9 @@ mod tests {
         v.cpu.set_dec(1000); // ~2 us
         let t = std::time::Instant::now();
         while v.ceded && t.elapsed() < Duration::from_secs(5) {
-            v.idle(&m);
+            if let Step::Idle(Some(_)) = v.step(&m) {
+                v.sleep(&m, v.ns_to_dec());
+            }
         }
         assert!(!v.ceded, "the decrementer must end the cede");
     }
