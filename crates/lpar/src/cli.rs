@@ -172,7 +172,13 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
             }
             "m" => b.config.ram_size = memory(&opt, &value(&mut p, &opt)?)?,
             "smp" => {
-                let (cpus, cores, threads) = smp(&opt, &value(&mut p, &opt)?)?;
+                let v = value(&mut p, &opt)?;
+                let (cpus, cores, threads, maxcpus) = smp(&opt, &v)?;
+                if maxcpus > cpus {
+                    b.warnings.push(format!(
+                        "{opt} {v}: CPU hotplug is not supported yet: the guest has the {cpus} CPUs present, not {maxcpus}"
+                    ));
+                }
                 b.config.smp = cpus;
                 b.config.cores = cores;
                 b.config.threads = threads;
@@ -515,8 +521,8 @@ pub const MAX_CPUS: u64 = 1024;
 /// `-smp [cpus=]N[,maxcpus=M][,sockets=S][,cores=C][,threads=T]` with QEMU's rules (since 6.2):
 /// omitted members are derived preferring cores, then sockets, then threads; the product of the
 /// topology must equal maxcpus, which must be at least cpus. Returns the number of vCPUs, the
-/// cores per socket and the threads per core.
-fn smp(opt: &str, v: &str) -> Result<(u32, u32, u32), String> {
+/// cores per socket, the threads per core and maxcpus.
+fn smp(opt: &str, v: &str) -> Result<(u32, u32, u32, u32), String> {
     let mut given = [None::<u64>; 5]; // cpus, maxcpus, sockets, cores, threads
     for (k, val) in keyval(v, "cpus") {
         let n = number(&val).ok_or_else(|| format!("{opt} '{v}': invalid {k} '{val}'"))?;
@@ -590,12 +596,7 @@ fn smp(opt: &str, v: &str) -> Result<(u32, u32, u32), String> {
             "{opt} {v}: threads={t}: a POWER core has 1, 2, 4 or 8 threads"
         ));
     }
-    if maxcpus > cpus {
-        return Err(format!(
-            "{opt} {v}: maxcpus ({maxcpus}) > cpus ({cpus}): CPU hotplug is not supported yet"
-        ));
-    }
-    Ok((cpus as u32, c as u32, t as u32))
+    Ok((cpus as u32, c as u32, t as u32, maxcpus as u32))
 }
 
 /// A CPU model with its QEMU aliases; `max` is the newest model (all features), `host` needs KVM.
@@ -1282,7 +1283,9 @@ mod tests {
         assert!(err(&["-smp", "2000"]).contains("at most 1024"));
         assert!(err(&["-smp", "6,threads=3"]).contains("1, 2, 4 or 8 threads"));
         assert!(err(&["-smp", "16,threads=16"]).contains("1, 2, 4 or 8 threads"));
-        assert!(err(&["-smp", "1,maxcpus=2"]).contains("hotplug"));
+        let o = with_kernel(&["-smp", "2,maxcpus=4"]).unwrap();
+        assert_eq!(o.config.smp, 2);
+        assert!(o.warnings[0].contains("CPU hotplug is not supported yet"));
         assert!(err(&["-smp", "4,dies=2"]).contains("dies > 1"));
         assert!(err(&["-smp", "x"]).contains("'x'"));
         assert!(err(&["-smp", "1,foo=2"]).contains("'foo'"));

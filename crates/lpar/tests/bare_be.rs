@@ -213,3 +213,20 @@ ipi ping-pong: 1000 pings 1000 pongs, ok
         check_stderr(&o, &[]);
     }
 }
+
+/// TLB shootdown: vCPU 0 remaps a page vCPU 1 is reading through its TLB (H_REMOVE + H_ENTER);
+/// vCPU 1's first read after vCPU 0 says so sees the new page, never a stale translation, and
+/// once the page is unmapped its next read faults at that address.
+#[test]
+fn hpt_changes_reach_the_other_vcpus_tlb_before_the_hcall_returns() {
+    let o = boot_with("tlbie", &["-smp", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        o.stdout,
+        "remap: H_REMOVE 0, H_ENTER ok, read after the flag NEW ok
+unmap: H_REMOVE 0, reader faulted ok at TEST ok
+",
+        "{o:?}"
+    );
+    check_stderr(&o, &[]);
+}
