@@ -190,8 +190,9 @@ fn os_term_stops_with_the_message() {
     check_stderr(&o, &["lpar: guest terminated: "]);
 }
 
-/// Every vCPU at once: shared counters updated with lwarx/stwcx. and ldarx/stdcx. are exact, a
-/// spinlock keeps plain counters consistent, and two vCPUs play IPI ping-pong through XICS.
+/// Every vCPU at once: shared counters updated a million times per vCPU with lwarx/stwcx. and
+/// ldarx/stdcx. are exact, a spinlock keeps plain counters consistent, and two vCPUs play IPI
+/// ping-pong through XICS.
 #[test]
 fn smp_atomics_spinlock_and_ipi_ping_pong() {
     for n in [4u32, 8] {
@@ -205,7 +206,7 @@ ldarx/stdcx. counter: {c}, ok
 spinlock: a {a} b {b}, ok
 ipi ping-pong: 1000 pings 1000 pongs, ok
 ",
-            c = n * 200_000,
+            c = n * 1_000_000,
             a = n * 50_000,
             b = n * 100_000
         );

@@ -367,3 +367,19 @@ poweroff -f
     assert!(a.stdout.contains("job 2 done"), "{a:?}");
     assert_eq!(a.stdout, b.stdout, "two -icount runs differ");
 }
+
+/// 64 vCPUs (on a 2-core host): every one comes online.
+#[test]
+fn smp64_brings_every_vcpu_online() {
+    let _g = lock();
+    let init = "#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox --install -s
+echo \"nproc=$(nproc) online=$(cat /sys/devices/system/cpu/online)\"
+poweroff -f
+";
+    let o = boot("smp64", init, &["-smp", "64", "-m", "2G"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(lines(&o.stdout).contains(&"nproc=64 online=0-63"), "{o:?}");
+}

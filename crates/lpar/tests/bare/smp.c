@@ -1,6 +1,7 @@
 /* smp: every vCPU of the machine at once. vCPU 0 finds the others with RTAS
  * query-cpu-stopped-state and starts them with start-cpu; then all of them
- *   - add 1 to a shared word (lwarx/stwcx.) and a shared doubleword (ldarx/stdcx.) ITER times,
+ *   - add 1 to a shared word (lwarx/stwcx.) and a shared doubleword (ldarx/stdcx.) ITER (10^6)
+ *     times each,
  *   - take a spinlock (lwarx/stwcx. + isync, released after lwsync) LOCK_ITER times and update
  *     two plain (non-atomic) counters under it;
  * and the totals must be exact. Then vCPUs 0 and 1 play IPI ping-pong through XICS (H_IPI,
@@ -9,7 +10,7 @@
 
 #define MAXCPU 8
 #define STACK_SHIFT 14
-#define ITER 200000u
+#define ITER 1000000u
 #define LOCK_ITER 50000u
 #define ROUNDS 1000u
 #define TB_PER_SEC 512000000ul
