@@ -911,11 +911,7 @@ impl Builder {
                     "-M vsmt={v}: fewer than the {t} threads per core of -smp"
                 ));
             }
-            if v > t {
-                self.warnings.push(format!(
-                    "-M vsmt={v}: vCPU ids stay dense (spaced by the {t} threads per core, not by {v})"
-                ));
-            }
+            self.config.vsmt = v;
         }
         let c = &self.config;
         if let Some(level) = c.max_compat.filter(|&l| l > c.cpu_model.isa_level()) {

@@ -309,7 +309,8 @@ fn smp4_hash_mmu_runs_parallel_jobs() {
 }
 
 /// SMT: `-smp 8,sockets=1,cores=2,threads=4` gives two cores of four threads each, as a
-/// PowerVM/KVM LPAR would: eight CPUs online and Linux's sibling masks follow the cores.
+/// PowerVM/KVM LPAR would: eight CPUs online and Linux's sibling masks follow the cores; with
+/// `vsmt=8` the second core's threads have ids 8-11 (its device-tree node is @8).
 #[test]
 fn smt_threads_form_cores() {
     let _g = lock();
@@ -319,13 +320,27 @@ fn smt_threads_form_cores() {
 /bin/busybox --install -s
 echo \"nproc=$(nproc) online=$(cat /sys/devices/system/cpu/online) cpuinfo=$(grep -c ^processor /proc/cpuinfo)\"
 echo \"siblings=$(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list),$(cat /sys/devices/system/cpu/cpu5/topology/thread_siblings_list)\"
+echo cores: $(ls /proc/device-tree/cpus | grep PowerPC)
 poweroff -f
 ";
-    let o = boot("smt", init, &["-smp", "8,sockets=1,cores=2,threads=4"]);
+    let o = boot(
+        "smt",
+        init,
+        &[
+            "-smp",
+            "8,sockets=1,cores=2,threads=4",
+            "-M",
+            "pseries,vsmt=8",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let l = lines(&o.stdout);
     assert!(l.contains(&"nproc=8 online=0-7 cpuinfo=8"), "{o:?}");
     assert!(l.contains(&"siblings=0-3,4-7"), "{o:?}");
+    assert!(
+        l.contains(&"cores: PowerPC,POWER9@0 PowerPC,POWER9@8"),
+        "{o:?}"
+    );
 }
 
 /// `-icount`: two boots of the same command line with two vCPUs and a parallel workload print the

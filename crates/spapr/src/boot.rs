@@ -76,12 +76,15 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
     slots
         .iter()
         .enumerate()
+        .filter(|(_, slot)| slot.present)
         .map(|(i, slot)| {
             let model = m.config.cpu_model;
             let mut cpu = Cpu::new(model, m.mem.clone());
             cpu.spr[sprn::PIR] = i as u64;
             cpu.threads = m.config.threads.max(1);
-            cpu.spr[sprn::TIR] = (i as u32 % cpu.threads) as u64;
+            // Ids of a core's threads are consecutive from a multiple of the stride (vsmt).
+            let stride = m.config.vsmt.max(cpu.threads);
+            cpu.spr[sprn::TIR] = (i as u32 % stride) as u64;
             cpu.spr[sprn::PVR] = model.pvr() as u64;
             cpu.irq = slot.irq.clone();
             cpu.smp = m.smp.clone();

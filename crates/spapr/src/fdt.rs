@@ -93,7 +93,7 @@ pub fn build(cfg: &MachineConfig, initrd: Option<(u64, u64)>) -> DeviceTree {
     build_memory(&mut t, cfg.ram_size);
     build_cpus(&mut t, cfg);
     build_rtas(&mut t, cfg);
-    build_xics(&mut t, cfg.smp);
+    build_xics(&mut t, cfg.id_space());
     build_vdevice(&mut t);
     build_event_sources(&mut t);
     t
@@ -277,12 +277,13 @@ fn build_cpus(t: &mut DeviceTree, cfg: &MachineConfig) {
     let cpus = t.add_node(DeviceTree::ROOT, "cpus");
     t.set_u32(cpus, "#address-cells", 1);
     t.set_u32(cpus, "#size-cells", 0);
-    // One node per core, named and numbered by its first thread (as QEMU's pseries).
+    // One node per core, named and numbered by its first thread's id (as QEMU's pseries).
     let threads = cfg.threads.max(1);
-    for first in (0..cfg.smp.max(1)).step_by(threads as usize) {
+    for index in (0..cfg.smp.max(1)).step_by(threads as usize) {
+        let first = cfg.vcpu_id(index);
         let name = format!("PowerPC,{}@{first:x}", cfg.cpu_model.name());
         let cpu = t.add_node(cpus, &name);
-        let n = threads.min(cfg.smp.max(1) - first);
+        let n = threads.min(cfg.smp.max(1) - index);
         cpu_props(t, cpu, first, n, cfg);
     }
 }
@@ -583,6 +584,26 @@ mod tests {
             t.find("/cpus/PowerPC,POWER9@1").is_none(),
             "threads are not nodes"
         );
+    }
+
+    #[test]
+    fn vsmt_spaces_the_core_ids() {
+        let c = MachineConfig {
+            smp: 4,
+            threads: 2,
+            vsmt: 8,
+            ..cfg(4)
+        };
+        let t = build(&c, None);
+        for (first, servers) in [(0u32, [0u32, 1]), (8, [8, 9])] {
+            let p = format!("/cpus/PowerPC,POWER9@{first:x}");
+            assert_eq!(prop(&t, &p, "reg"), first.to_be_bytes());
+            assert_eq!(prop(&t, &p, "ibm,ppc-interrupt-server#s"), cells(&servers));
+        }
+        let ic = "/interrupt-controller";
+        assert_eq!(prop(&t, ic, "ibm,interrupt-server-ranges"), cells(&[0, 10]));
+        assert_eq!(c.vcpu_id(3), 9);
+        assert_eq!(c.id_space(), 10);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct MachineConfig {
     /// `i` is thread `i % threads` of core `i / threads`, in socket (chip) `i / threads / cores`.
     pub threads: u32,
     pub cores: u32,
+    /// Virtual SMT mode (`-M vsmt=`): vCPU ids of consecutive cores are this far apart, as on a
+    /// host with that many threads per core; 0 means `threads`.
+    pub vsmt: u32,
     pub kernel: Option<PathBuf>,
     pub initrd: Option<PathBuf>,
     pub append: String,
@@ -75,6 +78,18 @@ impl MachineConfig {
     pub fn isa_level(&self) -> ppc::cpu::IsaLevel {
         let model = self.cpu_model.isa_level();
         self.max_compat.map_or(model, |c| c.min(model))
+    }
+
+    /// The id (PIR, XICS server, RTAS cpu number) of the `index`th vCPU: thread `index % threads`
+    /// of core `index / threads`, cores `max(vsmt, threads)` ids apart.
+    pub fn vcpu_id(&self, index: u32) -> u32 {
+        let t = self.threads.max(1);
+        (index / t) * self.vsmt.max(t) + index % t
+    }
+
+    /// One more than the largest vCPU id.
+    pub fn id_space(&self) -> u32 {
+        self.vcpu_id(self.smp.max(1) - 1) + 1
     }
 
     /// Whether the vCPUs run round-robin on one thread.
@@ -126,6 +141,7 @@ impl Default for MachineConfig {
             smp: 1,
             threads: 1,
             cores: 1,
+            vsmt: 0,
             kernel: None,
             initrd: None,
             append: String::new(),
@@ -196,6 +212,8 @@ pub struct CpuSlot {
     pub stopped: bool,
     /// start-cpu request: (entry point, r3).
     pub start: Option<(u64, u64)>,
+    /// A vCPU has this id (with `vsmt` above the threads per core, some ids have none).
+    pub present: bool,
 }
 
 /// LPCR bits, partition-table entry and hashed page table shared by all vCPUs of the partition.
@@ -254,14 +272,19 @@ impl Machine {
                 config.ram_size >> 20
             )
         })?;
-        let servers = config.smp.max(1);
+        let servers = config.id_space();
         let cpu_state = crate::hpt::initial_cpu_state(config.ram_size)?;
-        let slots: Vec<CpuSlot> = (0..servers)
+        let mut slots: Vec<CpuSlot> = (0..servers)
             .map(|i| CpuSlot {
                 stopped: i != 0,
                 ..Default::default()
             })
             .collect();
+        for i in 0..config.smp.max(1) {
+            if let Some(s) = slots.get_mut(config.vcpu_id(i) as usize) {
+                s.present = true;
+            }
+        }
         let smp = (servers > 1)
             .then(|| ppc::smp::Smp::new(slots.iter().map(|s| s.irq.clone()).collect()));
         Ok(Machine {

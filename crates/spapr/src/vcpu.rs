@@ -221,7 +221,7 @@ fn h_prod(m: &Machine, cpu: &mut Cpu) -> i64 {
         .cpus
         .lock()
         .ok()
-        .and_then(|c| c.get(target).map(|s| s.irq.clone()));
+        .and_then(|c| c.get(target).filter(|s| s.present).map(|s| s.irq.clone()));
     match lines {
         Some(l) => {
             l.raise(ppc::cpu::IrqLines::KICK);
@@ -461,9 +461,14 @@ fn h_register_vpa(m: &Machine, cpu: &mut Cpu) -> i64 {
 
 /// query-cpu-stopped-state(cpu) -> status, state (0 stopped, 2 running).
 fn rtas_query_cpu_stopped_state(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
-    let st = c
-        .arg(0)
-        .and_then(|id| m.cpus.lock().ok()?.get(id as usize).map(|s| s.stopped));
+    let st = c.arg(0).and_then(|id| {
+        m.cpus
+            .lock()
+            .ok()?
+            .get(id as usize)
+            .filter(|s| s.present)
+            .map(|s| s.stopped)
+    });
     match st {
         Some(stopped) => {
             c.status(RTAS_OUT_SUCCESS);
@@ -479,7 +484,7 @@ fn rtas_start_cpu(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
         return c.status(RTAS_OUT_PARAM_ERROR);
     };
     let ok = m.cpus.lock().ok().and_then(|mut cpus| {
-        let s = cpus.get_mut(id as usize)?;
+        let s = cpus.get_mut(id as usize).filter(|s| s.present)?;
         if !s.stopped {
             return Some(false);
         }
@@ -694,6 +699,35 @@ mod tests {
         let mut v = Vcpu::new(0, cpu(&m), ppc::exec::DEFAULT_BUDGET);
         assert!(v.check_started(&m));
         assert_eq!((v.cpu.pc, v.cpu.gpr[3]), (0x100, 7));
+    }
+
+    #[test]
+    fn vsmt_leaves_holes_in_the_cpu_numbers() {
+        let cfg = crate::MachineConfig {
+            ram_size: 64 << 20,
+            smp: 4,
+            threads: 2,
+            vsmt: 8,
+            ..Default::default()
+        };
+        let m = crate::Machine::new(cfg, Box::new(std::io::sink())).expect("machine");
+        let mut c = cpu(&m);
+        for (id, present) in [
+            (0, true),
+            (1, true),
+            (2, false),
+            (7, false),
+            (8, true),
+            (9, true),
+        ] {
+            let r = rtas(&m, &mut c, "query-cpu-stopped-state", &[id], 2);
+            assert_eq!(r[0] == 0, present, "cpu {id}: {r:?}");
+        }
+        assert_eq!(
+            rtas(&m, &mut c, "start-cpu", &[2, 0x100, 0], 1),
+            [RTAS_OUT_PARAM_ERROR as u32]
+        );
+        assert_eq!(rtas(&m, &mut c, "start-cpu", &[9, 0x100, 0], 1), [0]);
     }
 
     #[test]
