@@ -42,9 +42,19 @@ pub fn devtree(data: &[u8]) {
         _ => Some((inp.u64(), inp.u64())),
     };
     let boot_cpuid = inp.u32() % smp;
+    // SMT: 1, 2, 4 or 8 threads per core, vsmt 0 (= threads) or a power of two up to 8.
+    let topo = inp.u8();
+    let threads = 1u32 << (topo & 3);
+    let vsmt = match (topo >> 2) & 3 {
+        0 => 0,
+        k => (1u32 << (k + 1)).max(threads),
+    };
     let cfg = MachineConfig {
         ram_size,
         smp,
+        threads,
+        cores: 1 + (topo >> 4) as u32 % 4,
+        vsmt,
         cpu_model,
         max_compat,
         resize_hpt: b0 & 0x20 != 0,
@@ -93,9 +103,18 @@ pub fn devtree(data: &[u8]) {
     let mut reg = 0u64.to_be_bytes().to_vec();
     reg.extend(ram_size.to_be_bytes());
     assert_eq!(memory.prop("reg"), Some(&reg[..]), "memory reg");
-    let cpus = nodes
+    // One node per core, listing every thread's server: the vCPU ids, each once.
+    let cores: Vec<_> = nodes
         .iter()
         .filter(|n| n.prop("device_type") == Some(b"cpu\0"))
-        .count();
-    assert_eq!(cpus, smp as usize, "cpu nodes");
+        .collect();
+    assert_eq!(cores.len(), smp.div_ceil(threads) as usize, "cpu nodes");
+    let mut servers: Vec<u32> = cores
+        .iter()
+        .flat_map(|n| n.prop("ibm,ppc-interrupt-server#s").unwrap_or(&[]).chunks(4))
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    servers.sort_unstable();
+    let want: Vec<u32> = (0..smp).map(|i| cfg.vcpu_id(i)).collect();
+    assert_eq!(servers, want, "interrupt servers are the vCPU ids");
 }
