@@ -111,7 +111,11 @@ pub fn devtree(data: &[u8]) {
     assert_eq!(cores.len(), smp.div_ceil(threads) as usize, "cpu nodes");
     let mut servers: Vec<u32> = cores
         .iter()
-        .flat_map(|n| n.prop("ibm,ppc-interrupt-server#s").unwrap_or(&[]).chunks(4))
+        .flat_map(|n| {
+            n.prop("ibm,ppc-interrupt-server#s")
+                .unwrap_or(&[])
+                .chunks(4)
+        })
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     servers.sort_unstable();

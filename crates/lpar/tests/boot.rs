@@ -383,7 +383,10 @@ poweroff -f
     assert_eq!(a.stdout, b.stdout, "two -icount runs differ");
 }
 
-/// 64 vCPUs (on a 2-core host): every one comes online.
+/// 64 vCPUs (on a 2-core host): every one comes online. With 32 vCPU threads per host core a
+/// spinlock holder can wait ~10 s for the host to run it again, which the guest's hard-lockup
+/// watchdog reports (and its reports slow the boot further), so it is off here: lpar does not yet
+/// tell the guest which vCPUs are preempted (VPA yield counts for H_CONFER).
 #[test]
 fn smp64_brings_every_vcpu_online() {
     let _g = lock();
@@ -394,7 +397,18 @@ fn smp64_brings_every_vcpu_online() {
 echo \"nproc=$(nproc) online=$(cat /sys/devices/system/cpu/online)\"
 poweroff -f
 ";
-    let o = boot("smp64", init, &["-smp", "64", "-m", "2G"]);
+    let o = boot(
+        "smp64",
+        init,
+        &[
+            "-smp",
+            "64",
+            "-m",
+            "2G",
+            "-append",
+            "console=hvc0 nowatchdog",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(lines(&o.stdout).contains(&"nproc=64 online=0-63"), "{o:?}");
 }

@@ -66,11 +66,11 @@ fn nop(_: &mut Cpu, _: Insn) -> Ex {
 /// sync L: hwsync (0) and ptesync (2) order every earlier access before every later one, which on
 /// an x86-64 host (TSO) takes a full fence: only a store followed by a load may pass there.
 /// lwsync (1) orders all but store→load, which TSO already gives: it only keeps the compiler from
-/// moving guest accesses across it.
+/// moving guest accesses across it (a weaker host needs an acquire-release fence).
 fn sync(_: &mut Cpu, i: Insn) -> Ex {
-    use std::sync::atomic::{compiler_fence, fence, Ordering::SeqCst};
+    use std::sync::atomic::{fence, Ordering::SeqCst};
     if i.rt() & 3 == 1 {
-        compiler_fence(SeqCst);
+        light_fence();
     } else {
         fence(SeqCst);
     }
@@ -78,10 +78,19 @@ fn sync(_: &mut Cpu, i: Insn) -> Ex {
 }
 
 /// eieio orders storage accesses in pairs TSO never reorders (store→store, load→load, the
-/// caching-inhibited ones); only the compiler must not move guest accesses across it.
+/// caching-inhibited ones), like lwsync.
 fn eieio(_: &mut Cpu, _: Insn) -> Ex {
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    light_fence();
     Ok(())
+}
+
+/// The ordering lwsync and eieio promise: all but store→load.
+#[inline(always)]
+fn light_fence() {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+    std::sync::atomic::fence(std::sync::atomic::Ordering::AcqRel);
 }
 
 /// BO/BI condition evaluation, decrementing CTR when BO says so. BO[4] (and the "at" hint bits)
