@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{build_bare, lpar, scratch};
+use common::{build_bare, elf_be_segments, lpar, scratch};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -190,27 +190,8 @@ fn refused(args: &[&str], culprits: &[&str]) {
     );
 }
 
-fn elf_with_segments(path: &Path, n: usize, memsz: u64) {
-    let mut v = Vec::new();
-    v.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    v.extend_from_slice(&2u16.to_be_bytes()); // ET_EXEC
-    v.extend_from_slice(&21u16.to_be_bytes()); // EM_PPC64
-    v.extend_from_slice(&1u32.to_be_bytes());
-    v.extend_from_slice(&0xc000_0000_0000_0000u64.to_be_bytes()); // entry
-    v.extend_from_slice(&64u64.to_be_bytes()); // phoff
-    v.extend_from_slice(&0u64.to_be_bytes()); // shoff
-    v.extend_from_slice(&0u32.to_be_bytes()); // flags
-    for h in [64u16, 56, n as u16, 64, 0, 0] {
-        v.extend_from_slice(&h.to_be_bytes());
-    }
-    for _ in 0..n {
-        v.extend_from_slice(&1u32.to_be_bytes()); // PT_LOAD
-        v.extend_from_slice(&7u32.to_be_bytes());
-        for x in [0u64, 0xc000_0000_0000_0000, 0, 0, memsz, 0x10000] {
-            v.extend_from_slice(&x.to_be_bytes());
-        }
-    }
-    std::fs::write(path, v).expect("write elf");
+fn elf_with_segments(path: &Path, n: u16, memsz: u64) {
+    std::fs::write(path, elf_be_segments(n, 0, memsz)).expect("write elf");
 }
 
 #[test]

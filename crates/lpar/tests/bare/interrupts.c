@@ -11,7 +11,6 @@
 #define MSR_ME (1ul << 12)
 #define MSR_IR (1ul << 5)
 #define MSR_DR (1ul << 4)
-#define MSR_RI (1ul << 1)
 #define MSR_LE (1ul << 0)
 /* SRR1 bits of a program interrupt (ISA bits 43..46: FP, illegal, privileged, trap). */
 #define SRR1_FP (1ul << (63 - 43))
@@ -56,20 +55,6 @@ static u64 mfdec(void)
     u64 v;
     __asm__ volatile("mfspr %0,22" : "=r"(v));
     return v;
-}
-
-static u64 mftb(void)
-{
-    u64 v;
-    __asm__ volatile("mfspr %0,268" : "=r"(v));
-    return v;
-}
-
-/* mtmsrd with L = 1 changes only EE and RI. */
-static void set_ee(int on)
-{
-    u64 v = on ? MSR_EE | MSR_RI : MSR_RI;
-    __asm__ volatile("mtmsrd %0,1" : : "r"(v) : "memory");
 }
 
 void handle_interrupt(struct regs *r, u64 vec)

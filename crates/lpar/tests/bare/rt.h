@@ -37,6 +37,29 @@ void do_sc0(void);
 void do_trap(void);
 extern char illegal_insn[], sc0_insn[], trap_insn[], vec_stub[], vec_stub_end[];
 
+/* Register helpers shared by the programs. */
+static inline u64 mftb(void)
+{
+    u64 v;
+    __asm__ volatile("mfspr %0,268" : "=r"(v));
+    return v;
+}
+
+/* This vCPU's number (PIR). */
+static inline u64 mfpir(void)
+{
+    u64 v;
+    __asm__ volatile("mfspr %0,1023" : "=r"(v));
+    return v;
+}
+
+/* mtmsrd with L = 1 changes only EE and RI: external interrupts on or off. */
+static inline void set_ee(int on)
+{
+    u64 v = on ? (1ul << 15) | (1ul << 1) : (1ul << 1);
+    __asm__ volatile("mtmsrd %0,1" : : "r"(v) : "memory");
+}
+
 /* Called by int_common with interrupts off; the default reports and terminates. */
 void handle_interrupt(struct regs *r, u64 vec);
 

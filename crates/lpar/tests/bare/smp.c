@@ -19,8 +19,6 @@
 #define H_IPI 0x6c
 #define H_XIRR 0x74
 #define H_CEDE 0xe0
-#define MSR_EE (1ul << 15)
-#define MSR_RI (1ul << 1)
 
 u8 smp_stacks[MAXCPU][1 << STACK_SHIFT] __attribute__((aligned(16)));
 static volatile u32 counter32, done, lock, pings, pongs, ready;
@@ -90,26 +88,6 @@ static void spin_unlock(volatile u32 *l)
     *l = 0;
 }
 
-static u64 mftb(void)
-{
-    u64 v;
-    __asm__ volatile("mfspr %0,268" : "=r"(v));
-    return v;
-}
-
-static u64 pir(void)
-{
-    u64 v;
-    __asm__ volatile("mfspr %0,1023" : "=r"(v));
-    return v;
-}
-
-static void set_ee(int on)
-{
-    u64 v = on ? MSR_EE | MSR_RI : MSR_RI;
-    __asm__ volatile("mtmsrd %0,1" : : "r"(v) : "memory");
-}
-
 static void work(void)
 {
     for (u32 i = 0; i < ITER; i++) {
@@ -129,10 +107,10 @@ static void work(void)
 void handle_interrupt(struct regs *r, u64 vec)
 {
     if (vec != 0x500) {
-        print("unexpected interrupt %lx on vCPU %lu at %lx\n", vec, pir(), r->srr0);
+        print("unexpected interrupt %lx on vCPU %lu at %lx\n", vec, mfpir(), r->srr0);
         os_term("smp: unexpected interrupt");
     }
-    u64 me = pir();
+    u64 me = mfpir();
     u64 ret[4];
     hcall_ret(ret, H_XIRR, 0, 0, 0, 0, 0);
     hcall(H_IPI, (long)me, 0xff, 0, 0, 0, 0);

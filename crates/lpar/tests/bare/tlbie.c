@@ -43,20 +43,6 @@ __asm__("    .text\n"
         "1:  b 1b\n");
 extern char tlbie_entry[];
 
-static u64 mftb(void)
-{
-    u64 v;
-    __asm__ volatile("mfspr %0,268" : "=r"(v));
-    return v;
-}
-
-static u64 pir(void)
-{
-    u64 v;
-    __asm__ volatile("mfspr %0,1023" : "=r"(v));
-    return v;
-}
-
 static u64 ptex_of(u64 ea)
 {
     u64 hash = VSID ^ ((ea & 0x0fffffff) >> 12);
@@ -75,7 +61,7 @@ static long enter(u64 ea, u64 ra)
 
 void handle_interrupt(struct regs *r, u64 vec)
 {
-    if (vec == 0x300 && pir() == 1) {
+    if (vec == 0x300 && mfpir() == 1) {
         u64 dar;
         __asm__ volatile("mfspr %0,19" : "=r"(dar));
         if (!final_unmap) {
@@ -90,7 +76,7 @@ void handle_interrupt(struct regs *r, u64 vec)
         r->srr1 &= ~MSR_DR;
         return;
     }
-    print("unexpected interrupt %lx on vCPU %lu at %lx (srr1 %lx)\n", vec, pir(), r->srr0,
+    print("unexpected interrupt %lx on vCPU %lu at %lx (srr1 %lx)\n", vec, mfpir(), r->srr0,
           r->srr1);
     os_term("tlbie: unexpected interrupt");
 }

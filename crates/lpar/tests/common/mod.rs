@@ -378,6 +378,16 @@ pub fn echo_guest(dir: &Path) -> PathBuf {
 
 /// A minimal ELF64 big-endian executable with one PT_LOAD of `image` at 0xc000000000000000.
 fn elf_be(image: &[u8]) -> Vec<u8> {
+    let len = image.len() as u64;
+    let mut v = elf_be_segments(1, len, len);
+    v.extend_from_slice(image);
+    v
+}
+
+/// The headers of an ELF64 big-endian PowerPC executable with `n` PT_LOAD segments, all at
+/// vaddr 0xc000000000000000 with `filesz` bytes from just after the headers and `memsz` in
+/// memory (the caller appends the file data).
+pub fn elf_be_segments(n: u16, filesz: u64, memsz: u64) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     v.extend_from_slice(&2u16.to_be_bytes()); // ET_EXEC
@@ -387,18 +397,18 @@ fn elf_be(image: &[u8]) -> Vec<u8> {
     v.extend_from_slice(&64u64.to_be_bytes()); // phoff
     v.extend_from_slice(&0u64.to_be_bytes()); // shoff
     v.extend_from_slice(&0u32.to_be_bytes()); // flags
-    for h in [64u16, 56, 1, 64, 0, 0] {
+    for h in [64u16, 56, n, 64, 0, 0] {
         v.extend_from_slice(&h.to_be_bytes());
     }
-    v.extend_from_slice(&1u32.to_be_bytes()); // PT_LOAD
-    v.extend_from_slice(&7u32.to_be_bytes()); // RWX
-    v.extend_from_slice(&120u64.to_be_bytes()); // offset
-    v.extend_from_slice(&0xc000_0000_0000_0000u64.to_be_bytes()); // vaddr
-    v.extend_from_slice(&0u64.to_be_bytes()); // paddr
-    v.extend_from_slice(&(image.len() as u64).to_be_bytes());
-    v.extend_from_slice(&(image.len() as u64).to_be_bytes());
-    v.extend_from_slice(&0x10000u64.to_be_bytes());
-    v.extend_from_slice(image);
+    let data = 64 + 56 * n as u64;
+    for _ in 0..n {
+        v.extend_from_slice(&1u32.to_be_bytes()); // PT_LOAD
+        v.extend_from_slice(&7u32.to_be_bytes()); // RWX
+                                                  // offset, vaddr, paddr, filesz, memsz, align
+        for x in [data, 0xc000_0000_0000_0000, 0, filesz, memsz, 0x10000] {
+            v.extend_from_slice(&x.to_be_bytes());
+        }
+    }
     v
 }
 
