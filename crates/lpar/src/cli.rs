@@ -69,6 +69,9 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
                          reproducible mode: each instruction takes 2^N ns of virtual
                          time (N 0..10), vCPUs run round-robin on one thread and idle
                          time is skipped, so the same inputs give the same output
+  -rtc [base=utc|DATE][,clock=host|rt|vm]
+                         the guest's time of day: from DATE (2006-06-17T16:01:21), on
+                         the virtual clock with clock=vm and -icount
   -nographic             no display: the console is on stdio (mon:stdio)
   -serial stdio|mon:stdio|null|none
                          where the console (hvc0) goes; on mon:stdio, Ctrl-A h lists

@@ -189,6 +189,8 @@ fn help_lists_the_options() {
             "-append",
             "-bios",
             "-accel",
+            "-icount",
+            "-rtc",
             "-nographic",
             "-serial",
             "-monitor",
