@@ -398,7 +398,7 @@ fn h_register_vpa(m: &Machine, cpu: &mut Cpu) -> i64 {
     let Ok(mut cpus) = m.cpus.lock() else {
         return hcall::H_HARDWARE;
     };
-    let Some(slot) = cpus.get_mut(target) else {
+    let Some(slot) = cpus.get_mut(target).filter(|s| s.present) else {
         return hcall::H_PARAMETER;
     };
     let rd16 = |a: u64| {
