@@ -17,15 +17,6 @@
 #define SRR1_ILLEGAL (1ul << (63 - 44))
 #define SRR1_PRIV (1ul << (63 - 45))
 #define SRR1_TRAP (1ul << (63 - 46))
-/* The timebase ticks at 512 MHz on pseries. */
-#define TB_PER_SEC 512000000ul
-
-/* PAPR hcalls. */
-#define H_EOI 0x64
-#define H_CPPR 0x68
-#define H_IPI 0x6c
-#define H_XIRR 0x74
-#define H_CEDE 0xe0
 
 struct seen {
     int count;

@@ -12,7 +12,16 @@ typedef long s64;
 
 /* Hypercalls and constants (PAPR). */
 #define H_SUCCESS 0
+#define H_REMOVE 0x04
+#define H_ENTER 0x08
 #define H_PUT_TERM_CHAR 0x58
+#define H_EOI 0x64
+#define H_CPPR 0x68
+#define H_IPI 0x6c
+#define H_XIRR 0x74
+#define H_CEDE 0xe0
+/* The timebase ticks at 512 MHz on pseries. */
+#define TB_PER_SEC 512000000ul
 #define VTY_TERMNO 0x71000000
 /* The failure value of a client-interface return cell. */
 #define PROM_ERROR 0xffffffffu

@@ -13,12 +13,6 @@
 #define ITER 1000000u
 #define LOCK_ITER 50000u
 #define ROUNDS 1000u
-#define TB_PER_SEC 512000000ul
-#define H_EOI 0x64
-#define H_CPPR 0x68
-#define H_IPI 0x6c
-#define H_XIRR 0x74
-#define H_CEDE 0xe0
 
 u8 smp_stacks[MAXCPU][1 << STACK_SHIFT] __attribute__((aligned(16)));
 static volatile u32 counter32, done, lock, pings, pongs, ready;

@@ -11,9 +11,6 @@
  * (A read between the H_REMOVE and the H_ENTER of the remap faults too; it is retried.) */
 #include "rt.h"
 
-#define TB_PER_SEC 512000000ul
-#define H_REMOVE 0x04
-#define H_ENTER 0x08
 #define MSR_DR (1ul << 4)
 #define VSID 0x1234ul
 #define TEST_EA 0x10000000ul
