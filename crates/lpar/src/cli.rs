@@ -61,10 +61,13 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -initrd FILE           initial ram disk for the kernel
   -append STRING         kernel command line
   -bios FILE             firmware image instead of the built-in client interface
-  -accel tcg[,thread=single|multi,tb-size=N]
+  -accel tcg[,thread=single|multi,tb-size=N,jit=on|off|check]
                          the accelerator: software emulation only; thread=single
                          runs all vCPUs round-robin on one thread; tb-size: MiB
-                         of host memory for decoded code (default 64)
+                         of host memory for decoded and translated code (default
+                         64); jit=off interprets every instruction, jit=check
+                         runs each translated block against the interpreter and
+                         reports differences (slow; default jit=on)
   -icount [shift=]N[,sleep=off]
                          reproducible mode: each instruction takes 2^N ns of virtual
                          time (N 0..10), vCPUs run round-robin on one thread and idle
@@ -683,6 +686,18 @@ fn accel(opt: &str, v: &str, c: &mut MachineConfig) -> Result<Option<&'static st
             "tb-size" if number(&val).is_some_and(|n| n <= MAX_TB_SIZE_MIB) => {
                 if let Some(mib) = number(&val).filter(|&n| n > 0) {
                     c.tb_size = mib << 20;
+                }
+            }
+            "jit" => {
+                c.jit.mode = match val.as_str() {
+                    "on" => ppc::jit::JitMode::On,
+                    "off" => ppc::jit::JitMode::Off,
+                    "check" => ppc::jit::JitMode::Check,
+                    _ => {
+                        return Err(format!(
+                            "{opt} {v}: invalid value '{val}' for jit (on, off or check)"
+                        ))
+                    }
                 }
             }
             "one-insn-per-tb" | "split-wx" if boolean(&val).is_some() => {}

@@ -472,6 +472,13 @@ pub struct Cpu {
     pub icount: u64,
     /// Prefix word of the prefixed instruction being executed (0 for ordinary instructions).
     pub prefix: u32,
+    /// Set by the translator's memory helpers when an access faulted (`crate::jit`), with the
+    /// exception in `jit_exc` for the dispatcher to return.
+    pub(crate) jit_fault: u8,
+    pub(crate) jit_exc: Option<Exception>,
+    /// Bytes translated stores overwrote (host address, old value), kept only while the lockstep
+    /// checker runs a block.
+    pub(crate) jit_log: Option<Vec<(usize, u8)>>,
 }
 
 /// Timebase frequency, as QEMU's pseries and POWER9 hardware: 512 MHz.
@@ -504,6 +511,9 @@ impl Cpu {
             tb_offset: 0,
             icount: 0,
             prefix: 0,
+            jit_fault: 0,
+            jit_exc: None,
+            jit_log: None,
             spr: {
                 let mut s = Box::new([0; 1024]);
                 s[sprn::CTRL_W] = 1; // run latch on: the thread is running

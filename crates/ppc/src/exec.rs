@@ -21,16 +21,16 @@ const PAGE_MASK: u64 = !((1 << PAGE_SHIFT) - 1);
 const SLOTS: usize = 1 << (PAGE_SHIFT - 2);
 
 #[derive(Clone, Copy)]
-struct Slot {
-    h: Handler,
-    i: Insn,
+pub(crate) struct Slot {
+    pub(crate) h: Handler,
+    pub(crate) i: Insn,
     /// Prefix word of an ISA 3.1 prefixed instruction whose suffix is `i` (0 otherwise); the
     /// handler finds it in `Cpu::prefix` and advances `nip` past both words.
-    p: u32,
+    pub(crate) p: u32,
 }
 
-struct Page {
-    slots: [Slot; SLOTS],
+pub(crate) struct Page {
+    pub(crate) slots: [Slot; SLOTS],
 }
 
 /// Page addresses are already well distributed in their upper bits; skip SipHash.
@@ -79,6 +79,8 @@ pub struct DecodeCache {
     /// Pages decoded and pages evicted, for tests and statistics.
     pub decodes: u64,
     pub evictions: u64,
+    /// The translator, when enabled: hot blocks run as host code (`crate::jit`).
+    pub jit: Option<Box<crate::jit::Jit>>,
 }
 
 impl Default for DecodeCache {
@@ -88,8 +90,14 @@ impl Default for DecodeCache {
 }
 
 impl DecodeCache {
-    /// A cache using at most about `bytes` of host memory for decoded pages.
+    /// A cache using at most about `bytes` of host memory for decoded pages, with the translator
+    /// configured from the environment (`JitConfig::from_env`), its code within the same budget.
     pub fn with_budget(bytes: usize) -> DecodeCache {
+        DecodeCache::with_config(bytes, crate::jit::JitConfig::from_env())
+    }
+
+    /// A cache of `bytes` for decoded pages and as much for translated code.
+    pub fn with_config(bytes: usize, jit: crate::jit::JitConfig) -> DecodeCache {
         let capacity = (bytes / PAGE_BYTES).max(MIN_PAGES);
         DecodeCache {
             index: HashMap::default(),
@@ -103,6 +111,7 @@ impl DecodeCache {
             remote: Vec::new(),
             decodes: 0,
             evictions: 0,
+            jit: crate::jit::Jit::new(bytes.max(1 << 20), jit).map(Box::new),
         }
     }
 
@@ -121,7 +130,7 @@ impl DecodeCache {
     }
 
     /// The decoded page at guest real address `ra` (page aligned) in byte order `le`.
-    fn page(&mut self, cpu: &Cpu, ra: u64, le: bool) -> &Page {
+    pub(crate) fn page(&mut self, cpu: &Cpu, ra: u64, le: bool) -> &Page {
         let key = ra | le as u64;
         if let Some(&i) = self.index.get(&key) {
             self.used[i as usize] = true;
@@ -183,6 +192,9 @@ impl DecodeCache {
         if len == 0 {
             return;
         }
+        if let Some(j) = self.jit.as_mut() {
+            j.invalidate_range(ea, len);
+        }
         let first = ea & PAGE_MASK;
         let last = ea.saturating_add(len - 1) & PAGE_MASK;
         if (last - first) >> PAGE_SHIFT > self.index.len() as u64 {
@@ -210,6 +222,9 @@ impl DecodeCache {
 
     /// Forgets every page (keeping their memory for reuse).
     pub fn clear(&mut self) {
+        if let Some(j) = self.jit.as_mut() {
+            j.clear();
+        }
         self.index.clear();
         self.free.clear();
         for (i, k) in self.keys.iter_mut().enumerate() {
@@ -287,9 +302,16 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
         cache.level = Some(level);
     }
     // Other threads set EXIT in these lines to make this loop stop before the next instruction.
-    let lines = cpu.irq.clone();
     cpu.set_running(true);
-    sync_code(cpu, cache);
+    if let Some(mut jit) = cache.jit.take() {
+        sync_code(cpu, cache, Some(&mut jit));
+        let r = crate::jit::run(cpu, cache, &mut jit, budget);
+        cache.jit = Some(jit);
+        cpu.set_running(false);
+        return r;
+    }
+    let lines = cpu.irq.clone();
+    sync_code(cpu, cache, None);
     let r = 'outer: loop {
         let page_ea = cpu.pc & PAGE_MASK;
         let ra = match cpu.fetch_page(cpu.pc) {
@@ -321,7 +343,7 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
             lines.lower(IrqLines::EXIT);
             // MSR changes (e.g. EE turned on) take effect before the next instruction.
             cpu.check_async();
-            sync_code(cpu, cache);
+            sync_code(cpu, cache, None);
             cpu.tlb_catch_up();
             cpu.fault_bits = 0;
         }
@@ -334,23 +356,36 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
     r
 }
 
-/// Drops decoded pages this vCPU (icbi) or another one (`crate::smp`) invalidated.
-fn sync_code(cpu: &mut Cpu, cache: &mut DecodeCache) {
-    while let Some(ea) = cpu.icache_inval.pop() {
-        match cpu.translate(ea, crate::mmu::Access::Read) {
-            Ok(ra) => cache.invalidate_range(ra, 1),
-            Err(_) => cache.clear(),
+/// Drops decoded pages (and translated blocks) this vCPU (icbi) or another one (`crate::smp`)
+/// invalidated. `jit` is the translator when it is out of the cache (while it runs).
+pub(crate) fn sync_code(
+    cpu: &mut Cpu,
+    cache: &mut DecodeCache,
+    mut jit: Option<&mut crate::jit::Jit>,
+) {
+    let mut inval = |cache: &mut DecodeCache, ra: Option<u64>| match ra {
+        Some(ra) => {
+            cache.invalidate_range(ra, 1);
+            if let Some(j) = jit.as_deref_mut() {
+                j.invalidate_range(ra, 1);
+            }
         }
+        None => {
+            cache.clear();
+            if let Some(j) = jit.as_deref_mut() {
+                j.clear();
+            }
+        }
+    };
+    while let Some(ea) = cpu.icache_inval.pop() {
+        let ra = cpu.translate(ea, crate::mmu::Access::Read).ok();
+        inval(cache, ra);
     }
     if cpu.smp.is_some() {
         let mut pages = std::mem::take(&mut cache.remote);
         cpu.take_remote_icache(&mut pages);
         for ra in pages.drain(..) {
-            if ra == crate::smp::ICACHE_ALL {
-                cache.clear();
-            } else {
-                cache.invalidate_range(ra, 1);
-            }
+            inval(cache, (ra != crate::smp::ICACHE_ALL).then_some(ra));
         }
         cache.remote = pages;
     }
@@ -417,7 +452,7 @@ mod tests {
     fn the_cache_stays_within_its_budget_and_code_still_runs() {
         let mut c = cpu();
         let pages = page_walker(&mut c);
-        let mut cache = DecodeCache::with_budget(32 * PAGE_BYTES);
+        let mut cache = DecodeCache::with_config(32 * PAGE_BYTES, crate::jit::JitConfig::off());
         assert_eq!(cache.capacity(), 32);
         for round in 1..=3u64 {
             assert_eq!(run(&mut c, &mut cache, 2 * pages), Ok(()));

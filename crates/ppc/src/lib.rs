@@ -7,6 +7,7 @@ pub mod decode;
 pub mod exec;
 pub mod insn;
 pub mod interrupt;
+pub mod jit;
 pub mod mem;
 pub mod mmu;
 pub mod ratelog;

@@ -50,6 +50,14 @@ impl Default for TlbEntry {
     }
 }
 
+// Layout facts the translator's inline TLB probe relies on (`crate::jit`).
+pub(crate) const TLB_ENTRY_SIZE: usize = std::mem::size_of::<TlbEntry>();
+pub(crate) const TLB_TAG_R: usize = std::mem::offset_of!(TlbEntry, tag_r);
+pub(crate) const TLB_TAG_W: usize = std::mem::offset_of!(TlbEntry, tag_w);
+pub(crate) const TLB_ADDEND: usize = std::mem::offset_of!(TlbEntry, addend);
+/// Offset in `Tlb` of the pointer to its entries.
+pub(crate) const TLB_ENTRIES_OFFSET: usize = std::mem::offset_of!(Tlb, e);
+
 /// The software TLB of one vCPU.
 pub struct Tlb {
     pub(crate) e: Box<[TlbEntry; TLB_SIZE]>,

@@ -93,7 +93,7 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
             }
             cpu.async_irqs = true;
             m.xics.connect(i as u32, slot.irq.clone());
-            Vcpu::new(i, cpu, m.config.code_cache_budget())
+            Vcpu::new(i, cpu, m.config.code_cache_budget(), m.config.jit)
         })
         .collect()
 }

@@ -71,6 +71,9 @@ pub struct MachineConfig {
     /// Host memory for decoded/translated code, shared out among the vCPUs (`-accel tcg,tb-size=`,
     /// in bytes): each vCPU's cache is bounded by its share.
     pub tb_size: u64,
+    /// The execution engine (`-accel tcg,jit=on|off|check`): translator, interpreter only, or
+    /// the translator checked against the interpreter.
+    pub jit: ppc::jit::JitConfig,
 }
 
 impl MachineConfig {
@@ -152,6 +155,7 @@ impl Default for MachineConfig {
             max_compat: None,
             resize_hpt: true,
             tb_size: ppc::exec::DEFAULT_BUDGET as u64,
+            jit: ppc::jit::JitConfig::from_env(),
             icount: None,
             single_thread: false,
             rtc_base: None,

@@ -46,12 +46,13 @@ fn debug_pc() -> bool {
 }
 
 impl Vcpu {
-    /// A vCPU whose decoded-code cache may use `code_budget` bytes of host memory.
-    pub fn new(id: usize, cpu: Cpu, code_budget: usize) -> Vcpu {
+    /// A vCPU whose decoded-code cache (and translated code) may use `code_budget` bytes of host
+    /// memory each, run by the engine `jit` chooses.
+    pub fn new(id: usize, cpu: Cpu, code_budget: usize, jit: ppc::jit::JitConfig) -> Vcpu {
         Vcpu {
             id,
             cpu,
-            cache: DecodeCache::with_budget(code_budget),
+            cache: DecodeCache::with_config(code_budget, jit),
             ceded: false,
             gen_seen: u64::MAX,
             slices: 0,
@@ -696,7 +697,7 @@ mod tests {
         assert_eq!(rtas(&m, &mut c, "stop-self", &[], 1), [0]);
         assert_eq!(rtas(&m, &mut c, "query-cpu-stopped-state", &[0], 2), [0, 0]);
         assert_eq!(rtas(&m, &mut c, "start-cpu", &[0, 0x100, 7], 1), [0]);
-        let mut v = Vcpu::new(0, cpu(&m), ppc::exec::DEFAULT_BUDGET);
+        let mut v = Vcpu::new(0, cpu(&m), ppc::exec::DEFAULT_BUDGET, m.config.jit);
         assert!(v.check_started(&m));
         assert_eq!((v.cpu.pc, v.cpu.gpr[3]), (0x100, 7));
     }
@@ -733,7 +734,7 @@ mod tests {
     #[test]
     fn cede_idles_until_decrementer() {
         let (m, _) = machine();
-        let mut v = Vcpu::new(0, cpu(&m), ppc::exec::DEFAULT_BUDGET);
+        let mut v = Vcpu::new(0, cpu(&m), ppc::exec::DEFAULT_BUDGET, m.config.jit);
         assert_eq!(hcall(&m, &mut v.cpu, H_CEDE, &[]), 0);
         assert_ne!(v.cpu.msr & msr::EE, 0);
         v.ceded = true;

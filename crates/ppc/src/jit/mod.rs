@@ -1,0 +1,547 @@
+//! The translator: hot guest blocks become host code (Cranelift), behind the same `Cpu` state
+//! and `run` contract as the interpreter, which stays the reference and runs cold code.
+//!
+//! Tiering: the dispatcher counts how often each block start is reached; code below
+//! `JitConfig::threshold` runs in the interpreter (a Linux boot runs most of its code only a few
+//! times, and compiling it would cost more than interpreting it), hotter blocks are translated.
+//!
+//! Blocks are keyed like the decode cache (real address and byte order) plus the MSR bits the
+//! generated code depends on (`Mode`): the same code run in another mode is another block. A
+//! block never spans a page, so invalidating a code page (icbi, `invalidate_range`) drops exactly
+//! the blocks in it. Generated code lives in a bounded arena (`tb-size`), flushed whole when full.
+
+mod arena;
+mod translate;
+
+use crate::cpu::{msr, Cpu, Exception, IrqLines};
+use crate::exec::{DecodeCache, Handler, Page};
+use crate::insn::Insn;
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// How a block exited (bits 32.. of its return value).
+pub(crate) const EXIT_NORMAL: u64 = 0;
+/// An interpreter helper retired its instruction and asked to leave (branch taken elsewhere,
+/// MSR or translation change, exit request): `cpu.pc` is the next instruction.
+pub(crate) const EXIT_RETIRED: u64 = 1;
+/// An exception before the instruction retired: `cpu.pc` is the instruction, `cpu.jit_exc` the
+/// exception.
+pub(crate) const EXIT_FAULT: u64 = 2;
+/// An exception taken after the instruction (sc): `cpu.pc` is the next instruction.
+pub(crate) const EXIT_FAULT_AFTER: u64 = 3;
+
+/// The MSR bits translated code depends on: 64-bit mode (address wrapping), problem state (TLB
+/// tags), data relocation (inline TLB probe or not), byte order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Mode {
+    pub sf: bool,
+    pub pr: bool,
+    pub dr: bool,
+    pub le: bool,
+}
+
+impl Mode {
+    fn of(cpu: &Cpu) -> Mode {
+        Mode {
+            sf: cpu.msr & msr::SF != 0,
+            pr: cpu.msr & msr::PR != 0,
+            dr: cpu.msr & msr::DR != 0,
+            le: cpu.le,
+        }
+    }
+
+    fn bits(self) -> u64 {
+        (self.sf as u64) << 3 | (self.pr as u64) << 2 | (self.dr as u64) << 1 | self.le as u64
+    }
+
+    /// An address wrapped to the mode (32 bits unless 64-bit mode).
+    pub(crate) fn ea(self, v: u64) -> u64 {
+        if self.sf {
+            v
+        } else {
+            v & 0xffff_ffff
+        }
+    }
+}
+
+/// Execution engine choice: `-accel tcg,jit=on|off|check`, or `LPAR_JIT` in the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JitMode {
+    /// The interpreter only.
+    Off,
+    /// Hot blocks translated.
+    On,
+    /// Translated blocks checked against the interpreter (`check`): slow, for tests.
+    Check,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JitConfig {
+    pub mode: JitMode,
+    /// Times a block start is reached before it is translated.
+    pub threshold: u32,
+}
+
+/// Default tiering threshold: high enough that boot code run a handful of times stays
+/// interpreted, low enough that loops are translated within microseconds.
+pub const DEFAULT_THRESHOLD: u32 = 32;
+
+impl JitConfig {
+    /// The default engine, changed by `LPAR_JIT=off|on|check` and `LPAR_JIT_HOT=N` (so every
+    /// test can run either way).
+    pub fn from_env() -> JitConfig {
+        let mode = match std::env::var("LPAR_JIT").as_deref() {
+            Ok("off") | Ok("0") => JitMode::Off,
+            Ok("check") => JitMode::Check,
+            _ => JitMode::On,
+        };
+        let threshold = std::env::var("LPAR_JIT_HOT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_THRESHOLD);
+        JitConfig { mode, threshold }
+    }
+
+    pub fn off() -> JitConfig {
+        JitConfig {
+            mode: JitMode::Off,
+            threshold: DEFAULT_THRESHOLD,
+        }
+    }
+}
+
+impl Default for JitConfig {
+    fn default() -> Self {
+        JitConfig::from_env()
+    }
+}
+
+/// Counters for benchmarks and tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JitStats {
+    pub blocks: u64,
+    pub compile_ns: u64,
+    pub flushes: u64,
+    pub inline: u64,
+    pub helpers: u64,
+    pub code_bytes: u64,
+    pub failed: u64,
+    /// Lockstep comparisons made (check mode).
+    pub checked: u64,
+}
+
+type BlockFn = unsafe extern "C" fn(*mut Cpu) -> u64;
+
+#[derive(Clone, Copy)]
+struct Block {
+    pc: u64,
+    f: BlockFn,
+    /// Every instruction inline (no interpreter helper): the lockstep checker can undo and
+    /// replay it exactly.
+    pure: bool,
+    /// Most instructions it retires (words covered).
+    len: u32,
+}
+
+#[derive(Clone, Copy, Default)]
+struct JcEntry {
+    key: u64,
+    pc: u64,
+    len: u32,
+    f: Option<BlockFn>,
+}
+
+/// Direct-mapped cache in front of the block map (QEMU's tb_jmp_cache).
+const JC: usize = 4096;
+/// Heat counters, direct-mapped by key hash (collisions only make a block hot sooner).
+const HEAT: usize = 1 << 14;
+
+/// One vCPU's translated code.
+pub struct Jit {
+    tr: translate::Translator,
+    arena: arena::Arena,
+    blocks: HashMap<u64, Block>,
+    /// Block keys per code page (real address >> 12), for invalidation.
+    pages: HashMap<u64, Vec<u64>>,
+    jc: Box<[JcEntry]>,
+    heat: Box<[u16]>,
+    threshold: u32,
+    check: bool,
+    pub stats: JitStats,
+}
+
+fn hash(key: u64) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize
+}
+
+impl Jit {
+    /// A translator whose code may use `bytes` of host memory; None when the host has no
+    /// backend or the memory cannot be mapped (the interpreter runs everything then).
+    pub fn new(bytes: usize, cfg: JitConfig) -> Option<Jit> {
+        // The generated code assumes a 64-bit little-endian host (x86-64, aarch64).
+        if cfg.mode == JitMode::Off
+            || cfg!(target_endian = "big")
+            || cfg!(not(target_pointer_width = "64"))
+        {
+            return None;
+        }
+        Some(Jit {
+            tr: translate::Translator::new()?,
+            arena: arena::Arena::new(bytes).ok()?,
+            blocks: HashMap::new(),
+            pages: HashMap::new(),
+            jc: vec![JcEntry::default(); JC].into_boxed_slice(),
+            heat: vec![0u16; HEAT].into_boxed_slice(),
+            threshold: cfg.threshold,
+            check: cfg.mode == JitMode::Check,
+            stats: JitStats::default(),
+        })
+    }
+
+    /// Code bytes in use now, and the budget.
+    pub fn code_size(&self) -> (usize, usize) {
+        (self.arena.used(), self.arena.size())
+    }
+
+    fn key(ra: u64, mode: Mode) -> u64 {
+        ra << 4 | mode.bits()
+    }
+
+    /// The block at `pc` (real address and mode in `key`) if translated and it retires at most
+    /// `left` instructions.
+    #[inline]
+    fn lookup(&mut self, key: u64, pc: u64, left: u64) -> Option<BlockFn> {
+        let e = &self.jc[hash(key) & (JC - 1)];
+        if e.key == key && e.pc == pc && e.len as u64 <= left {
+            if let Some(f) = e.f {
+                return Some(f);
+            }
+        }
+        let b = *self.blocks.get(&key)?;
+        if b.pc != pc || b.len as u64 > left {
+            return None;
+        }
+        self.jc[hash(key) & (JC - 1)] = JcEntry {
+            key,
+            pc,
+            len: b.len,
+            f: Some(b.f),
+        };
+        Some(b.f)
+    }
+
+    /// Counts one arrival at an untranslated block start; true when it is now hot.
+    fn heat(&mut self, key: u64) -> bool {
+        let h = &mut self.heat[hash(key) & (HEAT - 1)];
+        *h = h.saturating_add(1);
+        *h as u32 >= self.threshold
+    }
+
+    fn compile(&mut self, page: &Page, pc: u64, key: u64, mode: Mode) -> Option<BlockFn> {
+        let first = ((pc & 4095) >> 2) as usize;
+        let end = (first + 2 * translate::MAX_INSNS).min(page.slots.len());
+        let t0 = Instant::now();
+        let out = self
+            .tr
+            .translate(&page.slots[first..end], pc, mode, self.check);
+        self.stats.compile_ns += t0.elapsed().as_nanos() as u64;
+        let Some(out) = out else {
+            self.stats.failed += 1;
+            self.heat[hash(key) & (HEAT - 1)] = 0;
+            return None;
+        };
+        let p = match self.arena.put(&self.tr.code) {
+            Some(p) => p,
+            None => {
+                self.clear();
+                self.stats.flushes += 1;
+                self.arena.put(&self.tr.code)?
+            }
+        };
+        // SAFETY: p is the start of host code Cranelift compiled for the signature of
+        // BlockFn (one pointer argument, one i64 result, the host's C calling convention).
+        let f: BlockFn = unsafe { std::mem::transmute::<*const u8, BlockFn>(p) };
+        self.stats.blocks += 1;
+        self.stats.inline += out.inline as u64;
+        self.stats.helpers += out.helpers as u64;
+        self.stats.code_bytes += self.tr.code.len() as u64;
+        let pure = out.helpers == 0;
+        // The same real address reached at another effective address replaces the older block.
+        let block = Block {
+            pc,
+            f,
+            pure,
+            len: out.words,
+        };
+        if self.blocks.insert(key, block).is_none() {
+            self.pages.entry(key >> 16).or_default().push(key);
+        }
+        self.jc[hash(key) & (JC - 1)] = JcEntry {
+            key,
+            pc,
+            len: out.words,
+            f: Some(f),
+        };
+        Some(f)
+    }
+
+    fn drop_page(&mut self, page: u64) {
+        if let Some(keys) = self.pages.remove(&page) {
+            for k in keys {
+                self.blocks.remove(&k);
+                let e = &mut self.jc[hash(k) & (JC - 1)];
+                if e.key == k {
+                    *e = JcEntry::default();
+                }
+            }
+        }
+    }
+
+    /// Forgets the blocks in every page overlapping guest real range `[ra, ra+len)`.
+    pub fn invalidate_range(&mut self, ra: u64, len: u64) {
+        if len == 0 || self.pages.is_empty() {
+            return;
+        }
+        let first = ra >> 12;
+        let last = ra.saturating_add(len - 1) >> 12;
+        if last - first > self.pages.len() as u64 {
+            let doomed: Vec<u64> = self
+                .pages
+                .keys()
+                .copied()
+                .filter(|&p| p >= first && p <= last)
+                .collect();
+            for p in doomed {
+                self.drop_page(p);
+            }
+        } else {
+            for p in first..=last {
+                self.drop_page(p);
+            }
+        }
+    }
+
+    /// Forgets every block.
+    pub fn clear(&mut self) {
+        self.blocks.clear();
+        self.pages.clear();
+        self.jc.fill(JcEntry::default());
+        self.arena.reset();
+    }
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        if std::env::var_os("LPAR_JIT_STATS").is_some() {
+            eprintln!("jit: {:?}", self.stats);
+        }
+    }
+}
+
+/// Runs one instruction through its interpreter handler, for translated code. Returns 0 to go
+/// on with the block, else an `EXIT_*` code with `cpu.pc` set.
+pub(crate) extern "C" fn helper_insn(
+    cpu: *mut Cpu,
+    h: usize,
+    insn: u32,
+    prefix: u32,
+    pc: u64,
+) -> u32 {
+    // SAFETY: blocks are called with the vCPU's only live reference turned into this pointer,
+    // and pass it on unchanged; nothing else touches the Cpu during the call.
+    let cpu = unsafe { &mut *cpu };
+    // SAFETY: the translator embeds `h` from a `Handler` (a decode-cache slot) as an integer.
+    let h: Handler = unsafe { std::mem::transmute::<usize, Handler>(h) };
+    cpu.pc = pc;
+    cpu.nip = pc.wrapping_add(4);
+    cpu.prefix = prefix;
+    let next = cpu.ea(pc.wrapping_add(if prefix != 0 { 8 } else { 4 }));
+    match h(cpu, Insn(insn)) {
+        Ok(()) => {
+            let nip = cpu.ea(cpu.nip);
+            if nip != next || cpu.irq.exit_requested() {
+                cpu.pc = nip;
+                EXIT_RETIRED as u32
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            cpu.jit_exc = Some(e);
+            if e.is_after() {
+                cpu.pc = cpu.ea(cpu.nip);
+                EXIT_FAULT_AFTER as u32
+            } else {
+                EXIT_FAULT as u32
+            }
+        }
+    }
+}
+
+/// A load the inline TLB probe could not serve: the interpreter's access path, which walks the
+/// MMU and fills the TLB. Sets `cpu.jit_fault` (and `jit_exc`) when it faults.
+pub(crate) extern "C" fn load_slow(cpu: *mut Cpu, ea: u64, kind: u32) -> u64 {
+    use crate::insn::loadstore::{load, B, D, H, HA, W, WA};
+    // SAFETY: as in helper_insn.
+    let cpu = unsafe { &mut *cpu };
+    let r = match kind as u8 {
+        B => load::<B>(cpu, ea),
+        H => load::<H>(cpu, ea),
+        HA => load::<HA>(cpu, ea),
+        W => load::<W>(cpu, ea),
+        WA => load::<WA>(cpu, ea),
+        _ => load::<D>(cpu, ea),
+    };
+    match r {
+        Ok(v) => {
+            cpu.jit_fault = 0;
+            v
+        }
+        Err(e) => {
+            cpu.jit_exc = Some(e);
+            cpu.jit_fault = 1;
+            0
+        }
+    }
+}
+
+/// The store counterpart of `load_slow`: returns nonzero when it faulted.
+pub(crate) extern "C" fn store_slow(cpu: *mut Cpu, ea: u64, v: u64, kind: u32) -> u32 {
+    use crate::insn::loadstore::{store, B, D, H, W};
+    // SAFETY: as in helper_insn.
+    let cpu = unsafe { &mut *cpu };
+    if cpu.jit_log.is_some() {
+        let bytes = match kind as u8 {
+            B => 1,
+            H => 2,
+            W => 4,
+            _ => 8,
+        };
+        for i in 0..bytes {
+            if let Ok(p) = cpu.xlate(ea.wrapping_add(i), 1, true) {
+                // SAFETY: xlate returned a pointer valid for one byte.
+                let old = unsafe { p.read() };
+                if let Some(log) = cpu.jit_log.as_mut() {
+                    log.push((p as usize, old));
+                }
+            }
+        }
+    }
+    let r = match kind as u8 {
+        B => store::<B>(cpu, ea, v),
+        H => store::<H>(cpu, ea, v),
+        W => store::<W>(cpu, ea, v),
+        _ => store::<D>(cpu, ea, v),
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            cpu.jit_exc = Some(e);
+            1
+        }
+    }
+}
+
+/// `crate::exec::run` with translation: same contract (up to `budget` instructions, give or take
+/// a block; the exception that stopped execution with `cpu.pc` as the interpreter leaves it).
+pub(crate) fn run(
+    cpu: &mut Cpu,
+    cache: &mut DecodeCache,
+    jit: &mut Jit,
+    budget: u64,
+) -> Result<(), Exception> {
+    let lines = cpu.irq.clone();
+    let mut n: u64 = 0;
+    let r = 'outer: loop {
+        if lines.exit_requested() {
+            lines.lower(IrqLines::EXIT);
+            cpu.check_async();
+            crate::exec::sync_code(cpu, cache, Some(jit));
+            cpu.tlb_catch_up();
+            cpu.fault_bits = 0;
+        }
+        if n >= budget {
+            break Ok(());
+        }
+        let page_ra = match cpu.fetch_page(cpu.pc) {
+            Ok(ra) => ra,
+            Err(e) => break Err(e),
+        };
+        let mode = Mode::of(cpu);
+        let key = Jit::key(page_ra | (cpu.pc & 4095), mode);
+        let pc = cpu.pc;
+        // A block must not overshoot the budget: callers count on exact instruction counts
+        // (single-stepping, the reproducible mode); near the end the interpreter finishes.
+        let left = budget - n;
+        let mut f = jit.lookup(key, pc, left);
+        if f.is_none() && left >= translate::MAX_INSNS as u64 * 2 && jit.heat(key) {
+            let page = cache.page(cpu, page_ra, cpu.le);
+            f = jit.compile(page, pc, key, mode);
+            f = f.filter(|_| jit.blocks.get(&key).is_some_and(|b| b.len as u64 <= left));
+        }
+        if let Some(f) = f {
+            if jit.check && jit.blocks.get(&key).is_some_and(|b| b.pure) {
+                match check::run_checked(cpu, jit, f) {
+                    Ok(k) => {
+                        n += k;
+                        continue;
+                    }
+                    Err((k, e)) => {
+                        n += k;
+                        break Err(e);
+                    }
+                }
+            }
+            // SAFETY: f is a block compiled for this vCPU from code still in its arena (a flush
+            // or invalidation removes it from every lookup structure first), and gets the
+            // vCPU's Cpu, which nothing else uses while the block runs.
+            let r = unsafe { f(cpu as *mut Cpu) };
+            n += r & 0xffff_ffff;
+            match r >> 32 {
+                EXIT_NORMAL => {}
+                EXIT_RETIRED => n += 1,
+                st => {
+                    if st == EXIT_FAULT_AFTER {
+                        n += 1;
+                    }
+                    let e = cpu.jit_exc.take();
+                    break Err(e.unwrap_or(Exception::Program(crate::ProgramKind::Illegal)));
+                }
+            }
+            continue;
+        }
+        // Cold code: interpret up to the next branch (a block start the dispatcher must see).
+        let page = cache.page(cpu, page_ra, cpu.le);
+        let page_ea = cpu.pc & !4095;
+        loop {
+            let s = page.slots[((cpu.pc >> 2) as usize) & 1023];
+            cpu.nip = cpu.pc.wrapping_add(4);
+            cpu.prefix = s.p;
+            if let Err(e) = (s.h)(cpu, s.i) {
+                if e.is_after() {
+                    cpu.pc = cpu.ea(cpu.nip);
+                    n += 1;
+                }
+                break 'outer Err(e);
+            }
+            let straight = s.p == 0 && cpu.nip == cpu.pc.wrapping_add(4);
+            cpu.pc = cpu.ea(cpu.nip);
+            n += 1;
+            if !straight
+                || matches!(s.i.opcd(), 16..=19)
+                || lines.exit_requested()
+                || cpu.pc & !4095 != page_ea
+                || n >= budget
+            {
+                break;
+            }
+        }
+    };
+    cpu.icount += n;
+    r
+}
+
+mod check;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,779 @@
+//! Inline translations: the fixed-point, load/store and branch instructions that dominate Linux
+//! and user code. Each one mirrors its interpreter handler in `crate::insn` exactly (the lockstep
+//! checker compares them); anything not here goes to the interpreter through a helper.
+
+use super::*;
+
+/// The ISA's MASK(mb, me) over 64 bits (bit 0 is the MSB), wrapping when mb > me.
+fn mask(mb: u32, me: u32) -> u64 {
+    let from = u64::MAX >> mb;
+    let to = u64::MAX << (63 - me);
+    if mb <= me {
+        from & to
+    } else {
+        from | to
+    }
+}
+
+/// The 6-bit shift of XS/MD/MDS-forms.
+fn sh6(i: Insn) -> u32 {
+    (i.0 & 2) << 4 | (i.0 >> 11 & 31)
+}
+
+/// MD/MDS-form mb or me.
+fn mb6(i: Insn) -> u32 {
+    let f = i.0 >> 5 & 0x3f;
+    (f & 1) << 5 | f >> 1
+}
+
+impl E<'_> {
+    fn set_crf(&mut self, bf: usize, c: Value) {
+        let sh = 28 - 4 * bf as i64;
+        let cr = self.cr();
+        let kept = self.b.ins().band_imm_s(cr, !(0xf_i64 << sh) & M32 as i64);
+        let c = self.b.ins().ishl_imm_s(c, sh);
+        let v = self.b.ins().bor(kept, c);
+        self.cr = Some((v, true));
+    }
+
+    /// LT|GT|EQ of comparing a with b, plus XER[SO], as a 4-bit I32.
+    fn cmp_flags(&mut self, a: Value, b: Value, signed: bool) -> Value {
+        let (lt, gt) = if signed {
+            (IntCC::SignedLessThan, IntCC::SignedGreaterThan)
+        } else {
+            (IntCC::UnsignedLessThan, IntCC::UnsignedGreaterThan)
+        };
+        let lt = self.b.ins().icmp(lt, a, b);
+        let gt = self.b.ins().icmp(gt, a, b);
+        let eq = self.b.ins().icmp(IntCC::Equal, a, b);
+        let so = self.b.ins().load(I8, T, self.cpu, OFF_SO as i32);
+        let lt = self.b.ins().uextend(I32, lt);
+        let gt = self.b.ins().uextend(I32, gt);
+        let eq = self.b.ins().uextend(I32, eq);
+        let so = self.b.ins().uextend(I32, so);
+        let lt = self.b.ins().ishl_imm_s(lt, 3);
+        let gt = self.b.ins().ishl_imm_s(gt, 2);
+        let eq = self.b.ins().ishl_imm_s(eq, 1);
+        let x = self.b.ins().bor(lt, gt);
+        let y = self.b.ins().bor(eq, so);
+        self.b.ins().bor(x, y)
+    }
+
+    /// CR0 from a result, as `Cpu::set_cr0`.
+    fn cr0(&mut self, r: Value) {
+        let s = if self.mode.sf { r } else { self.sext32(r) };
+        let z = self.k(0);
+        let c = self.cmp_flags(s, z, true);
+        self.set_crf(0, c);
+    }
+
+    /// RA <- r, and CR0 for record forms.
+    fn put_ra(&mut self, i: Insn, r: Value) {
+        self.set_gpr(i.ra(), r);
+        if i.rc_bit() {
+            self.cr0(r);
+        }
+    }
+
+    fn put_rt(&mut self, i: Insn, r: Value) {
+        self.set_gpr(i.rt(), r);
+        if i.rc_bit() {
+            self.cr0(r);
+        }
+    }
+
+    fn sext32(&mut self, v: Value) -> Value {
+        let w = self.b.ins().ireduce(I32, v);
+        self.b.ins().sextend(I64, w)
+    }
+
+    fn sext(&mut self, v: Value, ty: Type) -> Value {
+        let w = self.b.ins().ireduce(ty, v);
+        self.b.ins().sextend(I64, w)
+    }
+
+    /// CR bit `n` (ISA numbering) as an I32 0/1.
+    fn crbit(&mut self, n: usize) -> Value {
+        let cr = self.cr();
+        let v = self.b.ins().ushr_imm_s(cr, 31 - n as i64);
+        self.b.ins().band_imm_s(v, 1)
+    }
+
+    /// a + b (+ cin): the sum, the carry out of bit 0 and out of bit 32 (I8 each).
+    fn add3(&mut self, a: Value, b: Value, cin: Option<Value>) -> (Value, Value, Value) {
+        let (s, c1) = self.b.ins().uadd_overflow(a, b);
+        let (r, ca) = match cin {
+            Some(c) => {
+                let (r, c2) = self.b.ins().uadd_overflow(s, c);
+                (r, self.b.ins().bor(c1, c2))
+            }
+            None => (s, c1),
+        };
+        let la = self.b.ins().band_imm_s(a, M32 as i64);
+        let lb = self.b.ins().band_imm_s(b, M32 as i64);
+        let mut lo = self.b.ins().iadd(la, lb);
+        if let Some(c) = cin {
+            lo = self.b.ins().iadd(lo, c);
+        }
+        let ca32 = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThan, lo, M32 as i64);
+        (r, ca, ca32)
+    }
+
+    fn set_ca(&mut self, ca64: Value, ca32: Value) {
+        let ca = if self.mode.sf { ca64 } else { ca32 };
+        self.store_cpu(ca, OFF_CA);
+        self.store_cpu(ca32, OFF_CA32);
+    }
+
+    fn xer_ca(&mut self) -> Value {
+        let c = self.b.ins().load(I8, T, self.cpu, OFF_CA as i32);
+        self.b.ins().uextend(I64, c)
+    }
+
+    fn ea(&mut self, v: Value) -> Value {
+        if self.mode.sf {
+            v
+        } else {
+            self.b.ins().band_imm_s(v, M32 as i64)
+        }
+    }
+
+    /// ROTL32(RS, n) replicated in both words, masked with `m`.
+    fn rotl32_masked(&mut self, v: Value, n: Value, m: u64) -> Value {
+        let w = self.b.ins().ireduce(I32, v);
+        let r = self.b.ins().rotl(w, n);
+        let u = self.b.ins().uextend(I64, r);
+        let r = if m >> 32 != 0 {
+            let hi = self.b.ins().ishl_imm_s(u, 32);
+            self.b.ins().bor(u, hi)
+        } else {
+            u
+        };
+        self.b.ins().band_imm_s(r, m as i64)
+    }
+
+    /// Translates `i` inline if it is one of the instructions this file knows; false leaves it
+    /// to the interpreter (and emits nothing).
+    pub(super) fn inline(&mut self, i: Insn, pc: u64, n: u32) -> bool {
+        let (rt, ra, rb) = (i.rt(), i.ra(), i.rb());
+        match i.opcd() {
+            7 => {
+                let a = self.gpr(ra);
+                let r = self.b.ins().imul_imm_s(a, i.si());
+                self.set_gpr(rt, r);
+            }
+            10 | 11 => {
+                let a = self.gpr(ra);
+                let signed = i.opcd() == 11;
+                let (a, b) = match (signed, i.l10()) {
+                    (true, true) => (a, self.k(i.si() as u64)),
+                    (true, false) => (self.sext32(a), self.k(i.si() as u64)),
+                    (false, true) => (a, self.k(i.ui())),
+                    (false, false) => (self.b.ins().band_imm_s(a, M32 as i64), self.k(i.ui())),
+                };
+                let c = self.cmp_flags(a, b, signed);
+                self.set_crf(i.bf(), c);
+            }
+            12 | 13 => {
+                let a = self.gpr(ra);
+                let b = self.k(i.si() as u64);
+                let (r, ca, ca32) = self.add3(a, b, None);
+                self.set_ca(ca, ca32);
+                self.set_gpr(rt, r);
+                if i.opcd() == 13 {
+                    self.cr0(r);
+                }
+            }
+            8 => {
+                let a = self.gpr(ra);
+                let na = self.b.ins().bnot(a);
+                let b = self.k(i.si() as u64);
+                let one = self.k(1);
+                let (r, ca, ca32) = self.add3(na, b, Some(one));
+                self.set_ca(ca, ca32);
+                self.set_gpr(rt, r);
+            }
+            14 | 15 => {
+                let a = self.ra0(ra);
+                let d = if i.opcd() == 14 { i.si() } else { i.si() << 16 };
+                let r = self.b.ins().iadd_imm_s(a, d);
+                self.set_gpr(rt, r);
+            }
+            20 | 21 => {
+                let m = mask(i.rc() as u32 + 32, (i.0 >> 1 & 31) + 32);
+                let s = self.gpr(rt);
+                let sh = self.k32(rb as u32);
+                let r = self.rotl32_masked(s, sh, m);
+                let r = if i.opcd() == 20 {
+                    let old = self.gpr(ra);
+                    let kept = self.b.ins().band_imm_s(old, !m as i64);
+                    self.b.ins().bor(r, kept)
+                } else {
+                    r
+                };
+                self.put_ra(i, r);
+            }
+            23 => {
+                let m = mask(i.rc() as u32 + 32, (i.0 >> 1 & 31) + 32);
+                let s = self.gpr(rt);
+                let b = self.gpr(rb);
+                let sh = self.b.ins().ireduce(I32, b);
+                let sh = self.b.ins().band_imm_s(sh, 31);
+                let r = self.rotl32_masked(s, sh, m);
+                self.put_ra(i, r);
+            }
+            24..=29 => {
+                let s = self.gpr(rt);
+                let r = match i.opcd() {
+                    24 => self.b.ins().bor_imm_s(s, i.ui() as i64),
+                    25 => self.b.ins().bor_imm_s(s, (i.ui() << 16) as i64),
+                    26 => self.b.ins().bxor_imm_s(s, i.ui() as i64),
+                    27 => self.b.ins().bxor_imm_s(s, (i.ui() << 16) as i64),
+                    28 => self.b.ins().band_imm_s(s, i.ui() as i64),
+                    _ => self.b.ins().band_imm_s(s, (i.ui() << 16) as i64),
+                };
+                self.set_gpr(ra, r);
+                if i.opcd() >= 28 {
+                    self.cr0(r);
+                }
+            }
+            30 => {
+                let sh = sh6(i);
+                let (m, insert) = match i.0 >> 2 & 7 {
+                    0 => (mask(mb6(i), 63), false),
+                    1 => (mask(0, mb6(i)), false),
+                    2 => (mask(mb6(i), 63 - sh), false),
+                    3 => (mask(mb6(i), 63 - sh), true),
+                    _ => return false,
+                };
+                let s = self.gpr(rt);
+                let r = self.b.ins().rotl_imm_s(s, sh as i64);
+                let mut r = self.b.ins().band_imm_s(r, m as i64);
+                if insert {
+                    let old = self.gpr(ra);
+                    let kept = self.b.ins().band_imm_s(old, !m as i64);
+                    r = self.b.ins().bor(r, kept);
+                }
+                self.put_ra(i, r);
+            }
+            31 => return self.inline31(i, pc, n),
+            32..=45 | 58 | 62 => return self.mem_d(i, pc, n),
+            _ => return false,
+        }
+        true
+    }
+
+    fn inline31(&mut self, i: Insn, pc: u64, n: u32) -> bool {
+        let (rt, ra, rb) = (i.rt(), i.ra(), i.rb());
+        let xo = i.xo10();
+        if xo & 0x1f == 15 {
+            // isel
+            let bit = self.crbit(i.rc());
+            let a = self.ra0(ra);
+            let b = self.gpr(rb);
+            let r = self.b.ins().select(bit, a, b);
+            self.set_gpr(rt, r);
+            return true;
+        }
+        match xo {
+            // XO-form add/subtract family, OE=0 only (OE=1 sets OV/SO: interpreter).
+            266 | 40 | 104 | 10 | 8 | 138 | 136 | 202 | 200 => {
+                let a = self.gpr(ra);
+                let (x, y, cin, ca) = match xo {
+                    266 => (a, self.gpr(rb), None, false),
+                    40 => (self.b.ins().bnot(a), self.gpr(rb), Some(self.k(1)), false),
+                    104 => (self.b.ins().bnot(a), self.k(0), Some(self.k(1)), false),
+                    10 => (a, self.gpr(rb), None, true),
+                    8 => (self.b.ins().bnot(a), self.gpr(rb), Some(self.k(1)), true),
+                    138 => (a, self.gpr(rb), Some(self.xer_ca()), true),
+                    136 => (
+                        self.b.ins().bnot(a),
+                        self.gpr(rb),
+                        Some(self.xer_ca()),
+                        true,
+                    ),
+                    202 => (a, self.k(0), Some(self.xer_ca()), true),
+                    _ => (self.b.ins().bnot(a), self.k(0), Some(self.xer_ca()), true),
+                };
+                let (r, c64, c32) = self.add3(x, y, cin);
+                if ca {
+                    self.set_ca(c64, c32);
+                }
+                self.put_rt(i, r);
+            }
+            // and, andc, or, orc, xor, nand, nor, eqv
+            28 | 60 | 444 | 412 | 316 | 476 | 124 | 284 => {
+                let s = self.gpr(rt);
+                let b = self.gpr(rb);
+                let r = match xo {
+                    28 => self.b.ins().band(s, b),
+                    60 => self.b.ins().band_not(s, b),
+                    444 => self.b.ins().bor(s, b),
+                    412 => self.b.ins().bor_not(s, b),
+                    316 => self.b.ins().bxor(s, b),
+                    476 => {
+                        let x = self.b.ins().band(s, b);
+                        self.b.ins().bnot(x)
+                    }
+                    124 => {
+                        let x = self.b.ins().bor(s, b);
+                        self.b.ins().bnot(x)
+                    }
+                    _ => {
+                        let x = self.b.ins().bxor(s, b);
+                        self.b.ins().bnot(x)
+                    }
+                };
+                self.put_ra(i, r);
+            }
+            954 | 922 | 986 => {
+                let s = self.gpr(rt);
+                let ty = match xo {
+                    954 => I8,
+                    922 => I16,
+                    _ => I32,
+                };
+                let r = self.sext(s, ty);
+                self.put_ra(i, r);
+            }
+            26 | 58 => {
+                let s = self.gpr(rt);
+                let r = if xo == 26 {
+                    let w = self.b.ins().ireduce(I32, s);
+                    let c = self.b.ins().clz(w);
+                    self.b.ins().uextend(I64, c)
+                } else {
+                    self.b.ins().clz(s)
+                };
+                self.put_ra(i, r);
+            }
+            0 | 32 => {
+                let signed = xo == 0;
+                let mut a = self.gpr(ra);
+                let mut b = self.gpr(rb);
+                if !i.l10() {
+                    if signed {
+                        a = self.sext32(a);
+                        b = self.sext32(b);
+                    } else {
+                        a = self.b.ins().band_imm_s(a, M32 as i64);
+                        b = self.b.ins().band_imm_s(b, M32 as i64);
+                    }
+                }
+                let c = self.cmp_flags(a, b, signed);
+                self.set_crf(i.bf(), c);
+            }
+            // slw, srw, sld, srd
+            24 | 536 | 27 | 539 => {
+                let s = self.gpr(rt);
+                let b = self.gpr(rb);
+                let word = xo == 24 || xo == 536;
+                let nmask = if word { 0x3f } else { 0x7f };
+                let lim = if word { 32 } else { 64 };
+                let sh = self.b.ins().band_imm_s(b, nmask);
+                let src = if word {
+                    self.b.ins().band_imm_s(s, M32 as i64)
+                } else {
+                    s
+                };
+                let r = if xo == 24 || xo == 27 {
+                    self.b.ins().ishl(src, sh)
+                } else {
+                    self.b.ins().ushr(src, sh)
+                };
+                let r = if word {
+                    self.b.ins().band_imm_s(r, M32 as i64)
+                } else {
+                    r
+                };
+                let ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, sh, lim);
+                let z = self.k(0);
+                let r = self.b.ins().select(ok, r, z);
+                self.put_ra(i, r);
+            }
+            // srawi, sradi
+            824 | 826 | 827 => {
+                let s = self.gpr(rt);
+                let (v, sh, bits) = if xo == 824 {
+                    (self.sext32(s), rb as u32, 32)
+                } else {
+                    (s, sh6(i), 64)
+                };
+                let r = self.b.ins().sshr_imm_s(v, sh as i64);
+                // CA: negative and 1 bits shifted out.
+                let lost_mask = if sh == 0 { 0 } else { (1u64 << sh) - 1 };
+                let lost_mask = if bits == 32 {
+                    lost_mask & M32
+                } else {
+                    lost_mask
+                };
+                let lost = self.b.ins().band_imm_s(v, lost_mask as i64);
+                let lost = self.b.ins().icmp_imm_s(IntCC::NotEqual, lost, 0);
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
+                let ca = self.b.ins().band(lost, neg);
+                self.store_cpu(ca, OFF_CA);
+                self.store_cpu(ca, OFF_CA32);
+                self.put_ra(i, r);
+            }
+            // mulld, mullw (OE=0), mulhdu, mulhd
+            233 | 235 | 9 | 73 => {
+                let a = self.gpr(ra);
+                let b = self.gpr(rb);
+                let r = match xo {
+                    233 => self.b.ins().imul(a, b),
+                    235 => {
+                        let a = self.sext32(a);
+                        let b = self.sext32(b);
+                        self.b.ins().imul(a, b)
+                    }
+                    9 => self.b.ins().umulhi(a, b),
+                    _ => self.b.ins().smulhi(a, b),
+                };
+                self.put_rt(i, r);
+            }
+            // mfspr/mtspr of LR and CTR
+            339 | 467 if matches!(i.spr(), 8 | 9) => {
+                let lr = i.spr() == 8;
+                if xo == 339 {
+                    let v = if lr { self.lr() } else { self.ctr() };
+                    self.set_gpr(rt, v);
+                } else {
+                    let v = self.gpr(rt);
+                    if lr {
+                        self.lr = Some((v, true));
+                    } else {
+                        self.ctr = Some((v, true));
+                    }
+                }
+            }
+            // mfcr (not mfocrf)
+            19 if i.bits(11, 11) == 0 => {
+                let cr = self.cr();
+                let v = self.b.ins().uextend(I64, cr);
+                self.set_gpr(rt, v);
+            }
+            _ => return self.mem_x(i, pc, n),
+        }
+        true
+    }
+
+    /// D/DS-form loads and stores (update forms only where decode accepted them: the slot's
+    /// handler is not `illegal`, checked by the caller).
+    fn mem_d(&mut self, i: Insn, pc: u64, n: u32) -> bool {
+        use kind::*;
+        let (op, ds) = (i.opcd(), i.xo2());
+        let (k, store, update, disp) = match op {
+            32 => (W, false, false, i.si()),
+            33 => (W, false, true, i.si()),
+            34 => (B, false, false, i.si()),
+            35 => (B, false, true, i.si()),
+            36 => (W, true, false, i.si()),
+            37 => (W, true, true, i.si()),
+            38 => (B, true, false, i.si()),
+            39 => (B, true, true, i.si()),
+            40 => (H, false, false, i.si()),
+            41 => (H, false, true, i.si()),
+            42 => (HA, false, false, i.si()),
+            43 => (HA, false, true, i.si()),
+            44 => (H, true, false, i.si()),
+            45 => (H, true, true, i.si()),
+            58 if ds == 0 => (D, false, false, i.ds()),
+            58 if ds == 1 => (D, false, true, i.ds()),
+            58 if ds == 2 => (WA, false, false, i.ds()),
+            62 if ds == 0 => (D, true, false, i.ds()),
+            62 if ds == 1 => (D, true, true, i.ds()),
+            _ => return false,
+        };
+        let base = self.ra0(i.ra());
+        let ea = self.b.ins().iadd_imm_s(base, disp);
+        let ea = self.ea(ea);
+        self.access(i, ea, k, store, update, pc, n);
+        true
+    }
+
+    fn mem_x(&mut self, i: Insn, pc: u64, n: u32) -> bool {
+        use kind::*;
+        let (k, store, update) = match i.xo10() {
+            87 => (B, false, false),
+            119 => (B, false, true),
+            279 => (H, false, false),
+            311 => (H, false, true),
+            343 => (HA, false, false),
+            375 => (HA, false, true),
+            23 => (W, false, false),
+            55 => (W, false, true),
+            341 => (WA, false, false),
+            373 => (WA, false, true),
+            21 => (D, false, false),
+            53 => (D, false, true),
+            215 => (B, true, false),
+            247 => (B, true, true),
+            407 => (H, true, false),
+            439 => (H, true, true),
+            151 => (W, true, false),
+            183 => (W, true, true),
+            149 => (D, true, false),
+            181 => (D, true, true),
+            _ => return false,
+        };
+        let base = self.ra0(i.ra());
+        let idx = self.gpr(i.rb());
+        let ea = self.b.ins().iadd(base, idx);
+        let ea = self.ea(ea);
+        self.access(i, ea, k, store, update, pc, n);
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn access(&mut self, i: Insn, ea: Value, k: u8, store: bool, update: bool, pc: u64, n: u32) {
+        if store {
+            let v = self.gpr(i.rt());
+            self.store(ea, v, k, pc, n);
+        } else {
+            let v = self.load(ea, k, pc, n);
+            self.set_gpr(i.rt(), v);
+        }
+        if update {
+            self.set_gpr(i.ra(), ea);
+        }
+    }
+
+    /// The software-TLB probe: a value that is nonzero when the access must take the slow path
+    /// (no entry with this access's tag, or the access crosses its page), and the entry address.
+    fn tlb_probe(&mut self, ea: Value, bytes: u32, write: bool) -> (Value, Value) {
+        let slot = self.b.ins().ushr_imm_s(ea, 12);
+        let slot = self
+            .b
+            .ins()
+            .band_imm_s(slot, (crate::mmu::TLB_SIZE - 1) as i64);
+        let off = self
+            .b
+            .ins()
+            .imul_imm_s(slot, crate::mmu::TLB_ENTRY_SIZE as i64);
+        let entry = self.b.ins().iadd(self.tlb, off);
+        let tag_off = if write {
+            crate::mmu::TLB_TAG_W
+        } else {
+            crate::mmu::TLB_TAG_R
+        };
+        let tag = self.b.ins().load(I64, T, entry, tag_off as i32);
+        let page = self.b.ins().band_imm_s(ea, !4095i64);
+        let want = if self.mode.pr {
+            self.b.ins().bor_imm_s(page, 2)
+        } else {
+            page
+        };
+        let miss = self.b.ins().icmp(IntCC::NotEqual, tag, want);
+        let bad = if bytes > 1 {
+            let o = self.b.ins().band_imm_s(ea, 4095);
+            let cross = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThan, o, 4096 - bytes as i64);
+            self.b.ins().bor(miss, cross)
+        } else {
+            miss
+        };
+        (bad, entry)
+    }
+
+    fn load(&mut self, ea: Value, k: u8, pc: u64, n: u32) -> Value {
+        let join = self.b.create_block();
+        let v = self.b.append_block_param(join, I64);
+        if self.mode.dr {
+            let bytes = kind::bytes(k);
+            let (bad, entry) = self.tlb_probe(ea, bytes, false);
+            let fast = self.b.create_block();
+            let slow = self.b.create_block();
+            self.b.ins().brif(bad, slow, &[], fast, &[]);
+            self.b.switch_to_block(fast);
+            let addend = self
+                .b
+                .ins()
+                .load(I64, T, entry, crate::mmu::TLB_ADDEND as i32);
+            let host = self.b.ins().iadd(ea, addend);
+            let g = MemFlagsData::new().with_notrap();
+            let ty = match bytes {
+                1 => I8,
+                2 => I16,
+                4 => I32,
+                _ => I64,
+            };
+            let mut raw = self.b.ins().load(ty, g, host, 0);
+            if !self.mode.le && bytes > 1 {
+                raw = self.b.ins().bswap(raw);
+            }
+            let r = match k {
+                kind::HA | kind::WA => self.b.ins().sextend(I64, raw),
+                kind::D => raw,
+                _ => self.b.ins().uextend(I64, raw),
+            };
+            self.b.ins().jump(join, &[BlockArg::Value(r)]);
+            self.b.switch_to_block(slow);
+            self.b.set_cold_block(slow);
+        }
+        let f = self.k(super::super::load_slow as *const () as usize as u64);
+        let kk = self.k32(k as u32);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.sigs.ld, f, &[self.cpu, ea, kk]);
+        let r = self.b.inst_results(call)[0];
+        let fault = self.b.ins().load(I8, T, self.cpu, OFF_FAULT as i32);
+        self.fault_exit_if(fault, pc, n);
+        self.b.ins().jump(join, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(join);
+        v
+    }
+
+    fn store(&mut self, ea: Value, v: Value, k: u8, pc: u64, n: u32) {
+        let join = self.b.create_block();
+        if self.mode.dr {
+            let bytes = kind::bytes(k);
+            let (bad, entry) = self.tlb_probe(ea, bytes, true);
+            let fast = self.b.create_block();
+            let slow = self.b.create_block();
+            self.b.ins().brif(bad, slow, &[], fast, &[]);
+            self.b.switch_to_block(fast);
+            let addend = self
+                .b
+                .ins()
+                .load(I64, T, entry, crate::mmu::TLB_ADDEND as i32);
+            let host = self.b.ins().iadd(ea, addend);
+            let g = MemFlagsData::new().with_notrap();
+            let mut raw = match bytes {
+                1 => self.b.ins().ireduce(I8, v),
+                2 => self.b.ins().ireduce(I16, v),
+                4 => self.b.ins().ireduce(I32, v),
+                _ => v,
+            };
+            if !self.mode.le && bytes > 1 {
+                raw = self.b.ins().bswap(raw);
+            }
+            if self.check {
+                let f = self.k(super::super::check::log_store as *const () as usize as u64);
+                let nb = self.k32(bytes);
+                self.b
+                    .ins()
+                    .call_indirect(self.sigs.log, f, &[self.cpu, host, nb]);
+            }
+            self.b.ins().store(g, raw, host, 0);
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(slow);
+            self.b.set_cold_block(slow);
+        }
+        let f = self.k(super::super::store_slow as *const () as usize as u64);
+        let kk = self.k32(k as u32);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.sigs.st, f, &[self.cpu, ea, v, kk]);
+        let st = self.b.inst_results(call)[0];
+        self.fault_exit_if(st, pc, n);
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
+    }
+
+    /// b, bc, bclr, bcctr: the block ends with the next pc chosen. False for the other
+    /// branch-class instructions (sc, rfid, isync, CR logicals, bctar...).
+    pub(super) fn branch(&mut self, i: Insn, pc: u64, n: u32) -> bool {
+        let next = self.mode.ea(pc.wrapping_add(4));
+        match i.opcd() {
+            18 => {
+                let li = ((i.0 & 0x03ff_fffc) << 6) as i32 >> 6;
+                let t = if i.aa() {
+                    li as i64 as u64
+                } else {
+                    pc.wrapping_add(li as i64 as u64)
+                };
+                if i.lk() {
+                    let l = self.k(next);
+                    self.lr = Some((l, true));
+                }
+                self.exit_const(self.mode.ea(t), n + 1);
+                true
+            }
+            16 => {
+                let take = self.cond(i);
+                if i.lk() {
+                    let l = self.k(next);
+                    self.lr = Some((l, true));
+                }
+                let bd = (i.0 & 0xfffc) as u16 as i16 as i64 as u64;
+                let t = if i.aa() { bd } else { pc.wrapping_add(bd) };
+                let t = self.mode.ea(t);
+                match take {
+                    None => self.exit_const(t, n + 1),
+                    Some(c) => {
+                        let tv = self.k(t);
+                        let nv = self.k(next);
+                        let v = self.b.ins().select(c, tv, nv);
+                        self.exit_val(v, n + 1);
+                    }
+                }
+                true
+            }
+            19 if matches!(i.xo10(), 16 | 528) => {
+                let to_lr = i.xo10() == 16;
+                // bcctr with BO[2]=0 is illegal (the caller never passes illegal words here).
+                let take = self.cond(i);
+                let src = if to_lr { self.lr() } else { self.ctr() };
+                let t = self.b.ins().band_imm_s(src, !3);
+                let t = self.ea(t);
+                if i.lk() {
+                    let l = self.k(next);
+                    self.lr = Some((l, true));
+                }
+                let v = match take {
+                    None => t,
+                    Some(c) => {
+                        let nv = self.k(next);
+                        self.b.ins().select(c, t, nv)
+                    }
+                };
+                self.exit_val(v, n + 1);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// BO/BI evaluation with the CTR decrement; None when the branch is always taken.
+    fn cond(&mut self, i: Insn) -> Option<Value> {
+        let bo = i.rt() as u32;
+        let mut ok: Option<Value> = None;
+        if bo & 4 == 0 {
+            let c = self.ctr();
+            let c = self.b.ins().iadd_imm_s(c, -1);
+            self.ctr = Some((c, true));
+            let t = if self.mode.sf {
+                c
+            } else {
+                self.b.ins().band_imm_s(c, M32 as i64)
+            };
+            let cc = if bo & 2 != 0 {
+                IntCC::Equal
+            } else {
+                IntCC::NotEqual
+            };
+            ok = Some(self.b.ins().icmp_imm_s(cc, t, 0));
+        }
+        if bo & 16 == 0 {
+            let bit = self.crbit(i.ra());
+            let cc = if bo & 8 != 0 {
+                IntCC::NotEqual
+            } else {
+                IntCC::Equal
+            };
+            let c = self.b.ins().icmp_imm_s(cc, bit, 0);
+            ok = Some(match ok {
+                Some(o) => self.b.ins().band(o, c),
+                None => c,
+            });
+        }
+        ok
+    }
+}

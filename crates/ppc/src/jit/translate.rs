@@ -1,0 +1,405 @@
+//! Guest block → Cranelift IR → host code.
+//!
+//! A block is straight-line guest code in one 4 KiB page, ending at the first branch, at an
+//! instruction that may change the machine state the block was compiled for, or after
+//! `MAX_INSNS`. GPRs, LR, CTR and CR live in SSA values while the block runs and are written back
+//! at every exit, so the host register allocator keeps them in registers. Instructions without an
+//! inline form call their interpreter handler (`super::helper_insn`), with the cached registers
+//! written back before and reloaded after: the interpreter stays the single definition of every
+//! instruction, and the translator only speeds up the common ones.
+//!
+//! The block function is `extern "C" fn(*mut Cpu) -> u64`: the low 32 bits count the instructions
+//! retired before the exit, the high bits say how it exited (`super::EXIT_*`). `cpu.pc` holds the
+//! next instruction (or the faulting one) at every exit.
+
+use super::{Mode, EXIT_FAULT};
+use crate::cpu::{Cpu, Xer};
+use crate::exec::Slot;
+use crate::insn::Insn;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I16, I32, I64, I8};
+use cranelift_codegen::ir::{
+    AbiParam, BlockArg, Function, InstBuilder, MemFlagsData, SigRef, Signature, Type, UserFuncName,
+    Value,
+};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{control::ControlPlane, Context};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+
+#[path = "ops.rs"]
+mod ops;
+use std::mem::offset_of;
+
+/// Longest block, in instructions: bounds compile time and the latency of interrupts (a block
+/// runs to its end before the dispatcher looks at them).
+pub(crate) const MAX_INSNS: usize = 64;
+
+const M32: u64 = 0xffff_ffff;
+
+const OFF_GPR: usize = offset_of!(Cpu, gpr);
+const OFF_LR: usize = offset_of!(Cpu, lr);
+const OFF_CTR: usize = offset_of!(Cpu, ctr);
+const OFF_CR: usize = offset_of!(Cpu, cr);
+const OFF_PC: usize = offset_of!(Cpu, pc);
+const OFF_SO: usize = offset_of!(Cpu, xer) + offset_of!(Xer, so);
+const OFF_CA: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca);
+const OFF_CA32: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca32);
+const OFF_FAULT: usize = offset_of!(Cpu, jit_fault);
+const OFF_TLB: usize = offset_of!(Cpu, tlb) + crate::mmu::TLB_ENTRIES_OFFSET;
+
+/// Register state of the CPU struct: never aliased by guest memory.
+const T: MemFlagsData = MemFlagsData::trusted();
+
+/// What the translator made of a block.
+pub(crate) struct Output {
+    /// Guest instruction words covered (a prefixed instruction counts two).
+    pub words: u32,
+    /// Instructions translated inline, and those left to interpreter helpers.
+    pub inline: u32,
+    pub helpers: u32,
+}
+
+pub(crate) struct Translator {
+    isa: OwnedTargetIsa,
+    fbc: FunctionBuilderContext,
+    ctx: Context,
+    /// Host code of the last block translated.
+    pub code: Vec<u8>,
+}
+
+impl Translator {
+    /// A translator for the host; None where Cranelift has no backend for it.
+    pub(crate) fn new() -> Option<Translator> {
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").ok()?;
+        // The IR comes from this file only; verifying it on every block would double compile time.
+        flags.set("enable_verifier", "false").ok()?;
+        let isa = cranelift_native::builder()
+            .ok()?
+            .finish(settings::Flags::new(flags))
+            .ok()?;
+        Some(Translator {
+            isa,
+            fbc: FunctionBuilderContext::new(),
+            ctx: Context::new(),
+            code: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Translates the block starting at guest address `pc` whose decoded words are `slots` (at
+    /// most to the end of its page). The host code is left in `self.code`.
+    pub(crate) fn translate(
+        &mut self,
+        slots: &[Slot],
+        pc: u64,
+        mode: Mode,
+        check: bool,
+    ) -> Option<Output> {
+        let call_conv = self.isa.default_call_conv();
+        let ptr = self.isa.pointer_type();
+        let mut sig = Signature::new(call_conv);
+        sig.params.push(AbiParam::new(ptr));
+        sig.returns.push(AbiParam::new(I64));
+        self.ctx.clear();
+        self.ctx.func = Function::with_name_signature(UserFuncName::default(), sig);
+
+        let mut helper_sig = Signature::new(call_conv);
+        for t in [ptr, I64, I32, I32, I64] {
+            helper_sig.params.push(AbiParam::new(t));
+        }
+        helper_sig.returns.push(AbiParam::new(I32));
+        let mut ld_sig = Signature::new(call_conv);
+        for t in [ptr, I64, I32] {
+            ld_sig.params.push(AbiParam::new(t));
+        }
+        ld_sig.returns.push(AbiParam::new(I64));
+        let mut st_sig = Signature::new(call_conv);
+        for t in [ptr, I64, I64, I32] {
+            st_sig.params.push(AbiParam::new(t));
+        }
+        st_sig.returns.push(AbiParam::new(I32));
+        let mut log_sig = Signature::new(call_conv);
+        for t in [ptr, I64, I32] {
+            log_sig.params.push(AbiParam::new(t));
+        }
+
+        let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let cpu = b.block_params(entry)[0];
+        let tlb = b.ins().load(ptr, T, cpu, OFF_TLB as i32);
+        let sigs = Sigs {
+            helper: b.import_signature(helper_sig),
+            ld: b.import_signature(ld_sig),
+            st: b.import_signature(st_sig),
+            log: b.import_signature(log_sig),
+        };
+        let mut e = E {
+            b,
+            cpu,
+            tlb,
+            sigs,
+            mode,
+            check,
+            gpr: [None; 32],
+            lr: None,
+            ctr: None,
+            cr: None,
+            out: Output {
+                words: 0,
+                inline: 0,
+                helpers: 0,
+            },
+        };
+        let mut k = 0usize;
+        let mut n = 0u32;
+        let mut at = pc;
+        loop {
+            if k >= slots.len() || n as usize >= MAX_INSNS {
+                e.exit_const(at, n);
+                break;
+            }
+            let s = slots[k];
+            let words = if s.p != 0 { 2 } else { 1 };
+            let flow = e.insn(s, at, n);
+            k += words;
+            n += 1;
+            at = mode.ea(at.wrapping_add(4 * words as u64));
+            e.out.words = k as u32;
+            if flow == Flow::End {
+                break;
+            }
+        }
+        e.b.seal_all_blocks();
+        e.b.finalize(self.isa.frontend_config());
+        let out = e.out;
+        let compiled = self
+            .ctx
+            .compile(&*self.isa, &mut ControlPlane::default())
+            .ok()?;
+        // Helpers are called through constant addresses, so the code needs no relocation.
+        if !compiled.buffer.relocs().is_empty() {
+            return None;
+        }
+        self.code.clear();
+        self.code.extend_from_slice(compiled.code_buffer());
+        Some(out)
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Next,
+    End,
+}
+
+struct Sigs {
+    helper: SigRef,
+    ld: SigRef,
+    st: SigRef,
+    log: SigRef,
+}
+
+/// A cached register: its SSA value and whether it differs from the CPU struct.
+type Cached = Option<(Value, bool)>;
+
+/// Access kinds of the load/store helpers (`crate::insn::loadstore` numbering).
+mod kind {
+    pub const B: u8 = 0;
+    pub const H: u8 = 1;
+    pub const HA: u8 = 2;
+    pub const W: u8 = 3;
+    pub const WA: u8 = 4;
+    pub const D: u8 = 5;
+    pub fn bytes(k: u8) -> u32 {
+        match k {
+            B => 1,
+            H | HA => 2,
+            W | WA => 4,
+            _ => 8,
+        }
+    }
+}
+
+struct E<'a> {
+    b: FunctionBuilder<'a>,
+    cpu: Value,
+    tlb: Value,
+    sigs: Sigs,
+    mode: Mode,
+    check: bool,
+    gpr: [Cached; 32],
+    lr: Cached,
+    ctr: Cached,
+    cr: Cached,
+    out: Output,
+}
+
+impl E<'_> {
+    fn k(&mut self, v: u64) -> Value {
+        self.b.ins().iconst(I64, v as i64)
+    }
+
+    fn k32(&mut self, v: u32) -> Value {
+        self.b.ins().iconst(I32, v as i64)
+    }
+
+    fn load_cpu(&mut self, ty: Type, off: usize) -> Value {
+        self.b.ins().load(ty, T, self.cpu, off as i32)
+    }
+
+    fn store_cpu(&mut self, v: Value, off: usize) {
+        self.b.ins().store(T, v, self.cpu, off as i32);
+    }
+
+    fn cached(&mut self, slot: Cached, ty: Type, off: usize) -> (Value, Cached) {
+        match slot {
+            Some((v, _)) => (v, slot),
+            None => {
+                let v = self.load_cpu(ty, off);
+                (v, Some((v, false)))
+            }
+        }
+    }
+
+    fn gpr(&mut self, r: usize) -> Value {
+        let (v, c) = self.cached(self.gpr[r], I64, OFF_GPR + 8 * r);
+        self.gpr[r] = c;
+        v
+    }
+
+    /// (RA|0): zero for register 0.
+    fn ra0(&mut self, r: usize) -> Value {
+        if r == 0 {
+            self.k(0)
+        } else {
+            self.gpr(r)
+        }
+    }
+
+    fn set_gpr(&mut self, r: usize, v: Value) {
+        self.gpr[r] = Some((v, true));
+    }
+
+    fn lr(&mut self) -> Value {
+        let (v, c) = self.cached(self.lr, I64, OFF_LR);
+        self.lr = c;
+        v
+    }
+
+    fn ctr(&mut self) -> Value {
+        let (v, c) = self.cached(self.ctr, I64, OFF_CTR);
+        self.ctr = c;
+        v
+    }
+
+    fn cr(&mut self) -> Value {
+        let (v, c) = self.cached(self.cr, I32, OFF_CR);
+        self.cr = c;
+        v
+    }
+
+    /// Writes back every register that differs from the CPU struct (without forgetting them:
+    /// side exits store, and the straight path goes on with the same values).
+    fn store_dirty(&mut self) {
+        for r in 0..32 {
+            if let Some((v, true)) = self.gpr[r] {
+                self.store_cpu(v, OFF_GPR + 8 * r);
+            }
+        }
+        for (c, off) in [(self.lr, OFF_LR), (self.ctr, OFF_CTR), (self.cr, OFF_CR)] {
+            if let Some((v, true)) = c {
+                self.store_cpu(v, off);
+            }
+        }
+    }
+
+    /// Writes back and forgets every cached register: a helper may read or write any of them.
+    fn spill(&mut self) {
+        self.store_dirty();
+        self.gpr = [None; 32];
+        self.lr = None;
+        self.ctr = None;
+        self.cr = None;
+    }
+
+    fn ret(&mut self, n: u32, status: u64) {
+        let r = self.k(n as u64 | status << 32);
+        self.b.ins().return_(&[r]);
+    }
+
+    /// Leaves the block for the instruction at `next`, `n` instructions retired.
+    fn exit_const(&mut self, next: u64, n: u32) {
+        let v = self.k(next);
+        self.exit_val(v, n);
+    }
+
+    fn exit_val(&mut self, next: Value, n: u32) {
+        self.store_dirty();
+        self.store_cpu(next, OFF_PC);
+        self.ret(n, 0);
+    }
+
+    /// Branches to a new block that exits with a fault at `pc` when `cond` holds.
+    fn fault_exit_if(&mut self, cond: Value, pc: u64, n: u32) {
+        let exit = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, exit, &[], cont, &[]);
+        self.b.switch_to_block(exit);
+        self.b.set_cold_block(exit);
+        self.store_dirty();
+        let p = self.k(pc);
+        self.store_cpu(p, OFF_PC);
+        self.ret(n, EXIT_FAULT);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Runs one instruction through its interpreter handler.
+    fn helper(&mut self, s: Slot, pc: u64, n: u32) {
+        self.out.helpers += 1;
+        self.spill();
+        let f = self.k(super::helper_insn as *const () as usize as u64);
+        let h = self.k(s.h as usize as u64);
+        let i = self.k32(s.i.0);
+        let p = self.k32(s.p);
+        let at = self.k(pc);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.sigs.helper, f, &[self.cpu, h, i, p, at]);
+        let status = self.b.inst_results(call)[0];
+        let exit = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(status, exit, &[], cont, &[]);
+        self.b.switch_to_block(exit);
+        let st = self.b.ins().uextend(I64, status);
+        let st = self.b.ins().ishl_imm_s(st, 32);
+        let r = self.b.ins().bor_imm_s(st, n as i64);
+        self.b.ins().return_(&[r]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Translates one instruction; `pc` is its address, `n` the instructions before it.
+    fn insn(&mut self, s: Slot, pc: u64, n: u32) -> Flow {
+        let legal = s.p == 0 && s.h as usize != crate::decode::illegal as *const () as usize;
+        if legal && matches!(s.i.opcd(), 16..=19) {
+            if self.branch(s.i, pc, n) {
+                self.out.inline += 1;
+                return Flow::End;
+            }
+            // A branch-class instruction left to the interpreter: its fall-through ends the
+            // block (nothing after it is known to run).
+            self.helper(s, pc, n);
+            self.exit_const(self.mode.ea(pc.wrapping_add(4)), n + 1);
+            return Flow::End;
+        }
+        if legal && self.inline(s.i, pc, n) {
+            self.out.inline += 1;
+            return Flow::Next;
+        }
+        self.helper(s, pc, n);
+        Flow::Next
+    }
+}
