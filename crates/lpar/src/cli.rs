@@ -61,13 +61,14 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -initrd FILE           initial ram disk for the kernel
   -append STRING         kernel command line
   -bios FILE             firmware image instead of the built-in client interface
-  -accel tcg[,thread=single|multi,tb-size=N,jit=on|off|check]
+  -accel tcg[,thread=single|multi,tb-size=N,jit=on|off|check,jit-threshold=N]
                          the accelerator: software emulation only; thread=single
                          runs all vCPUs round-robin on one thread; tb-size: MiB
                          of host memory for decoded and translated code (default
                          64); jit=off interprets every instruction, jit=check
                          runs each translated block against the interpreter and
-                         reports differences (slow; default jit=on)
+                         reports differences (slow; default jit=on); a block
+                         is translated once reached jit-threshold times (5000)
   -icount [shift=]N[,sleep=off]
                          reproducible mode: each instruction takes 2^N ns of virtual
                          time (N 0..10), vCPUs run round-robin on one thread and idle
@@ -699,6 +700,14 @@ fn accel(opt: &str, v: &str, c: &mut MachineConfig) -> Result<Option<&'static st
                         ))
                     }
                 }
+            }
+            "jit-threshold" if number(&val).is_some_and(|n| n <= u32::MAX as u64) => {
+                c.jit.threshold = number(&val).unwrap_or(0) as u32;
+            }
+            "jit-threshold" => {
+                return Err(format!(
+                    "{opt} {v}: invalid value '{val}' for jit-threshold"
+                ))
             }
             "one-insn-per-tb" | "split-wx" if boolean(&val).is_some() => {}
             "thread" | "tb-size" | "one-insn-per-tb" | "split-wx" => {

@@ -580,21 +580,41 @@ impl E<'_> {
         (bad, entry)
     }
 
-    fn load(&mut self, ea: Value, k: u8, pc: u64, n: u32) -> Value {
-        let join = self.b.create_block();
-        let v = self.b.append_block_param(join, I64);
+    /// The host address of an access on the fast path: branches to `slow` when it must take the
+    /// slow path (TLB miss, page crossing; in real mode, beyond the RAM the fast path covers).
+    fn fast_host(&mut self, ea: Value, bytes: u32, write: bool, slow: Block) -> Value {
+        let fast = self.b.create_block();
         if self.mode.dr {
-            let bytes = kind::bytes(k);
-            let (bad, entry) = self.tlb_probe(ea, bytes, false);
-            let fast = self.b.create_block();
-            let slow = self.b.create_block();
+            let (bad, entry) = self.tlb_probe(ea, bytes, write);
             self.b.ins().brif(bad, slow, &[], fast, &[]);
             self.b.switch_to_block(fast);
             let addend = self
                 .b
                 .ins()
                 .load(I64, T, entry, crate::mmu::TLB_ADDEND as i32);
-            let host = self.b.ins().iadd(ea, addend);
+            self.b.ins().iadd(ea, addend)
+        } else {
+            // Real mode: EA bits 0:3 ignored; addresses below the real-mode limit of a hash
+            // partition (and inside RAM) need no further check.
+            let ra = self.b.ins().band_imm_s(ea, 0x0fff_ffff_ffff_ffff);
+            let bad = self.b.ins().icmp_imm_s(
+                IntCC::UnsignedGreaterThan,
+                ra,
+                (self.real_limit - bytes as u64) as i64,
+            );
+            self.b.ins().brif(bad, slow, &[], fast, &[]);
+            self.b.switch_to_block(fast);
+            self.b.ins().iadd_imm_s(ra, self.mem_base as i64)
+        }
+    }
+
+    fn load(&mut self, ea: Value, k: u8, pc: u64, n: u32) -> Value {
+        let join = self.b.create_block();
+        let v = self.b.append_block_param(join, I64);
+        let bytes = kind::bytes(k);
+        let slow = self.b.create_block();
+        {
+            let host = self.fast_host(ea, bytes, false, slow);
             let g = MemFlagsData::new().with_notrap();
             let ty = match bytes {
                 1 => I8,
@@ -631,18 +651,10 @@ impl E<'_> {
 
     fn store(&mut self, ea: Value, v: Value, k: u8, pc: u64, n: u32) {
         let join = self.b.create_block();
-        if self.mode.dr {
-            let bytes = kind::bytes(k);
-            let (bad, entry) = self.tlb_probe(ea, bytes, true);
-            let fast = self.b.create_block();
-            let slow = self.b.create_block();
-            self.b.ins().brif(bad, slow, &[], fast, &[]);
-            self.b.switch_to_block(fast);
-            let addend = self
-                .b
-                .ins()
-                .load(I64, T, entry, crate::mmu::TLB_ADDEND as i32);
-            let host = self.b.ins().iadd(ea, addend);
+        let bytes = kind::bytes(k);
+        let slow = self.b.create_block();
+        {
+            let host = self.fast_host(ea, bytes, true, slow);
             let g = MemFlagsData::new().with_notrap();
             let mut raw = match bytes {
                 1 => self.b.ins().ireduce(I8, v),

@@ -131,7 +131,7 @@ fn an_interrupt_stops_a_translated_tight_loop() {
 fn icbi_and_host_writes_drop_stale_translations() {
     let mut c = cpu();
     let mut cache = jit(JitMode::On);
-    let mut go = |c: &mut Cpu, cache: &mut DecodeCache| {
+    let go = |c: &mut Cpu, cache: &mut DecodeCache| {
         c.pc = CODE;
         assert_eq!(
             run(c, cache, 1_000_000),

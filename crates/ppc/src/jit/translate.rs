@@ -19,8 +19,8 @@ use crate::insn::Insn;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I16, I32, I64, I8};
 use cranelift_codegen::ir::{
-    AbiParam, BlockArg, Function, InstBuilder, MemFlagsData, SigRef, Signature, Type, UserFuncName,
-    Value,
+    AbiParam, Block, BlockArg, Function, InstBuilder, MemFlagsData, SigRef, Signature, Type,
+    UserFuncName, Value,
 };
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
@@ -72,7 +72,14 @@ impl Translator {
     /// A translator for the host; None where Cranelift has no backend for it.
     pub(crate) fn new() -> Option<Translator> {
         let mut flags = settings::builder();
-        flags.set("opt_level", "speed").ok()?;
+        // Cranelift's optimiser costs ~40% more compile time for ~2% faster code on busybox
+        // workloads (measured; ARCHITECTURE.md): not worth it while compiling is on the vCPU's
+        // own time. LPAR_JIT_OPT=speed and LPAR_JIT_REGALLOC are kept for measurements.
+        let opt = std::env::var("LPAR_JIT_OPT").unwrap_or_else(|_| "none".into());
+        flags.set("opt_level", &opt).ok()?;
+        if let Ok(ra) = std::env::var("LPAR_JIT_REGALLOC") {
+            flags.set("regalloc_algorithm", &ra).ok()?;
+        }
         // The IR comes from this file only; verifying it on every block would double compile time.
         flags.set("enable_verifier", "false").ok()?;
         let isa = cranelift_native::builder()
@@ -95,6 +102,7 @@ impl Translator {
         pc: u64,
         mode: Mode,
         check: bool,
+        mem: (u64, u64),
     ) -> Option<Output> {
         let call_conv = self.isa.default_call_conv();
         let ptr = self.isa.pointer_type();
@@ -143,6 +151,8 @@ impl Translator {
             sigs,
             mode,
             check,
+            mem_base: mem.0,
+            real_limit: mem.1.min(crate::mmu::VRMA_MAX),
             gpr: [None; 32],
             lr: None,
             ctr: None,
@@ -230,6 +240,10 @@ struct E<'a> {
     sigs: Sigs,
     mode: Mode,
     check: bool,
+    /// Host address of guest real address 0, and the real addresses below which a real-mode
+    /// access needs no check beyond its end (RAM size, capped at a hash partition's RMA).
+    mem_base: u64,
+    real_limit: u64,
     gpr: [Cached; 32],
     lr: Cached,
     ctr: Cached,
