@@ -322,6 +322,11 @@ impl IrqLines {
     pub fn get(&self) -> u32 {
         self.bits.load(std::sync::atomic::Ordering::SeqCst)
     }
+    /// Address of the line bits, which translated code reads to see `EXIT`.
+    pub(crate) fn bits_ptr(&self) -> *const std::sync::atomic::AtomicU32 {
+        &self.bits
+    }
+
     /// Whether the run loop must leave its inner loop (checked before every instruction: one
     /// plain load on x86-64).
     #[inline(always)]
@@ -479,6 +484,14 @@ pub struct Cpu {
     /// Bytes translated stores overwrote (host address, old value), kept only while the lockstep
     /// checker runs a block.
     pub(crate) jit_log: Option<Vec<(usize, u8)>>,
+    /// Block chaining state shared with translated code (`crate::jit`): instructions retired by
+    /// the blocks of one dispatch, how many more they may run, the address of this vCPU's
+    /// `IrqLines` bits, and the link slot (and key of its block) the last exit asks to fill.
+    pub(crate) jit_n: u64,
+    pub(crate) jit_left: i64,
+    pub(crate) jit_irq: usize,
+    pub(crate) jit_link_slot: u64,
+    pub(crate) jit_link_key: u64,
 }
 
 /// Timebase frequency, as QEMU's pseries and POWER9 hardware: 512 MHz.
@@ -514,6 +527,11 @@ impl Cpu {
             jit_fault: 0,
             jit_exc: None,
             jit_log: None,
+            jit_n: 0,
+            jit_left: 0,
+            jit_irq: 0,
+            jit_link_slot: 0,
+            jit_link_key: 0,
             spr: {
                 let mut s = Box::new([0; 1024]);
                 s[sprn::CTRL_W] = 1; // run latch on: the thread is running

@@ -54,13 +54,14 @@ pub(super) fn run_checked(
     jit.stats.checked += 1;
     let before = State::of(cpu);
     cpu.jit_log = Some(Vec::new());
+    cpu.jit_n = 0;
     // SAFETY: as for an unchecked block in `super::run`.
-    let r = unsafe { f(cpu as *mut Cpu) };
+    let r = unsafe { (jit.enter)(cpu as *mut Cpu, f) };
     let log = cpu.jit_log.take().unwrap_or_default();
     let after = State::of(cpu);
     let exc = cpu.jit_exc.take();
-    let mut n = r & 0xffff_ffff;
-    let jit_exc = match r >> 32 {
+    let mut n = cpu.jit_n;
+    let jit_exc = match r {
         EXIT_NORMAL => None,
         EXIT_RETIRED => {
             n += 1;

@@ -131,7 +131,11 @@ pub struct JitStats {
     pub checked: u64,
 }
 
-type BlockFn = unsafe extern "C" fn(*mut Cpu) -> u64;
+/// The host address of a translated block's entry (tail-call convention: called only through
+/// `EnterFn`).
+type BlockFn = usize;
+/// The trampoline that runs a block from Rust: `(cpu, block) -> status`.
+type EnterFn = unsafe extern "C" fn(*mut Cpu, BlockFn) -> u64;
 
 #[derive(Clone, Copy)]
 struct Block {
@@ -161,6 +165,11 @@ const HEAT: usize = 1 << 14;
 pub struct Jit {
     tr: translate::Translator,
     arena: arena::Arena,
+    /// Holds the entry trampoline, which survives flushes of `arena`.
+    _entry_arena: arena::Arena,
+    enter: EnterFn,
+    /// Bumped by every flush: a link request from before it names a slot that no longer exists.
+    gen: u64,
     blocks: HashMap<u64, Block>,
     /// Block keys per code page (real address >> 12), for invalidation.
     pages: HashMap<u64, Vec<u64>>,
@@ -188,9 +197,18 @@ impl Jit {
         {
             return None;
         }
+        let mut tr = translate::Translator::new()?;
+        let mut entry_arena = arena::Arena::new(1 << 16).ok()?;
+        let p = entry_arena.put(&tr.entry()?)?;
+        // SAFETY: p is host code Cranelift compiled for exactly EnterFn's signature (two
+        // pointers in, one i64 out, the host's C calling convention).
+        let enter = unsafe { std::mem::transmute::<*const u8, EnterFn>(p) };
         Some(Jit {
-            tr: translate::Translator::new()?,
+            tr,
             arena: arena::Arena::new(bytes).ok()?,
+            _entry_arena: entry_arena,
+            enter,
+            gen: 0,
             blocks: HashMap::new(),
             pages: HashMap::new(),
             jc: vec![JcEntry::default(); JC].into_boxed_slice(),
@@ -251,27 +269,41 @@ impl Jit {
     ) -> Option<BlockFn> {
         let first = ((pc & 4095) >> 2) as usize;
         let end = (first + 2 * translate::MAX_INSNS).min(page.slots.len());
+        // Two link slots per block (a block ends at its first branch), in the arena before its
+        // code; none in check mode, where every block must return to be checked.
+        let chain = if self.check {
+            None
+        } else {
+            let slots = match self.arena.put(&[0u8; 16]) {
+                Some(p) => p,
+                None => {
+                    self.clear();
+                    self.stats.flushes += 1;
+                    self.arena.put(&[0u8; 16])?
+                }
+            };
+            Some(translate::Chain {
+                slots: slots as u64,
+                key,
+            })
+        };
         let t0 = Instant::now();
         let out = self
             .tr
-            .translate(&page.slots[first..end], pc, mode, self.check, mem);
+            .translate(&page.slots[first..end], pc, mode, self.check, mem, chain);
         self.stats.compile_ns += t0.elapsed().as_nanos() as u64;
         let Some(out) = out else {
             self.stats.failed += 1;
             self.heat[hash(key) & (HEAT - 1)] = 0;
             return None;
         };
-        let p = match self.arena.put(&self.tr.code) {
-            Some(p) => p,
-            None => {
-                self.clear();
-                self.stats.flushes += 1;
-                self.arena.put(&self.tr.code)?
-            }
+        let Some(f) = self.arena.put(&self.tr.code).map(|p| p as usize) else {
+            // Full: flush, and translate again when the block is hot again (its link slots
+            // went with the flush).
+            self.clear();
+            self.stats.flushes += 1;
+            return None;
         };
-        // SAFETY: p is the start of host code Cranelift compiled for the signature of
-        // BlockFn (one pointer argument, one i64 result, the host's C calling convention).
-        let f: BlockFn = unsafe { std::mem::transmute::<*const u8, BlockFn>(p) };
         self.stats.blocks += 1;
         self.stats.inline += out.inline as u64;
         self.stats.helpers += out.helpers as u64;
@@ -335,6 +367,7 @@ impl Jit {
     /// Forgets every block. Heat is forgotten too, so that after a flush only code that is
     /// still hot is translated again (no storm of recompiles of everything once hot).
     pub fn clear(&mut self) {
+        self.gen += 1;
         self.heat.fill(0);
         self.blocks.clear();
         self.pages.clear();
@@ -479,6 +512,10 @@ pub(crate) fn run(
         jit.mem = mem;
     }
     let mut n: u64 = 0;
+    cpu.jit_irq = lines.bits_ptr() as usize;
+    cpu.jit_link_slot = 0;
+    // The flush generation when the last block ran: its link request is void after a flush.
+    let mut gen = jit.gen;
     let r = 'outer: loop {
         if lines.exit_requested() {
             lines.lower(IrqLines::EXIT);
@@ -506,7 +543,25 @@ pub(crate) fn run(
             f = jit.compile(page, pc, key, mode, mem);
             f = f.filter(|_| jit.blocks.get(&key).is_some_and(|b| b.len as u64 <= left));
         }
+        let link = std::mem::take(&mut cpu.jit_link_slot);
         if let Some(f) = f {
+            // The exit that brought us here asked to be linked to this block: only within one
+            // page (so one translation of pc covers both) and one mode.
+            if link != 0
+                && gen == jit.gen
+                && cpu.jit_link_key >> 16 == key >> 16
+                && cpu.jit_link_key & 15 == key & 15
+            {
+                // SAFETY: `link` is a link slot in the arena (flush generation unchanged), 8
+                // bytes, aligned; only this vCPU's thread touches its arena.
+                unsafe {
+                    let slot = link as *mut u64;
+                    if slot.read() == 0 {
+                        slot.write(f as u64);
+                    }
+                }
+            }
+            gen = jit.gen;
             if jit.check && jit.blocks.get(&key).is_some_and(|b| b.pure) {
                 match check::run_checked(cpu, jit, f) {
                     Ok(k) => {
@@ -519,12 +574,15 @@ pub(crate) fn run(
                     }
                 }
             }
+            cpu.jit_n = 0;
+            cpu.jit_left = left.min(i64::MAX as u64) as i64;
             // SAFETY: f is a block compiled for this vCPU from code still in its arena (a flush
-            // or invalidation removes it from every lookup structure first), and gets the
-            // vCPU's Cpu, which nothing else uses while the block runs.
-            let r = unsafe { f(cpu as *mut Cpu) };
-            n += r & 0xffff_ffff;
-            match r >> 32 {
+            // or invalidation removes it from every lookup structure first), entered through the
+            // trampoline made for the blocks' convention; it gets the vCPU's Cpu, which nothing
+            // else uses while the block runs.
+            let r = unsafe { (jit.enter)(cpu as *mut Cpu, f) };
+            n += cpu.jit_n;
+            match r {
                 EXIT_NORMAL => {}
                 EXIT_RETIRED => n += 1,
                 st => {

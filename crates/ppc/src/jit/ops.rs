@@ -720,10 +720,14 @@ impl E<'_> {
                 match take {
                     None => self.exit_const(t, n + 1),
                     Some(c) => {
-                        let tv = self.k(t);
-                        let nv = self.k(next);
-                        let v = self.b.ins().select(c, tv, nv);
-                        self.exit_val(v, n + 1);
+                        // Two exits, each with its own link slot.
+                        let taken = self.b.create_block();
+                        let not = self.b.create_block();
+                        self.b.ins().brif(c, taken, &[], not, &[]);
+                        self.b.switch_to_block(taken);
+                        self.exit_const(t, n + 1);
+                        self.b.switch_to_block(not);
+                        self.exit_const(next, n + 1);
                     }
                 }
                 true

@@ -47,6 +47,22 @@ const OFF_CA: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca);
 const OFF_CA32: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca32);
 const OFF_FAULT: usize = offset_of!(Cpu, jit_fault);
 const OFF_TLB: usize = offset_of!(Cpu, tlb) + crate::mmu::TLB_ENTRIES_OFFSET;
+const OFF_N: usize = offset_of!(Cpu, jit_n);
+const OFF_LEFT: usize = offset_of!(Cpu, jit_left);
+const OFF_IRQ: usize = offset_of!(Cpu, jit_irq);
+const OFF_LINK_SLOT: usize = offset_of!(Cpu, jit_link_slot);
+const OFF_LINK_KEY: usize = offset_of!(Cpu, jit_link_key);
+
+/// A chained jump needs this many instructions of budget left, so that the next block (at most
+/// `MAX_INSNS`, prefixed ones counting double) cannot overshoot it.
+pub(crate) const CHAIN_MIN_LEFT: i64 = 2 * MAX_INSNS as i64;
+
+/// Chaining for one block: its two link slots (8 bytes each, in the code arena) and its key.
+#[derive(Clone, Copy)]
+pub(crate) struct Chain {
+    pub slots: u64,
+    pub key: u64,
+}
 
 /// Register state of the CPU struct: never aliased by guest memory.
 const T: MemFlagsData = MemFlagsData::trusted();
@@ -80,6 +96,8 @@ impl Translator {
         if let Ok(ra) = std::env::var("LPAR_JIT_REGALLOC") {
             flags.set("regalloc_algorithm", &ra).ok()?;
         }
+        // Cranelift's tail calls (chained blocks) need frame pointers.
+        flags.set("preserve_frame_pointers", "true").ok()?;
         // The IR comes from this file only; verifying it on every block would double compile time.
         flags.set("enable_verifier", "false").ok()?;
         let isa = cranelift_native::builder()
@@ -94,6 +112,37 @@ impl Translator {
         })
     }
 
+    /// Compiles the entry trampoline: `extern "C" fn(cpu, block) -> status`, which calls a
+    /// block (tail-call convention) from Rust.
+    pub(crate) fn entry(&mut self) -> Option<Vec<u8>> {
+        let ptr = self.isa.pointer_type();
+        let mut sig = Signature::new(self.isa.default_call_conv());
+        sig.params.push(AbiParam::new(ptr));
+        sig.params.push(AbiParam::new(ptr));
+        sig.returns.push(AbiParam::new(I64));
+        self.ctx.clear();
+        self.ctx.func = Function::with_name_signature(UserFuncName::default(), sig);
+        let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
+        let blk = b.create_block();
+        b.append_block_params_for_function_params(blk);
+        b.switch_to_block(blk);
+        let (cpu, f) = (b.block_params(blk)[0], b.block_params(blk)[1]);
+        let bs = b.import_signature(block_sig(ptr));
+        let call = b.ins().call_indirect(bs, f, &[cpu]);
+        let r = b.inst_results(call)[0];
+        b.ins().return_(&[r]);
+        b.seal_all_blocks();
+        b.finalize(self.isa.frontend_config());
+        let code = self
+            .ctx
+            .compile(&*self.isa, &mut ControlPlane::default())
+            .ok()?;
+        if !code.buffer.relocs().is_empty() {
+            return None;
+        }
+        Some(code.code_buffer().to_vec())
+    }
+
     /// Translates the block starting at guest address `pc` whose decoded words are `slots` (at
     /// most to the end of its page). The host code is left in `self.code`.
     pub(crate) fn translate(
@@ -103,14 +152,15 @@ impl Translator {
         mode: Mode,
         check: bool,
         mem: (u64, u64),
+        chain: Option<Chain>,
     ) -> Option<Output> {
         let call_conv = self.isa.default_call_conv();
         let ptr = self.isa.pointer_type();
-        let mut sig = Signature::new(call_conv);
-        sig.params.push(AbiParam::new(ptr));
-        sig.returns.push(AbiParam::new(I64));
+        // Blocks use the tail-call convention, so that a chained exit jumps to the next block
+        // without growing the stack; `entry` calls the first one from Rust.
+        let sig = block_sig(ptr);
         self.ctx.clear();
-        self.ctx.func = Function::with_name_signature(UserFuncName::default(), sig);
+        self.ctx.func = Function::with_name_signature(UserFuncName::default(), sig.clone());
 
         let mut helper_sig = Signature::new(call_conv);
         for t in [ptr, I64, I32, I32, I64] {
@@ -143,6 +193,7 @@ impl Translator {
             ld: b.import_signature(ld_sig),
             st: b.import_signature(st_sig),
             log: b.import_signature(log_sig),
+            block: b.import_signature(sig),
         };
         let mut e = E {
             b,
@@ -151,6 +202,9 @@ impl Translator {
             sigs,
             mode,
             check,
+            chain,
+            chained: 0,
+            pc0: pc,
             mem_base: mem.0,
             real_limit: mem.1.min(crate::mmu::VRMA_MAX),
             gpr: [None; 32],
@@ -210,6 +264,15 @@ struct Sigs {
     ld: SigRef,
     st: SigRef,
     log: SigRef,
+    block: SigRef,
+}
+
+/// The signature of a block: `(cpu) -> status`, tail-call convention.
+fn block_sig(ptr: Type) -> Signature {
+    let mut sig = Signature::new(cranelift_codegen::isa::CallConv::Tail);
+    sig.params.push(AbiParam::new(ptr));
+    sig.returns.push(AbiParam::new(I64));
+    sig
 }
 
 /// A cached register: its SSA value and whether it differs from the CPU struct.
@@ -240,6 +303,11 @@ struct E<'a> {
     sigs: Sigs,
     mode: Mode,
     check: bool,
+    chain: Option<Chain>,
+    /// Link slots used so far (at most two: a block ends at its first branch).
+    chained: u32,
+    /// Address of the block's first instruction.
+    pc0: u64,
     /// Host address of guest real address 0, and the real addresses below which a real-mode
     /// access needs no check beyond its end (RAM size, capped at a hash partition's RMA).
     mem_base: u64,
@@ -339,15 +407,69 @@ impl E<'_> {
         self.cr = None;
     }
 
+    /// Adds the `n` instructions this block retired to `cpu.jit_n`.
+    fn add_n(&mut self, n: u32) {
+        let c = self.load_cpu(I64, OFF_N);
+        let c = self.b.ins().iadd_imm_s(c, n as i64);
+        self.store_cpu(c, OFF_N);
+    }
+
     fn ret(&mut self, n: u32, status: u64) {
-        let r = self.k(n as u64 | status << 32);
+        self.add_n(n);
+        let r = self.k(status);
         self.b.ins().return_(&[r]);
     }
 
-    /// Leaves the block for the instruction at `next`, `n` instructions retired.
+    /// Leaves the block for the instruction at `next`, `n` instructions retired: straight into
+    /// the next block when it is linked (same page), no exit is requested and budget is left.
     fn exit_const(&mut self, next: u64, n: u32) {
-        let v = self.k(next);
-        self.exit_val(v, n);
+        let Some(chain) = self
+            .chain
+            .filter(|_| next & !4095 == self.pc0 & !4095 && self.chained < 2)
+        else {
+            let v = self.k(next);
+            self.exit_val(v, n);
+            return;
+        };
+        let slot = chain.slots + 8 * self.chained as u64;
+        self.chained += 1;
+        self.store_dirty();
+        let p = self.k(next);
+        self.store_cpu(p, OFF_PC);
+        self.add_n(n);
+        let left = self.load_cpu(I64, OFF_LEFT);
+        let left = self.b.ins().iadd_imm_s(left, -(n as i64));
+        self.store_cpu(left, OFF_LEFT);
+        let sa = self.k(slot);
+        let target = self.b.ins().load(I64, T, sa, 0);
+        let irqp = self.load_cpu(I64, OFF_IRQ);
+        let irq = self.b.ins().load(I32, T, irqp, 0);
+        let linked = self.b.ins().icmp_imm_s(IntCC::NotEqual, target, 0);
+        let room = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThan, left, CHAIN_MIN_LEFT);
+        let exit = self
+            .b
+            .ins()
+            .band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
+        let quiet = self.b.ins().icmp_imm_s(IntCC::Equal, exit, 0);
+        let ok = self.b.ins().band(linked, room);
+        let ok = self.b.ins().band(ok, quiet);
+        let go = self.b.create_block();
+        let back = self.b.create_block();
+        self.b.ins().brif(ok, go, &[], back, &[]);
+        self.b.switch_to_block(go);
+        self.b
+            .ins()
+            .return_call_indirect(self.sigs.block, target, &[self.cpu]);
+        self.b.switch_to_block(back);
+        // Ask the dispatcher to link this exit to the block it finds at `next`.
+        self.store_cpu(sa, OFF_LINK_SLOT);
+        let key = self.k(chain.key);
+        self.store_cpu(key, OFF_LINK_KEY);
+        let r = self.k(0);
+        self.b.ins().return_(&[r]);
     }
 
     fn exit_val(&mut self, next: Value, n: u32) {
@@ -388,10 +510,9 @@ impl E<'_> {
         let cont = self.b.create_block();
         self.b.ins().brif(status, exit, &[], cont, &[]);
         self.b.switch_to_block(exit);
+        self.add_n(n);
         let st = self.b.ins().uextend(I64, status);
-        let st = self.b.ins().ishl_imm_s(st, 32);
-        let r = self.b.ins().bor_imm_s(st, n as i64);
-        self.b.ins().return_(&[r]);
+        self.b.ins().return_(&[st]);
         self.b.switch_to_block(cont);
     }
 
