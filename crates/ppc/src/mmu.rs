@@ -55,6 +55,8 @@ pub(crate) const TLB_ENTRY_SIZE: usize = std::mem::size_of::<TlbEntry>();
 pub(crate) const TLB_TAG_R: usize = std::mem::offset_of!(TlbEntry, tag_r);
 pub(crate) const TLB_TAG_W: usize = std::mem::offset_of!(TlbEntry, tag_w);
 pub(crate) const TLB_ADDEND: usize = std::mem::offset_of!(TlbEntry, addend);
+pub(crate) const TLB_TAG_X: usize = std::mem::offset_of!(TlbEntry, tag_x);
+pub(crate) const TLB_RA: usize = std::mem::offset_of!(TlbEntry, ra);
 /// Offset in `Tlb` of the pointer to its entries.
 pub(crate) const TLB_ENTRIES_OFFSET: usize = std::mem::offset_of!(Tlb, e);
 

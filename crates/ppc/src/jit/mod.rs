@@ -31,27 +31,37 @@ pub(crate) const EXIT_FAULT: u64 = 2;
 pub(crate) const EXIT_FAULT_AFTER: u64 = 3;
 
 /// The MSR bits translated code depends on: 64-bit mode (address wrapping), problem state (TLB
-/// tags), data relocation (inline TLB probe or not), byte order.
+/// tags), instruction and data relocation (how branch targets and accesses are translated
+/// inline), byte order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Mode {
     pub sf: bool,
     pub pr: bool,
+    pub ir: bool,
     pub dr: bool,
     pub le: bool,
 }
+
+/// Bits of a block key below the real address (`Jit::key`).
+pub(crate) const KEY_MODE_BITS: u32 = 5;
 
 impl Mode {
     fn of(cpu: &Cpu) -> Mode {
         Mode {
             sf: cpu.msr & msr::SF != 0,
             pr: cpu.msr & msr::PR != 0,
+            ir: cpu.msr & msr::IR != 0,
             dr: cpu.msr & msr::DR != 0,
             le: cpu.le,
         }
     }
 
-    fn bits(self) -> u64 {
-        (self.sf as u64) << 3 | (self.pr as u64) << 2 | (self.dr as u64) << 1 | self.le as u64
+    pub(crate) fn bits(self) -> u64 {
+        (self.sf as u64) << 4
+            | (self.ir as u64) << 3
+            | (self.pr as u64) << 2
+            | (self.dr as u64) << 1
+            | self.le as u64
     }
 
     /// An address wrapped to the mode (32 bits unless 64-bit mode).
@@ -148,12 +158,15 @@ struct Block {
     len: u32,
 }
 
+/// Laid out for the inline lookup of translated code (`translate::JC_*`).
 #[derive(Clone, Copy, Default)]
+#[repr(C)]
 struct JcEntry {
     key: u64,
     pc: u64,
+    /// The block's entry, 0 for none.
+    f: BlockFn,
     len: u32,
-    f: Option<BlockFn>,
 }
 
 /// Direct-mapped cache in front of the block map (QEMU's tb_jmp_cache).
@@ -182,8 +195,12 @@ pub struct Jit {
     pub stats: JitStats,
 }
 
+/// Jump-cache index of a key (translated code computes the same: `translate::exit_lookup`).
+pub(crate) const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+pub(crate) const HASH_SHIFT: u32 = 40;
+
 fn hash(key: u64) -> usize {
-    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize
+    (key.wrapping_mul(HASH_MUL) >> HASH_SHIFT) as usize
 }
 
 impl Jit {
@@ -226,7 +243,7 @@ impl Jit {
     }
 
     fn key(ra: u64, mode: Mode) -> u64 {
-        ra << 4 | mode.bits()
+        ra << KEY_MODE_BITS | mode.bits()
     }
 
     /// The block at `pc` (real address and mode in `key`) if translated and it retires at most
@@ -234,10 +251,8 @@ impl Jit {
     #[inline]
     fn lookup(&mut self, key: u64, pc: u64, left: u64) -> Option<BlockFn> {
         let e = &self.jc[hash(key) & (JC - 1)];
-        if e.key == key && e.pc == pc && e.len as u64 <= left {
-            if let Some(f) = e.f {
-                return Some(f);
-            }
+        if e.key == key && e.pc == pc && e.len as u64 <= left && e.f != 0 {
+            return Some(e.f);
         }
         let b = *self.blocks.get(&key)?;
         if b.pc != pc || b.len as u64 > left {
@@ -247,7 +262,7 @@ impl Jit {
             key,
             pc,
             len: b.len,
-            f: Some(b.f),
+            f: b.f,
         };
         Some(b.f)
     }
@@ -285,6 +300,7 @@ impl Jit {
             Some(translate::Chain {
                 slots: slots as u64,
                 key,
+                jc: self.jc.as_ptr() as u64,
             })
         };
         let t0 = Instant::now();
@@ -317,13 +333,16 @@ impl Jit {
             len: out.words,
         };
         if self.blocks.insert(key, block).is_none() {
-            self.pages.entry(key >> 16).or_default().push(key);
+            self.pages
+                .entry(key >> (KEY_MODE_BITS + 12))
+                .or_default()
+                .push(key);
         }
         self.jc[hash(key) & (JC - 1)] = JcEntry {
             key,
             pc,
             len: out.words,
-            f: Some(f),
+            f,
         };
         Some(f)
     }
@@ -549,8 +568,8 @@ pub(crate) fn run(
             // page (so one translation of pc covers both) and one mode.
             if link != 0
                 && gen == jit.gen
-                && cpu.jit_link_key >> 16 == key >> 16
-                && cpu.jit_link_key & 15 == key & 15
+                && cpu.jit_link_key >> (KEY_MODE_BITS + 12) == key >> (KEY_MODE_BITS + 12)
+                && cpu.jit_link_key & 31 == key & 31
             {
                 // SAFETY: `link` is a link slot in the arena (flush generation unchanged), 8
                 // bytes, aligned; only this vCPU's thread touches its arena.

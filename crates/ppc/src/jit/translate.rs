@@ -57,12 +57,19 @@ const OFF_LINK_KEY: usize = offset_of!(Cpu, jit_link_key);
 /// `MAX_INSNS`, prefixed ones counting double) cannot overshoot it.
 pub(crate) const CHAIN_MIN_LEFT: i64 = 2 * MAX_INSNS as i64;
 
-/// Chaining for one block: its two link slots (8 bytes each, in the code arena) and its key.
+/// Chaining for one block: its two link slots (8 bytes each, in the code arena), its key, and
+/// the vCPU's jump cache, which exits to other pages and indirect branches look up inline.
 #[derive(Clone, Copy)]
 pub(crate) struct Chain {
     pub slots: u64,
     pub key: u64,
+    pub jc: u64,
 }
+
+const JC_KEY: usize = offset_of!(super::JcEntry, key);
+const JC_PC: usize = offset_of!(super::JcEntry, pc);
+const JC_F: usize = offset_of!(super::JcEntry, f);
+const JC_SIZE: usize = std::mem::size_of::<super::JcEntry>();
 
 /// Register state of the CPU struct: never aliased by guest memory.
 const T: MemFlagsData = MemFlagsData::trusted();
@@ -475,7 +482,90 @@ impl E<'_> {
     fn exit_val(&mut self, next: Value, n: u32) {
         self.store_dirty();
         self.store_cpu(next, OFF_PC);
-        self.ret(n, 0);
+        let Some(chain) = self.chain else {
+            self.ret(n, 0);
+            return;
+        };
+        // Look the target up in the jump cache, as the dispatcher would: translate it for
+        // execute (TLB tag compare, or real mode within RAM), form its key, compare the entry.
+        self.add_n(n);
+        let left = self.load_cpu(I64, OFF_LEFT);
+        let left = self.b.ins().iadd_imm_s(left, -(n as i64));
+        self.store_cpu(left, OFF_LEFT);
+        let back = self.b.create_block();
+        let irqp = self.load_cpu(I64, OFF_IRQ);
+        let irq = self.b.ins().load(I32, T, irqp, 0);
+        let exit = self.b.ins().band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
+        let room = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThanOrEqual, left, CHAIN_MIN_LEFT);
+        let room = self.b.ins().uextend(I32, room);
+        let stop = self.b.ins().bor(exit, room);
+        self.go_on_unless(stop, back);
+        let page = self.b.ins().band_imm_s(next, !4095);
+        let ra_page = if self.mode.ir {
+            let slot = self.b.ins().ushr_imm_s(next, 12);
+            let slot = self
+                .b
+                .ins()
+                .band_imm_s(slot, (crate::mmu::TLB_SIZE - 1) as i64);
+            let off = self
+                .b
+                .ins()
+                .imul_imm_s(slot, crate::mmu::TLB_ENTRY_SIZE as i64);
+            let entry = self.b.ins().iadd(self.tlb, off);
+            let tag = self
+                .b
+                .ins()
+                .load(I64, T, entry, crate::mmu::TLB_TAG_X as i32);
+            let want = if self.mode.pr {
+                self.b.ins().bor_imm_s(page, 2)
+            } else {
+                page
+            };
+            let miss = self.b.ins().icmp(IntCC::NotEqual, tag, want);
+            self.go_on_unless(miss, back);
+            self.b.ins().load(I64, T, entry, crate::mmu::TLB_RA as i32)
+        } else {
+            let ra = self.b.ins().band_imm_s(page, 0x0fff_ffff_ffff_ffff);
+            let out = self.b.ins().icmp_imm_s(
+                IntCC::UnsignedGreaterThanOrEqual,
+                ra,
+                self.real_limit as i64,
+            );
+            self.go_on_unless(out, back);
+            ra
+        };
+        let low = self.b.ins().band_imm_s(next, 4095);
+        let ra = self.b.ins().bor(ra_page, low);
+        let key = self.b.ins().ishl_imm_s(ra, super::KEY_MODE_BITS as i64);
+        let key = self.b.ins().bor_imm_s(key, self.mode.bits() as i64);
+        let h = self.b.ins().imul_imm_s(key, super::HASH_MUL as i64);
+        let h = self.b.ins().ushr_imm_s(h, super::HASH_SHIFT as i64);
+        let h = self.b.ins().band_imm_s(h, (super::JC - 1) as i64);
+        let off = self.b.ins().imul_imm_s(h, JC_SIZE as i64);
+        let e = self.b.ins().iadd_imm_s(off, chain.jc as i64);
+        let ek = self.b.ins().load(I64, T, e, JC_KEY as i32);
+        let bad = self.b.ins().icmp(IntCC::NotEqual, ek, key);
+        self.go_on_unless(bad, back);
+        let epc = self.b.ins().load(I64, T, e, JC_PC as i32);
+        let bad = self.b.ins().icmp(IntCC::NotEqual, epc, next);
+        self.go_on_unless(bad, back);
+        let f = self.b.ins().load(I64, T, e, JC_F as i32);
+        let none = self.b.ins().icmp_imm_s(IntCC::Equal, f, 0);
+        self.go_on_unless(none, back);
+        self.b.ins().return_call_indirect(self.sigs.block, f, &[self.cpu]);
+        self.b.switch_to_block(back);
+        let r = self.k(0);
+        self.b.ins().return_(&[r]);
+    }
+
+    /// Continues in a new block unless `cond`, which branches to `stop`.
+    fn go_on_unless(&mut self, cond: Value, stop: Block) {
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, stop, &[], cont, &[]);
+        self.b.switch_to_block(cont);
     }
 
     /// Branches to a new block that exits with a fault at `pc` when `cond` holds.
