@@ -68,7 +68,7 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
                          64); jit=off interprets every instruction, jit=check
                          runs each translated block against the interpreter and
                          reports differences (slow; default jit=on); a block
-                         is translated once reached jit-threshold times (5000)
+                         is translated once reached jit-threshold times (1000)
   -icount [shift=]N[,sleep=off]
                          reproducible mode: each instruction takes 2^N ns of virtual
                          time (N 0..10), vCPUs run round-robin on one thread and idle

@@ -7,7 +7,14 @@ use crate::exec::{run, DecodeCache};
 use crate::testutil::{cpu, cpu_be, d_form, x_form, xo_form, CODE, DATA};
 
 fn jit(mode: JitMode) -> DecodeCache {
-    DecodeCache::with_config(1 << 20, JitConfig { mode, threshold: 1 })
+    DecodeCache::with_config(
+        1 << 20,
+        JitConfig {
+            mode,
+            threshold: 1,
+            background: false,
+        },
+    )
 }
 
 fn put(c: &Cpu, at: u64, words: &[u32]) {

@@ -495,7 +495,10 @@ impl E<'_> {
         let back = self.b.create_block();
         let irqp = self.load_cpu(I64, OFF_IRQ);
         let irq = self.b.ins().load(I32, T, irqp, 0);
-        let exit = self.b.ins().band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
+        let exit = self
+            .b
+            .ins()
+            .band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
         let room = self
             .b
             .ins()
@@ -555,7 +558,9 @@ impl E<'_> {
         let f = self.b.ins().load(I64, T, e, JC_F as i32);
         let none = self.b.ins().icmp_imm_s(IntCC::Equal, f, 0);
         self.go_on_unless(none, back);
-        self.b.ins().return_call_indirect(self.sigs.block, f, &[self.cpu]);
+        self.b
+            .ins()
+            .return_call_indirect(self.sigs.block, f, &[self.cpu]);
         self.b.switch_to_block(back);
         let r = self.k(0);
         self.b.ins().return_(&[r]);
