@@ -484,10 +484,10 @@ pub struct Cpu {
     /// Bytes translated stores overwrote (host address, old value), kept only while the lockstep
     /// checker runs a block.
     pub(crate) jit_log: Option<Vec<(usize, u8)>>,
-    /// Block chaining state shared with translated code (`crate::jit`): instructions retired by
-    /// the blocks of one dispatch, how many more they may run, the address of this vCPU's
-    /// `IrqLines` bits, and the link slot (and key of its block) the last exit asks to fill.
-    pub(crate) jit_n: u64,
+    /// Block chaining state shared with translated code (`crate::jit`): how many more
+    /// instructions the blocks of one dispatch may run (counted down as they retire), the address
+    /// of this vCPU's `IrqLines` bits, and the link slot (and key of its block) the last exit asks
+    /// to fill.
     pub(crate) jit_left: i64,
     pub(crate) jit_irq: usize,
     pub(crate) jit_link_slot: u64,
@@ -527,7 +527,6 @@ impl Cpu {
             jit_fault: 0,
             jit_exc: None,
             jit_log: None,
-            jit_n: 0,
             jit_left: 0,
             jit_irq: 0,
             jit_link_slot: 0,

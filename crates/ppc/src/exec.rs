@@ -81,6 +81,8 @@ pub struct DecodeCache {
     pub evictions: u64,
     /// The translator, when enabled: hot blocks run as host code (`crate::jit`).
     pub jit: Option<Box<crate::jit::Jit>>,
+    /// Index in `pages` of the page `page` returned last.
+    last: u32,
 }
 
 impl Default for DecodeCache {
@@ -112,6 +114,7 @@ impl DecodeCache {
             decodes: 0,
             evictions: 0,
             jit: crate::jit::Jit::new(bytes.max(1 << 20), jit).map(Box::new),
+            last: 0,
         }
     }
 
@@ -132,7 +135,15 @@ impl DecodeCache {
     /// The decoded page at guest real address `ra` (page aligned) in byte order `le`.
     pub(crate) fn page(&mut self, cpu: &Cpu, ra: u64, le: bool) -> &Page {
         let key = ra | le as u64;
+        // The translator's dispatcher asks for the same page again and again (once per
+        // interpreted block): remember the last answer. `keys` says whether it is still valid.
+        let m = self.last as usize;
+        if self.keys.get(m) == Some(&key) {
+            self.used[m] = true;
+            return &self.pages[m];
+        }
         if let Some(&i) = self.index.get(&key) {
+            self.last = i;
             self.used[i as usize] = true;
             return &self.pages[i as usize];
         }
@@ -142,6 +153,7 @@ impl DecodeCache {
         // (a scan) is evicted before code in use.
         self.used[i] = false;
         self.index.insert(key, i as u32);
+        self.last = i as u32;
         self.decodes += 1;
         let level = self.level.unwrap_or(IsaLevel::MAX);
         decode_page(&mut self.pages[i], cpu, ra, le, level);

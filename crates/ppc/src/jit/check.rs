@@ -54,13 +54,13 @@ pub(super) fn run_checked(
     jit.stats.checked += 1;
     let before = State::of(cpu);
     cpu.jit_log = Some(Vec::new());
-    cpu.jit_n = 0;
+    cpu.jit_left = 1 << 40;
     // SAFETY: as for an unchecked block in `super::run`.
     let r = unsafe { (jit.enter)(cpu as *mut Cpu, f) };
     let log = cpu.jit_log.take().unwrap_or_default();
     let after = State::of(cpu);
     let exc = cpu.jit_exc.take();
-    let mut n = cpu.jit_n;
+    let mut n = ((1u64 << 40) as i64).wrapping_sub(cpu.jit_left) as u64;
     let jit_exc = match r {
         EXIT_NORMAL => None,
         EXIT_RETIRED => {

@@ -213,6 +213,10 @@ pub struct Jit {
     next_id: u64,
     done_tx: std::sync::mpsc::Sender<worker::Done>,
     done_rx: std::sync::mpsc::Receiver<worker::Done>,
+    /// Blocks the translator finished for this vCPU (bumped after each reply is sent), and the
+    /// count when the replies were last taken: polling the channel costs more than this load.
+    ready: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seen: u64,
     pub stats: JitStats,
 }
 
@@ -260,6 +264,8 @@ impl Jit {
             next_id: 0,
             done_tx,
             done_rx,
+            ready: Default::default(),
+            seen: 0,
             stats: JitStats::default(),
         })
     }
@@ -307,12 +313,13 @@ impl Jit {
         if self.check {
             return Some(None);
         }
-        let slots = match self.arena.put(&[0u8; 16]) {
+        const Z: [u8; 8 * translate::LINK_SLOTS] = [0; 8 * translate::LINK_SLOTS];
+        let slots = match self.arena.put(&Z) {
             Some(p) => p,
             None => {
                 self.clear();
                 self.stats.flushes += 1;
-                self.arena.put(&[0u8; 16])?
+                self.arena.put(&Z)?
             }
         };
         Some(Some(translate::Chain {
@@ -369,6 +376,7 @@ impl Jit {
             mem,
             chain,
             reply: self.done_tx.clone(),
+            ready: self.ready.clone(),
         };
         if svc.try_send(req).is_err() {
             return false;
@@ -380,6 +388,7 @@ impl Jit {
     /// Installs the blocks the background translator finished, unless their code was
     /// invalidated (or the arena flushed) since they were asked for.
     fn poll(&mut self) {
+        self.seen = self.ready.load(std::sync::atomic::Ordering::Acquire);
         while let Ok(d) = self.done_rx.try_recv() {
             if self.pending.get(&d.key) != Some(&d.id) {
                 continue;
@@ -651,7 +660,9 @@ pub(crate) fn run(
         // A block must not overshoot the budget: callers count on exact instruction counts
         // (single-stepping, the reproducible mode); near the end the interpreter finishes.
         let left = budget - n;
-        if !jit.pending.is_empty() {
+        if !jit.pending.is_empty()
+            && jit.ready.load(std::sync::atomic::Ordering::Acquire) != jit.seen
+        {
             jit.poll();
         }
         let mut f = jit.lookup(key, pc, left);
@@ -695,14 +706,14 @@ pub(crate) fn run(
                     }
                 }
             }
-            cpu.jit_n = 0;
-            cpu.jit_left = left.min(i64::MAX as u64) as i64;
+            let start = left.min(i64::MAX as u64) as i64;
+            cpu.jit_left = start;
             // SAFETY: f is a block compiled for this vCPU from code still in its arena (a flush
             // or invalidation removes it from every lookup structure first), entered through the
             // trampoline made for the blocks' convention; it gets the vCPU's Cpu, which nothing
             // else uses while the block runs.
             let r = unsafe { (jit.enter)(cpu as *mut Cpu, f) };
-            n += cpu.jit_n;
+            n += start.wrapping_sub(cpu.jit_left) as u64;
             match r {
                 EXIT_NORMAL => {}
                 EXIT_RETIRED => n += 1,

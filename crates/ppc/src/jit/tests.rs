@@ -63,6 +63,10 @@ fn mixed_loop() -> Vec<u32> {
     let here = p.len();
     let bd = ((top as i32 - here as i32) * 4) as u32 & 0xfffc;
     p.push(16 << 26 | 16 << 21 | bd); // bdnz top
+                                      // The loop's superblock would run on into its fall-through: end it with a branch, so the
+                                      // loop is all inline (and checkable) and sc is a block of its own.
+    p.push(0x4800_0008); // b .+8
+    p.push(0); // never reached
     p.push(0x4400_0002); // sc
     p
 }

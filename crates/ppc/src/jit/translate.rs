@@ -47,7 +47,6 @@ const OFF_CA: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca);
 const OFF_CA32: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca32);
 const OFF_FAULT: usize = offset_of!(Cpu, jit_fault);
 const OFF_TLB: usize = offset_of!(Cpu, tlb) + crate::mmu::TLB_ENTRIES_OFFSET;
-const OFF_N: usize = offset_of!(Cpu, jit_n);
 const OFF_LEFT: usize = offset_of!(Cpu, jit_left);
 const OFF_IRQ: usize = offset_of!(Cpu, jit_irq);
 const OFF_LINK_SLOT: usize = offset_of!(Cpu, jit_link_slot);
@@ -57,7 +56,11 @@ const OFF_LINK_KEY: usize = offset_of!(Cpu, jit_link_key);
 /// `MAX_INSNS`, prefixed ones counting double) cannot overshoot it.
 pub(crate) const CHAIN_MIN_LEFT: i64 = 2 * MAX_INSNS as i64;
 
-/// Chaining for one block: its two link slots (8 bytes each, in the code arena), its key, and
+/// Link slots per block: one per direct exit within the page (side exits of conditional branches
+/// and the final one); exits beyond them look their target up instead.
+pub(crate) const LINK_SLOTS: usize = 8;
+
+/// Chaining for one block: its link slots (8 bytes each, in the code arena), its key, and
 /// the vCPU's jump cache, which exits to other pages and indirect branches look up inline.
 #[derive(Clone, Copy)]
 pub(crate) struct Chain {
@@ -211,6 +214,7 @@ impl Translator {
             check,
             chain,
             chained: 0,
+            sides: 0,
             pc0: pc,
             mem_base: mem.0,
             real_limit: mem.1.min(crate::mmu::VRMA_MAX),
@@ -311,8 +315,10 @@ struct E<'a> {
     mode: Mode,
     check: bool,
     chain: Option<Chain>,
-    /// Link slots used so far (at most two: a block ends at its first branch).
+    /// Link slots used so far.
     chained: u32,
+    /// Conditional branches passed (superblock side exits).
+    sides: u32,
     /// Address of the block's first instruction.
     pc0: u64,
     /// Host address of guest real address 0, and the real addresses below which a real-mode
@@ -414,15 +420,17 @@ impl E<'_> {
         self.cr = None;
     }
 
-    /// Adds the `n` instructions this block retired to `cpu.jit_n`.
-    fn add_n(&mut self, n: u32) {
-        let c = self.load_cpu(I64, OFF_N);
-        let c = self.b.ins().iadd_imm_s(c, n as i64);
-        self.store_cpu(c, OFF_N);
+    /// Counts the `n` instructions this block retired off `cpu.jit_left` (the dispatcher counts
+    /// what a dispatch retired from how far it went down); returns the new value.
+    fn add_n(&mut self, n: u32) -> Value {
+        let left = self.load_cpu(I64, OFF_LEFT);
+        let left = self.b.ins().iadd_imm_s(left, -(n as i64));
+        self.store_cpu(left, OFF_LEFT);
+        left
     }
 
     fn ret(&mut self, n: u32, status: u64) {
-        self.add_n(n);
+        let _ = self.add_n(n);
         let r = self.k(status);
         self.b.ins().return_(&[r]);
     }
@@ -432,7 +440,7 @@ impl E<'_> {
     fn exit_const(&mut self, next: u64, n: u32) {
         let Some(chain) = self
             .chain
-            .filter(|_| next & !4095 == self.pc0 & !4095 && self.chained < 2)
+            .filter(|_| next & !4095 == self.pc0 & !4095 && (self.chained as usize) < LINK_SLOTS)
         else {
             let v = self.k(next);
             self.exit_val(v, n);
@@ -443,10 +451,7 @@ impl E<'_> {
         self.store_dirty();
         let p = self.k(next);
         self.store_cpu(p, OFF_PC);
-        self.add_n(n);
-        let left = self.load_cpu(I64, OFF_LEFT);
-        let left = self.b.ins().iadd_imm_s(left, -(n as i64));
-        self.store_cpu(left, OFF_LEFT);
+        let left = self.add_n(n);
         let sa = self.k(slot);
         let target = self.b.ins().load(I64, T, sa, 0);
         let irqp = self.load_cpu(I64, OFF_IRQ);
@@ -488,10 +493,7 @@ impl E<'_> {
         };
         // Look the target up in the jump cache, as the dispatcher would: translate it for
         // execute (TLB tag compare, or real mode within RAM), form its key, compare the entry.
-        self.add_n(n);
-        let left = self.load_cpu(I64, OFF_LEFT);
-        let left = self.b.ins().iadd_imm_s(left, -(n as i64));
-        self.store_cpu(left, OFF_LEFT);
+        let left = self.add_n(n);
         let back = self.b.create_block();
         let irqp = self.load_cpu(I64, OFF_IRQ);
         let irq = self.b.ins().load(I32, T, irqp, 0);
@@ -605,7 +607,7 @@ impl E<'_> {
         let cont = self.b.create_block();
         self.b.ins().brif(status, exit, &[], cont, &[]);
         self.b.switch_to_block(exit);
-        self.add_n(n);
+        let _ = self.add_n(n);
         let st = self.b.ins().uextend(I64, status);
         self.b.ins().return_(&[st]);
         self.b.switch_to_block(cont);
@@ -615,6 +617,10 @@ impl E<'_> {
     fn insn(&mut self, s: Slot, pc: u64, n: u32) -> Flow {
         let legal = s.p == 0 && s.h as usize != crate::decode::illegal as *const () as usize;
         if legal && matches!(s.i.opcd(), 16..=19) {
+            if self.side_exit_branch(s.i, pc, n) {
+                self.out.inline += 1;
+                return Flow::Next;
+            }
             if self.branch(s.i, pc, n) {
                 self.out.inline += 1;
                 return Flow::End;

@@ -21,6 +21,7 @@ pub(super) struct Request {
     pub mem: (u64, u64),
     pub chain: Option<Chain>,
     pub reply: Sender<Done>,
+    pub ready: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub(super) struct Done {
@@ -59,6 +60,7 @@ pub(super) fn service() -> Option<&'static SyncSender<Request>> {
                     };
                     // A vCPU that has gone away no longer wants its blocks.
                     let _ = r.reply.send(done);
+                    r.ready.fetch_add(1, std::sync::atomic::Ordering::Release);
                 }
             })
             .ok()?;
