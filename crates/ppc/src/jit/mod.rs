@@ -197,9 +197,9 @@ pub struct Jit {
     enter: EnterFn,
     /// Bumped by every flush: a link request from before it names a slot that no longer exists.
     gen: u64,
-    blocks: HashMap<u64, Block>,
+    blocks: HashMap<u64, Block, FastHash>,
     /// Block keys per code page (real address >> 12), for invalidation.
-    pages: HashMap<u64, Vec<u64>>,
+    pages: HashMap<u64, Vec<u64>, FastHash>,
     jc: Box<[JcEntry]>,
     heat: Box<[u16]>,
     threshold: u32,
@@ -209,7 +209,7 @@ pub struct Jit {
     /// Translate on a background thread (`worker`) instead of the vCPU's.
     background: bool,
     /// Blocks asked of the background translator: key → request id.
-    pending: HashMap<u64, u64>,
+    pending: HashMap<u64, u64, FastHash>,
     next_id: u64,
     done_tx: std::sync::mpsc::Sender<worker::Done>,
     done_rx: std::sync::mpsc::Receiver<worker::Done>,
@@ -223,6 +223,27 @@ pub struct Jit {
 /// Jump-cache index of a key (translated code computes the same: `translate::exit_lookup`).
 pub(crate) const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
 pub(crate) const HASH_SHIFT: u32 = 40;
+
+/// Keys are addresses: a multiply spreads them well enough; SipHash would cost more than the
+/// lookup itself on the dispatcher's path.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 = (self.0 ^ x as u64).wrapping_mul(HASH_MUL);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(HASH_MUL);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 fn hash(key: u64) -> usize {
     (key.wrapping_mul(HASH_MUL) >> HASH_SHIFT) as usize
@@ -252,15 +273,15 @@ impl Jit {
             _entry_arena: entry_arena,
             enter,
             gen: 0,
-            blocks: HashMap::new(),
-            pages: HashMap::new(),
+            blocks: HashMap::default(),
+            pages: HashMap::default(),
             jc: vec![JcEntry::default(); JC].into_boxed_slice(),
             heat: vec![0u16; HEAT].into_boxed_slice(),
             threshold: cfg.threshold,
             check: cfg.mode == JitMode::Check,
             mem: (0, 0),
             background: cfg.background && cfg.mode == JitMode::On,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             next_id: 0,
             done_tx,
             done_rx,
@@ -280,16 +301,24 @@ impl Jit {
     }
 
     /// The block at `pc` (real address and mode in `key`) if translated and it retires at most
-    /// `left` instructions.
+    /// `left` instructions; else whether the block start is hot (reached `threshold` times), for
+    /// which the arrival is counted. Cold code costs one counter, not a map lookup.
     #[inline]
-    fn lookup(&mut self, key: u64, pc: u64, left: u64) -> Option<BlockFn> {
+    fn lookup(&mut self, key: u64, pc: u64, left: u64) -> Result<BlockFn, bool> {
         let e = &self.jc[hash(key) & (JC - 1)];
         if e.key == key && e.pc == pc && e.len as u64 <= left && e.f != 0 {
-            return Some(e.f);
+            return Ok(e.f);
         }
-        let b = *self.blocks.get(&key)?;
+        let h = &mut self.heat[hash(key) & (HEAT - 1)];
+        if (*h as u32) < self.threshold {
+            *h = h.saturating_add(1);
+            return Err(*h as u32 >= self.threshold);
+        }
+        let Some(&b) = self.blocks.get(&key) else {
+            return Err(true);
+        };
         if b.pc != pc || b.len as u64 > left {
-            return None;
+            return Err(true);
         }
         self.jc[hash(key) & (JC - 1)] = JcEntry {
             key,
@@ -297,14 +326,7 @@ impl Jit {
             len: b.len,
             f: b.f,
         };
-        Some(b.f)
-    }
-
-    /// Counts one arrival at an untranslated block start; true when it is now hot.
-    fn heat(&mut self, key: u64) -> bool {
-        let h = &mut self.heat[hash(key) & (HEAT - 1)];
-        *h = h.saturating_add(1);
-        *h as u32 >= self.threshold
+        Ok(b.f)
     }
 
     /// Reserves the block's link slots: two per block (a block ends at its first branch), in the
@@ -665,8 +687,9 @@ pub(crate) fn run(
         {
             jit.poll();
         }
-        let mut f = jit.lookup(key, pc, left);
-        if f.is_none() && left >= translate::MAX_INSNS as u64 * 2 && jit.heat(key) {
+        let found = jit.lookup(key, pc, left);
+        let mut f = found.ok();
+        if found == Err(true) && left >= translate::MAX_INSNS as u64 * 2 {
             let page = cache.page(cpu, page_ra, cpu.le);
             if jit.background {
                 jit.request(page, pc, key, mode, mem);
@@ -744,11 +767,18 @@ pub(crate) fn run(
             let straight = s.p == 0 && cpu.nip == cpu.pc.wrapping_add(4);
             cpu.pc = cpu.ea(cpu.nip);
             n += 1;
-            if !straight
-                || matches!(s.i.opcd(), 16..=19)
-                || lines.exit_requested()
-                || cpu.pc & !4095 != page_ea
-                || n >= budget
+            if lines.exit_requested() || cpu.pc & !4095 != page_ea || n >= budget {
+                break;
+            }
+            // A block start in this page (mode unchanged: an MSR change requests an exit):
+            // interpret on unless it is translated or now hot, without a trip through the
+            // dispatcher.
+            if (!straight || matches!(s.i.opcd(), 16..=19))
+                && jit.lookup(
+                    Jit::key(page_ra | (cpu.pc & 4095), mode),
+                    cpu.pc,
+                    budget - n,
+                ) != Err(false)
             {
                 break;
             }
