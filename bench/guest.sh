@@ -20,6 +20,8 @@ trap 'rm -rf "$work"' EXIT
 cat >"$work/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
+/bin/busybox mkdir -p /dev
+/bin/busybox mount -t devtmpfs devtmpfs /dev
 /bin/busybox --install -s /bin
 w() { # name command
     /bin/busybox time -p -o /tmp/t sh -c "$2" >/tmp/out

@@ -477,9 +477,8 @@ pub struct Cpu {
     pub icount: u64,
     /// Prefix word of the prefixed instruction being executed (0 for ordinary instructions).
     pub prefix: u32,
-    /// Set by the translator's memory helpers when an access faulted (`crate::jit`), with the
-    /// exception in `jit_exc` for the dispatcher to return.
-    pub(crate) jit_fault: u8,
+    /// The exception an interpreter helper raised inside translated code (`crate::jit`), for
+    /// the dispatcher to return.
     pub(crate) jit_exc: Option<Exception>,
     /// Bytes translated stores overwrote (host address, old value), kept only while the lockstep
     /// checker runs a block.
@@ -524,7 +523,6 @@ impl Cpu {
             tb_offset: 0,
             icount: 0,
             prefix: 0,
-            jit_fault: 0,
             jit_exc: None,
             jit_log: None,
             jit_left: 0,

@@ -4,7 +4,7 @@
 //! instructions. Any difference in registers, memory written or exception is reported with the
 //! block's address and words, and the interpreter's result stands.
 
-use super::{BlockFn, Jit, EXIT_FAULT, EXIT_FAULT_AFTER, EXIT_NORMAL, EXIT_RETIRED};
+use super::{BlockFn, Jit, EXIT_FAULT, EXIT_FAULT_AFTER, EXIT_MISS, EXIT_NORMAL, EXIT_RETIRED};
 use crate::cpu::{Cpu, Exception, Xer};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -62,7 +62,7 @@ pub(super) fn run_checked(
     let exc = cpu.jit_exc.take();
     let mut n = ((1u64 << 40) as i64).wrapping_sub(cpu.jit_left) as u64;
     let jit_exc = match r {
-        EXIT_NORMAL => None,
+        EXIT_NORMAL | EXIT_MISS => None,
         EXIT_RETIRED => {
             n += 1;
             None
@@ -137,6 +137,12 @@ pub(super) fn run_checked(
     }
     match interp_exc {
         Some(e) => Err((done, e)),
+        // The block stopped before an access it could not do inline: the interpreter does it
+        // (as the dispatcher would), or the block would meet the same miss again.
+        None if r == EXIT_MISS => match crate::exec::step(cpu) {
+            Ok(()) => Ok(done + 1),
+            Err(e) => Err((done + e.is_after() as u64, e)),
+        },
         None => Ok(done),
     }
 }

@@ -30,6 +30,9 @@ pub(crate) const EXIT_RETIRED: u64 = 1;
 pub(crate) const EXIT_FAULT: u64 = 2;
 /// An exception taken after the instruction (sc): `cpu.pc` is the next instruction.
 pub(crate) const EXIT_FAULT_AFTER: u64 = 3;
+/// A load or store the inline path could not serve (TLB miss, page crossing, beyond the RAM of
+/// real mode): `cpu.pc` is that instruction, for the interpreter to run.
+pub(crate) const EXIT_MISS: u64 = 4;
 
 /// The MSR bits translated code depends on: 64-bit mode (address wrapping), problem state (TLB
 /// tags), instruction and data relocation (how branch targets and accesses are translated
@@ -576,70 +579,6 @@ pub(crate) extern "C" fn helper_insn(
     }
 }
 
-/// A load the inline TLB probe could not serve: the interpreter's access path, which walks the
-/// MMU and fills the TLB. Sets `cpu.jit_fault` (and `jit_exc`) when it faults.
-pub(crate) extern "C" fn load_slow(cpu: *mut Cpu, ea: u64, kind: u32) -> u64 {
-    use crate::insn::loadstore::{load, B, D, H, HA, W, WA};
-    // SAFETY: as in helper_insn.
-    let cpu = unsafe { &mut *cpu };
-    let r = match kind as u8 {
-        B => load::<B>(cpu, ea),
-        H => load::<H>(cpu, ea),
-        HA => load::<HA>(cpu, ea),
-        W => load::<W>(cpu, ea),
-        WA => load::<WA>(cpu, ea),
-        _ => load::<D>(cpu, ea),
-    };
-    match r {
-        Ok(v) => {
-            cpu.jit_fault = 0;
-            v
-        }
-        Err(e) => {
-            cpu.jit_exc = Some(e);
-            cpu.jit_fault = 1;
-            0
-        }
-    }
-}
-
-/// The store counterpart of `load_slow`: returns nonzero when it faulted.
-pub(crate) extern "C" fn store_slow(cpu: *mut Cpu, ea: u64, v: u64, kind: u32) -> u32 {
-    use crate::insn::loadstore::{store, B, D, H, W};
-    // SAFETY: as in helper_insn.
-    let cpu = unsafe { &mut *cpu };
-    if cpu.jit_log.is_some() {
-        let bytes = match kind as u8 {
-            B => 1,
-            H => 2,
-            W => 4,
-            _ => 8,
-        };
-        for i in 0..bytes {
-            if let Ok(p) = cpu.xlate(ea.wrapping_add(i), 1, true) {
-                // SAFETY: xlate returned a pointer valid for one byte.
-                let old = unsafe { p.read() };
-                if let Some(log) = cpu.jit_log.as_mut() {
-                    log.push((p as usize, old));
-                }
-            }
-        }
-    }
-    let r = match kind as u8 {
-        B => store::<B>(cpu, ea, v),
-        H => store::<H>(cpu, ea, v),
-        W => store::<W>(cpu, ea, v),
-        _ => store::<D>(cpu, ea, v),
-    };
-    match r {
-        Ok(()) => 0,
-        Err(e) => {
-            cpu.jit_exc = Some(e);
-            1
-        }
-    }
-}
-
 /// `crate::exec::run` with translation: same contract (up to `budget` instructions, give or take
 /// a block; the exception that stopped execution with `cpu.pc` as the interpreter leaves it).
 pub(crate) fn run(
@@ -740,6 +679,26 @@ pub(crate) fn run(
             match r {
                 EXIT_NORMAL => {}
                 EXIT_RETIRED => n += 1,
+                EXIT_MISS => {
+                    // The access the block could not do inline: one instruction in the
+                    // interpreter, which fills the TLB (so the block's next run stays inline).
+                    let ra = match cpu.fetch_page(cpu.pc) {
+                        Ok(ra) => ra,
+                        Err(e) => break Err(e),
+                    };
+                    let s = cache.page(cpu, ra, cpu.le).slots[((cpu.pc >> 2) as usize) & 1023];
+                    cpu.nip = cpu.pc.wrapping_add(4);
+                    cpu.prefix = s.p;
+                    if let Err(e) = (s.h)(cpu, s.i) {
+                        if e.is_after() {
+                            cpu.pc = cpu.ea(cpu.nip);
+                            n += 1;
+                        }
+                        break Err(e);
+                    }
+                    cpu.pc = cpu.ea(cpu.nip);
+                    n += 1;
+                }
                 st => {
                     if st == EXIT_FAULT_AFTER {
                         n += 1;

@@ -48,27 +48,22 @@ impl E<'_> {
         self.cr = Some((v, true));
     }
 
-    /// LT|GT|EQ of comparing a with b, plus XER[SO], as a 4-bit I32.
+    /// LT|GT|EQ of comparing a with b, plus XER[SO], as a 4-bit I32: two compares and two
+    /// conditional moves.
     fn cmp_flags(&mut self, a: Value, b: Value, signed: bool) -> Value {
-        let (lt, gt) = if signed {
-            (IntCC::SignedLessThan, IntCC::SignedGreaterThan)
+        let lt = if signed {
+            IntCC::SignedLessThan
         } else {
-            (IntCC::UnsignedLessThan, IntCC::UnsignedGreaterThan)
+            IntCC::UnsignedLessThan
         };
         let lt = self.b.ins().icmp(lt, a, b);
-        let gt = self.b.ins().icmp(gt, a, b);
         let eq = self.b.ins().icmp(IntCC::Equal, a, b);
-        let so = self.b.ins().load(I8, T, self.cpu, OFF_SO as i32);
-        let lt = self.b.ins().uextend(I32, lt);
-        let gt = self.b.ins().uextend(I32, gt);
-        let eq = self.b.ins().uextend(I32, eq);
+        let (k8, k4, k2) = (self.k32(8), self.k32(4), self.k32(2));
+        let ne = self.b.ins().select(lt, k8, k4);
+        let c = self.b.ins().select(eq, k2, ne);
+        let so = self.load_cpu(I8, OFF_SO);
         let so = self.b.ins().uextend(I32, so);
-        let lt = self.b.ins().ishl_imm_s(lt, 3);
-        let gt = self.b.ins().ishl_imm_s(gt, 2);
-        let eq = self.b.ins().ishl_imm_s(eq, 1);
-        let x = self.b.ins().bor(lt, gt);
-        let y = self.b.ins().bor(eq, so);
-        self.b.ins().bor(x, y)
+        self.b.ins().bor(c, so)
     }
 
     /// CR0 from a result, as `Cpu::set_cr0`.
@@ -141,7 +136,7 @@ impl E<'_> {
     }
 
     fn xer_ca(&mut self) -> Value {
-        let c = self.b.ins().load(I8, T, self.cpu, OFF_CA as i32);
+        let c = self.load_cpu(I8, OFF_CA);
         self.b.ins().uextend(I64, c)
     }
 
@@ -565,7 +560,8 @@ impl E<'_> {
             .b
             .ins()
             .imul_imm_s(slot, crate::mmu::TLB_ENTRY_SIZE as i64);
-        let entry = self.b.ins().iadd(self.tlb, off);
+        let tlb = self.load_cpu(I64, OFF_TLB);
+        let entry = self.b.ins().iadd(tlb, off);
         let tag_off = if write {
             crate::mmu::TLB_TAG_W
         } else {
@@ -647,18 +643,19 @@ impl E<'_> {
             self.b.switch_to_block(slow);
             self.b.set_cold_block(slow);
         }
-        let f = self.k(super::super::load_slow as *const () as usize as u64);
-        let kk = self.k32(k as u32);
-        let call = self
-            .b
-            .ins()
-            .call_indirect(self.sigs.ld, f, &[self.cpu, ea, kk]);
-        let r = self.b.inst_results(call)[0];
-        let fault = self.b.ins().load(I8, T, self.cpu, OFF_FAULT as i32);
-        self.fault_exit_if(fault, pc, n);
-        self.b.ins().jump(join, &[BlockArg::Value(r)]);
+        self.miss_exit(pc, n);
         self.b.switch_to_block(join);
         v
+    }
+
+    /// The slow path of an access: leave the block before the instruction, for the dispatcher
+    /// to run it in the interpreter (which walks the MMU, fills the TLB, or faults). No call
+    /// here keeps every value of the block out of callee-saved registers.
+    fn miss_exit(&mut self, pc: u64, n: u32) {
+        self.store_dirty();
+        let p = self.k(pc);
+        self.store_cpu(p, OFF_PC);
+        self.ret(n, super::super::EXIT_MISS);
     }
 
     fn store(&mut self, ea: Value, v: Value, k: u8, pc: u64, n: u32) {
@@ -680,24 +677,17 @@ impl E<'_> {
             if self.check {
                 let f = self.k(super::super::check::log_store as *const () as usize as u64);
                 let nb = self.k32(bytes);
+                let cpu = self.cpu();
                 self.b
                     .ins()
-                    .call_indirect(self.sigs.log, f, &[self.cpu, host, nb]);
+                    .call_indirect(self.sigs.log, f, &[cpu, host, nb]);
             }
             self.b.ins().store(g, raw, host, 0);
             self.b.ins().jump(join, &[]);
             self.b.switch_to_block(slow);
             self.b.set_cold_block(slow);
         }
-        let f = self.k(super::super::store_slow as *const () as usize as u64);
-        let kk = self.k32(k as u32);
-        let call = self
-            .b
-            .ins()
-            .call_indirect(self.sigs.st, f, &[self.cpu, ea, v, kk]);
-        let st = self.b.inst_results(call)[0];
-        self.fault_exit_if(st, pc, n);
-        self.b.ins().jump(join, &[]);
+        self.miss_exit(pc, n);
         self.b.switch_to_block(join);
     }
 

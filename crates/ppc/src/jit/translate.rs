@@ -12,7 +12,7 @@
 //! retired before the exit, the high bits say how it exited (`super::EXIT_*`). `cpu.pc` holds the
 //! next instruction (or the faulting one) at every exit.
 
-use super::{Mode, EXIT_FAULT};
+use super::Mode;
 use crate::cpu::{Cpu, Xer};
 use crate::exec::Slot;
 use crate::insn::Insn;
@@ -45,7 +45,6 @@ const OFF_PC: usize = offset_of!(Cpu, pc);
 const OFF_SO: usize = offset_of!(Cpu, xer) + offset_of!(Xer, so);
 const OFF_CA: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca);
 const OFF_CA32: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca32);
-const OFF_FAULT: usize = offset_of!(Cpu, jit_fault);
 const OFF_TLB: usize = offset_of!(Cpu, tlb) + crate::mmu::TLB_ENTRIES_OFFSET;
 const OFF_LEFT: usize = offset_of!(Cpu, jit_left);
 const OFF_IRQ: usize = offset_of!(Cpu, jit_irq);
@@ -106,6 +105,8 @@ impl Translator {
         if let Ok(ra) = std::env::var("LPAR_JIT_REGALLOC") {
             flags.set("regalloc_algorithm", &ra).ok()?;
         }
+        // The Cpu pointer is pinned in a register across every block of a chain.
+        flags.set("enable_pinned_reg", "true").ok()?;
         // Cranelift's tail calls (chained blocks) need frame pointers.
         flags.set("preserve_frame_pointers", "true").ok()?;
         // The IR comes from this file only; verifying it on every block would double compile time.
@@ -137,9 +138,13 @@ impl Translator {
         b.append_block_params_for_function_params(blk);
         b.switch_to_block(blk);
         let (cpu, f) = (b.block_params(blk)[0], b.block_params(blk)[1]);
+        // The pinned register is callee-saved in the host's C convention: keep the caller's.
+        let saved = b.ins().get_pinned_reg(ptr);
+        b.ins().set_pinned_reg(cpu);
         let bs = b.import_signature(block_sig(ptr));
         let call = b.ins().call_indirect(bs, f, &[cpu]);
         let r = b.inst_results(call)[0];
+        b.ins().set_pinned_reg(saved);
         b.ins().return_(&[r]);
         b.seal_all_blocks();
         b.finalize(self.isa.frontend_config());
@@ -177,16 +182,6 @@ impl Translator {
             helper_sig.params.push(AbiParam::new(t));
         }
         helper_sig.returns.push(AbiParam::new(I32));
-        let mut ld_sig = Signature::new(call_conv);
-        for t in [ptr, I64, I32] {
-            ld_sig.params.push(AbiParam::new(t));
-        }
-        ld_sig.returns.push(AbiParam::new(I64));
-        let mut st_sig = Signature::new(call_conv);
-        for t in [ptr, I64, I64, I32] {
-            st_sig.params.push(AbiParam::new(t));
-        }
-        st_sig.returns.push(AbiParam::new(I32));
         let mut log_sig = Signature::new(call_conv);
         for t in [ptr, I64, I32] {
             log_sig.params.push(AbiParam::new(t));
@@ -196,19 +191,14 @@ impl Translator {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
-        let cpu = b.block_params(entry)[0];
-        let tlb = b.ins().load(ptr, T, cpu, OFF_TLB as i32);
+
         let sigs = Sigs {
             helper: b.import_signature(helper_sig),
-            ld: b.import_signature(ld_sig),
-            st: b.import_signature(st_sig),
             log: b.import_signature(log_sig),
             block: b.import_signature(sig),
         };
         let mut e = E {
             b,
-            cpu,
-            tlb,
             sigs,
             mode,
             check,
@@ -272,8 +262,6 @@ enum Flow {
 
 struct Sigs {
     helper: SigRef,
-    ld: SigRef,
-    st: SigRef,
     log: SigRef,
     block: SigRef,
 }
@@ -309,8 +297,6 @@ mod kind {
 
 struct E<'a> {
     b: FunctionBuilder<'a>,
-    cpu: Value,
-    tlb: Value,
     sigs: Sigs,
     mode: Mode,
     check: bool,
@@ -341,12 +327,20 @@ impl E<'_> {
         self.b.ins().iconst(I32, v as i64)
     }
 
+    /// The Cpu pointer: it lives in the pinned register (r15 on x86-64) for the whole chain of
+    /// blocks, set by the entry trampoline, so it is never spilled.
+    fn cpu(&mut self) -> Value {
+        self.b.ins().get_pinned_reg(I64)
+    }
+
     fn load_cpu(&mut self, ty: Type, off: usize) -> Value {
-        self.b.ins().load(ty, T, self.cpu, off as i32)
+        let cpu = self.cpu();
+        self.b.ins().load(ty, T, cpu, off as i32)
     }
 
     fn store_cpu(&mut self, v: Value, off: usize) {
-        self.b.ins().store(T, v, self.cpu, off as i32);
+        let cpu = self.cpu();
+        self.b.ins().store(T, v, cpu, off as i32);
     }
 
     fn cached(&mut self, slot: Cached, ty: Type, off: usize) -> (Value, Cached) {
@@ -472,9 +466,10 @@ impl E<'_> {
         let back = self.b.create_block();
         self.b.ins().brif(ok, go, &[], back, &[]);
         self.b.switch_to_block(go);
+        let cpu = self.cpu();
         self.b
             .ins()
-            .return_call_indirect(self.sigs.block, target, &[self.cpu]);
+            .return_call_indirect(self.sigs.block, target, &[cpu]);
         self.b.switch_to_block(back);
         // Ask the dispatcher to link this exit to the block it finds at `next`.
         self.store_cpu(sa, OFF_LINK_SLOT);
@@ -519,7 +514,8 @@ impl E<'_> {
                 .b
                 .ins()
                 .imul_imm_s(slot, crate::mmu::TLB_ENTRY_SIZE as i64);
-            let entry = self.b.ins().iadd(self.tlb, off);
+            let tlb = self.load_cpu(I64, OFF_TLB);
+            let entry = self.b.ins().iadd(tlb, off);
             let tag = self
                 .b
                 .ins()
@@ -560,9 +556,10 @@ impl E<'_> {
         let f = self.b.ins().load(I64, T, e, JC_F as i32);
         let none = self.b.ins().icmp_imm_s(IntCC::Equal, f, 0);
         self.go_on_unless(none, back);
+        let cpu = self.cpu();
         self.b
             .ins()
-            .return_call_indirect(self.sigs.block, f, &[self.cpu]);
+            .return_call_indirect(self.sigs.block, f, &[cpu]);
         self.b.switch_to_block(back);
         let r = self.k(0);
         self.b.ins().return_(&[r]);
@@ -575,20 +572,6 @@ impl E<'_> {
         self.b.switch_to_block(cont);
     }
 
-    /// Branches to a new block that exits with a fault at `pc` when `cond` holds.
-    fn fault_exit_if(&mut self, cond: Value, pc: u64, n: u32) {
-        let exit = self.b.create_block();
-        let cont = self.b.create_block();
-        self.b.ins().brif(cond, exit, &[], cont, &[]);
-        self.b.switch_to_block(exit);
-        self.b.set_cold_block(exit);
-        self.store_dirty();
-        let p = self.k(pc);
-        self.store_cpu(p, OFF_PC);
-        self.ret(n, EXIT_FAULT);
-        self.b.switch_to_block(cont);
-    }
-
     /// Runs one instruction through its interpreter handler.
     fn helper(&mut self, s: Slot, pc: u64, n: u32) {
         self.out.helpers += 1;
@@ -598,10 +581,11 @@ impl E<'_> {
         let i = self.k32(s.i.0);
         let p = self.k32(s.p);
         let at = self.k(pc);
+        let cpu = self.cpu();
         let call = self
             .b
             .ins()
-            .call_indirect(self.sigs.helper, f, &[self.cpu, h, i, p, at]);
+            .call_indirect(self.sigs.helper, f, &[cpu, h, i, p, at]);
         let status = self.b.inst_results(call)[0];
         let exit = self.b.create_block();
         let cont = self.b.create_block();
