@@ -8,3 +8,6 @@ scripts/fetch-assets.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace 2>&1
+# Again with the translator off (`-accel tcg,jit=off`): the interpreter is the reference engine and
+# must pass every test on its own too. Tests that name an engine explicitly keep it.
+LPAR_JIT=off cargo test --workspace 2>&1
