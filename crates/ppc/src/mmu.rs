@@ -27,7 +27,9 @@ const NO_TAG: u64 = u64::MAX;
 
 /// One software-TLB line: a 4 KiB page translation, with a tag per access kind so that a page may be
 /// readable but not yet writable (C bit clear) or not executable.
+/// 64 bytes (a cache line, a power of two): generated code finds an entry with a shift and a mask.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 pub struct TlbEntry {
     tag_r: u64,
     tag_w: u64,
@@ -52,6 +54,7 @@ impl Default for TlbEntry {
 
 // Layout facts the translator's inline TLB probe relies on (`crate::jit`).
 pub(crate) const TLB_ENTRY_SIZE: usize = std::mem::size_of::<TlbEntry>();
+const _: () = assert!(TLB_ENTRY_SIZE.is_power_of_two() && TLB_ENTRY_SIZE <= 4096);
 pub(crate) const TLB_TAG_R: usize = std::mem::offset_of!(TlbEntry, tag_r);
 pub(crate) const TLB_TAG_W: usize = std::mem::offset_of!(TlbEntry, tag_w);
 pub(crate) const TLB_ADDEND: usize = std::mem::offset_of!(TlbEntry, addend);

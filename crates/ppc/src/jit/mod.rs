@@ -221,6 +221,9 @@ pub struct Jit {
     ready: std::sync::Arc<std::sync::atomic::AtomicU64>,
     seen: u64,
     pub stats: JitStats,
+    /// `LPAR_JIT_PERFMAP`: a symbol per block in /tmp/perf-PID.map for `perf report`, with the
+    /// lines left before it stops (a profiling aid the user asks for; bounded all the same).
+    perfmap: Option<(std::fs::File, u32)>,
 }
 
 /// Jump-cache index of a key (translated code computes the same: `translate::exit_lookup`).
@@ -291,6 +294,14 @@ impl Jit {
             ready: Default::default(),
             seen: 0,
             stats: JitStats::default(),
+            perfmap: std::env::var_os("LPAR_JIT_PERFMAP").and_then(|_| {
+                let path = format!("/tmp/perf-{}.map", std::process::id());
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path);
+                f.ok().map(|f| (f, 1 << 20))
+            }),
         })
     }
 
@@ -444,6 +455,11 @@ impl Jit {
             self.stats.flushes += 1;
             return None;
         };
+        if let Some((file, left)) = self.perfmap.as_mut().filter(|(_, left)| *left > 0) {
+            use std::io::Write;
+            *left -= 1;
+            let _ = writeln!(file, "{f:x} {:x} ppc_{pc:x}_m{}", code.len(), key & 31);
+        }
         self.stats.blocks += 1;
         self.stats.inline += out.inline as u64;
         self.stats.helpers += out.helpers as u64;

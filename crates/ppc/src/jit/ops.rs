@@ -39,39 +39,20 @@ fn mb6(i: Insn) -> u32 {
 }
 
 impl E<'_> {
-    fn set_crf(&mut self, bf: usize, c: Value) {
-        let sh = 28 - 4 * bf as i64;
-        let cr = self.cr();
-        let kept = self.b.ins().band_imm_s(cr, !(0xf_i64 << sh) & M32 as i64);
-        let c = self.b.ins().ishl_imm_s(c, sh);
-        let v = self.b.ins().bor(kept, c);
-        self.cr = Some((v, true));
+    fn set_crf(&mut self, bf: usize, c: Crf) {
+        self.crf[bf] = c;
     }
 
-    /// LT|GT|EQ of comparing a with b, plus XER[SO], as a 4-bit I32: two compares and two
-    /// conditional moves.
-    fn cmp_flags(&mut self, a: Value, b: Value, signed: bool) -> Value {
-        let lt = if signed {
-            IntCC::SignedLessThan
-        } else {
-            IntCC::UnsignedLessThan
-        };
-        let lt = self.b.ins().icmp(lt, a, b);
-        let eq = self.b.ins().icmp(IntCC::Equal, a, b);
-        let (k8, k4, k2) = (self.k32(8), self.k32(4), self.k32(2));
-        let ne = self.b.ins().select(lt, k8, k4);
-        let c = self.b.ins().select(eq, k2, ne);
-        let so = self.load_cpu(I8, OFF_SO);
-        let so = self.b.ins().uextend(I32, so);
-        self.b.ins().bor(c, so)
+    /// CR field `bf` <- the comparison of a with b (and XER[SO]), formed lazily.
+    fn cmp_to(&mut self, bf: usize, a: Value, b: Value, signed: bool) {
+        self.set_crf(bf, Crf::Cmp { a, b, signed });
     }
 
     /// CR0 from a result, as `Cpu::set_cr0`.
     fn cr0(&mut self, r: Value) {
         let s = if self.mode.sf { r } else { self.sext32(r) };
         let z = self.k(0);
-        let c = self.cmp_flags(s, z, true);
-        self.set_crf(0, c);
+        self.cmp_to(0, s, z, true);
     }
 
     /// RA <- r, and CR0 for record forms.
@@ -99,11 +80,31 @@ impl E<'_> {
         self.b.ins().sextend(I64, w)
     }
 
-    /// CR bit `n` (ISA numbering) as an I32 0/1.
-    fn crbit(&mut self, n: usize) -> Value {
-        let cr = self.cr();
-        let v = self.b.ins().ushr_imm_s(cr, 31 - n as i64);
-        self.b.ins().band_imm_s(v, 1)
+    /// Whether CR bit `n` (ISA numbering) is `set`, as an I8 0/1: a single host compare when
+    /// the field holds a comparison made in this block.
+    fn crbit_is(&mut self, n: usize, set: bool) -> Value {
+        let f = n / 4;
+        if let Crf::Cmp { a, b, signed } = self.crf[f] {
+            let cc = match (n % 4, signed) {
+                (0, true) => Some(IntCC::SignedLessThan),
+                (0, false) => Some(IntCC::UnsignedLessThan),
+                (1, true) => Some(IntCC::SignedGreaterThan),
+                (1, false) => Some(IntCC::UnsignedGreaterThan),
+                (2, _) => Some(IntCC::Equal),
+                _ => None,
+            };
+            if let Some(cc) = cc {
+                let cc = if set { cc } else { cc.complement() };
+                return self.b.ins().icmp(cc, a, b);
+            }
+            let so = self.so(true);
+            let cc = if set { IntCC::NotEqual } else { IntCC::Equal };
+            return self.b.ins().icmp_imm_s(cc, so, 0);
+        }
+        let v = self.crf_val(f, true);
+        let v = self.b.ins().band_imm_s(v, 8 >> (n % 4));
+        let cc = if set { IntCC::NotEqual } else { IntCC::Equal };
+        self.b.ins().icmp_imm_s(cc, v, 0)
     }
 
     /// a + b (+ cin): the sum, the carry out of bit 0 and out of bit 32 (I8 each).
@@ -148,6 +149,18 @@ impl E<'_> {
         }
     }
 
+    /// v & m, without a constant-pool load for the common masks.
+    fn and_mask(&mut self, v: Value, m: u64) -> Value {
+        match m {
+            u64::MAX => v,
+            M32 => {
+                let w = self.b.ins().ireduce(I32, v);
+                self.b.ins().uextend(I64, w)
+            }
+            _ => self.b.ins().band_imm_s(v, m as i64),
+        }
+    }
+
     /// ROTL32(RS, n) replicated in both words, masked with `m`.
     fn rotl32_masked(&mut self, v: Value, n: Value, m: u64) -> Value {
         let w = self.b.ins().ireduce(I32, v);
@@ -181,8 +194,7 @@ impl E<'_> {
                     (false, true) => (a, self.k(i.ui())),
                     (false, false) => (self.b.ins().band_imm_s(a, M32 as i64), self.k(i.ui())),
                 };
-                let c = self.cmp_flags(a, b, signed);
-                self.set_crf(i.bf(), c);
+                self.cmp_to(i.bf(), a, b, signed);
             }
             12 | 13 => {
                 let a = self.gpr(ra);
@@ -212,8 +224,13 @@ impl E<'_> {
             20 | 21 => {
                 let m = mask(i.rc() as u32 + 32, (i.0 >> 1 & 31) + 32);
                 let s = self.gpr(rt);
-                let sh = self.k32(rb as u32);
-                let r = self.rotl32_masked(s, sh, m);
+                let r = if rb == 0 && m >> 32 == 0 {
+                    // No rotation (clrlwi and friends): a mask of the low word.
+                    self.and_mask(s, m)
+                } else {
+                    let sh = self.k32(rb as u32);
+                    self.rotl32_masked(s, sh, m)
+                };
                 let r = if i.opcd() == 20 {
                     let old = self.gpr(ra);
                     let kept = self.b.ins().band_imm_s(old, !m as i64);
@@ -257,8 +274,19 @@ impl E<'_> {
                     _ => return false,
                 };
                 let s = self.gpr(rt);
-                let r = self.b.ins().rotl_imm_s(s, sh as i64);
-                let mut r = self.b.ins().band_imm_s(r, m as i64);
+                let form = i.0 >> 2 & 7;
+                let mut r = if sh == 0 {
+                    self.and_mask(s, m)
+                } else if form == 0 && mb6(i) == 64 - sh {
+                    // srdi
+                    self.b.ins().ushr_imm_s(s, 64 - sh as i64)
+                } else if form == 1 && mb6(i) == 63 - sh {
+                    // sldi
+                    self.b.ins().ishl_imm_s(s, sh as i64)
+                } else {
+                    let r = self.b.ins().rotl_imm_s(s, sh as i64);
+                    self.and_mask(r, m)
+                };
                 if insert {
                     let old = self.gpr(ra);
                     let kept = self.b.ins().band_imm_s(old, !m as i64);
@@ -278,7 +306,7 @@ impl E<'_> {
         let xo = i.xo10();
         if xo & 0x1f == 15 {
             // isel
-            let bit = self.crbit(i.rc());
+            let bit = self.crbit_is(i.rc(), true);
             let a = self.ra0(ra);
             let b = self.gpr(rb);
             let r = self.b.ins().select(bit, a, b);
@@ -370,8 +398,7 @@ impl E<'_> {
                         b = self.b.ins().band_imm_s(b, M32 as i64);
                     }
                 }
-                let c = self.cmp_flags(a, b, signed);
-                self.set_crf(i.bf(), c);
+                self.cmp_to(i.bf(), a, b, signed);
             }
             // slw, srw, sld, srd
             24 | 536 | 27 | 539 => {
@@ -458,7 +485,7 @@ impl E<'_> {
             }
             // mfcr (not mfocrf)
             19 if i.bits(11, 11) == 0 => {
-                let cr = self.cr();
+                let cr = self.cr_word(true);
                 let v = self.b.ins().uextend(I64, cr);
                 self.set_gpr(rt, v);
             }
@@ -551,41 +578,40 @@ impl E<'_> {
     /// The software-TLB probe: a value that is nonzero when the access must take the slow path
     /// (no entry with this access's tag, or the access crosses its page), and the entry address.
     fn tlb_probe(&mut self, ea: Value, bytes: u32, write: bool) -> (Value, Value) {
-        let slot = self.b.ins().ushr_imm_s(ea, 12);
-        let slot = self
-            .b
-            .ins()
-            .band_imm_s(slot, (crate::mmu::TLB_SIZE - 1) as i64);
-        let off = self
-            .b
-            .ins()
-            .imul_imm_s(slot, crate::mmu::TLB_ENTRY_SIZE as i64);
-        let tlb = self.load_cpu(I64, OFF_TLB);
-        let entry = self.b.ins().iadd(tlb, off);
+        let entry = self.tlb_entry(ea);
         let tag_off = if write {
             crate::mmu::TLB_TAG_W
         } else {
             crate::mmu::TLB_TAG_R
         };
         let tag = self.b.ins().load(I64, T, entry, tag_off as i32);
-        let page = self.b.ins().band_imm_s(ea, !4095i64);
+        // The page of the access's last byte: one that crosses into the next page finds a tag
+        // of its first page in this slot, never that of the next, and misses.
+        let last = if bytes > 1 {
+            self.b.ins().iadd_imm_s(ea, bytes as i64 - 1)
+        } else {
+            ea
+        };
+        let page = self.b.ins().band_imm_s(last, !4095i64);
         let want = if self.mode.pr {
             self.b.ins().bor_imm_s(page, 2)
         } else {
             page
         };
-        let miss = self.b.ins().icmp(IntCC::NotEqual, tag, want);
-        let bad = if bytes > 1 {
-            let o = self.b.ins().band_imm_s(ea, 4095);
-            let cross = self
-                .b
-                .ins()
-                .icmp_imm_s(IntCC::UnsignedGreaterThan, o, 4096 - bytes as i64);
-            self.b.ins().bor(miss, cross)
-        } else {
-            miss
-        };
+        let bad = self.b.ins().icmp(IntCC::NotEqual, tag, want);
         (bad, entry)
+    }
+
+    /// The address of the software-TLB entry for effective address `ea`.
+    pub(super) fn tlb_entry(&mut self, ea: Value) -> Value {
+        let sh = crate::mmu::TLB_ENTRY_SIZE.trailing_zeros() as i64;
+        let off = self.b.ins().ushr_imm_s(ea, 12 - sh);
+        let off = self.b.ins().band_imm_s(
+            off,
+            ((crate::mmu::TLB_SIZE - 1) * crate::mmu::TLB_ENTRY_SIZE) as i64,
+        );
+        let tlb = self.load_cpu(I64, OFF_TLB);
+        self.b.ins().iadd(tlb, off)
     }
 
     /// The host address of an access on the fast path: branches to `slow` when it must take the
@@ -813,13 +839,7 @@ impl E<'_> {
             ok = Some(self.b.ins().icmp_imm_s(cc, t, 0));
         }
         if bo & 16 == 0 {
-            let bit = self.crbit(i.ra());
-            let cc = if bo & 8 != 0 {
-                IntCC::NotEqual
-            } else {
-                IntCC::Equal
-            };
-            let c = self.b.ins().icmp_imm_s(cc, bit, 0);
+            let c = self.crbit_is(i.ra(), bo & 8 != 0);
             ok = Some(match ok {
                 Some(o) => self.b.ins().band(o, c),
                 None => c,

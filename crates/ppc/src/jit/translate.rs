@@ -16,7 +16,7 @@ use super::Mode;
 use crate::cpu::{Cpu, Xer};
 use crate::exec::Slot;
 use crate::insn::Insn;
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::types::{I16, I32, I64, I8};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, Function, InstBuilder, MemFlagsData, SigRef, Signature, Type,
@@ -72,6 +72,7 @@ const JC_KEY: usize = offset_of!(super::JcEntry, key);
 const JC_PC: usize = offset_of!(super::JcEntry, pc);
 const JC_F: usize = offset_of!(super::JcEntry, f);
 const JC_SIZE: usize = std::mem::size_of::<super::JcEntry>();
+const _: () = assert!(JC_SIZE.is_power_of_two());
 
 /// Register state of the CPU struct: never aliased by guest memory.
 const T: MemFlagsData = MemFlagsData::trusted();
@@ -211,7 +212,9 @@ impl Translator {
             gpr: [None; 32],
             lr: None,
             ctr: None,
-            cr: None,
+            cr_mem: None,
+            crf: [Crf::Mem; 8],
+            so: None,
             out: Output {
                 words: 0,
                 inline: 0,
@@ -277,6 +280,18 @@ fn block_sig(ptr: Type) -> Signature {
 /// A cached register: its SSA value and whether it differs from the CPU struct.
 type Cached = Option<(Value, bool)>;
 
+/// A CR field while a block runs.
+#[derive(Clone, Copy)]
+enum Crf {
+    /// As in the Cpu struct.
+    Mem,
+    /// A 4-bit value (I32) and whether it differs from the Cpu struct.
+    Val(Value, bool),
+    /// The result of comparing `a` with `b` (I64), with XER[SO]: a branch on it is one host
+    /// compare, and the 4-bit value is formed only where the field is written back.
+    Cmp { a: Value, b: Value, signed: bool },
+}
+
 /// Access kinds of the load/store helpers (`crate::insn::loadstore` numbering).
 mod kind {
     pub const B: u8 = 0;
@@ -314,7 +329,11 @@ struct E<'a> {
     gpr: [Cached; 32],
     lr: Cached,
     ctr: Cached,
-    cr: Cached,
+    /// The CR word as the Cpu struct holds it (loaded on first use), and each field's state.
+    cr_mem: Option<Value>,
+    crf: [Crf; 8],
+    /// XER[SO] as an I32 0/1 (inline code never sets it).
+    so: Option<Value>,
     out: Output,
 }
 
@@ -384,10 +403,95 @@ impl E<'_> {
         v
     }
 
-    fn cr(&mut self) -> Value {
-        let (v, c) = self.cached(self.cr, I32, OFF_CR);
-        self.cr = c;
+    /// The CR word of the Cpu struct, cached only when `keep` (a value loaded on an exit path
+    /// must not be used after it).
+    fn cr_mem(&mut self, keep: bool) -> Value {
+        if let Some(v) = self.cr_mem {
+            return v;
+        }
+        let v = self.load_cpu(I32, OFF_CR);
+        if keep {
+            self.cr_mem = Some(v);
+        }
         v
+    }
+
+    /// XER[SO] as an I32 0/1, cached only when `keep`.
+    fn so(&mut self, keep: bool) -> Value {
+        if let Some(v) = self.so {
+            return v;
+        }
+        let so = self.load_cpu(I8, OFF_SO);
+        let v = self.b.ins().uextend(I32, so);
+        if keep {
+            self.so = Some(v);
+        }
+        v
+    }
+
+    /// The 4-bit value of CR field `f`; `keep` caches what it forms (only on the main path).
+    fn crf_val(&mut self, f: usize, keep: bool) -> Value {
+        match self.crf[f] {
+            Crf::Val(v, _) => v,
+            Crf::Mem => {
+                let w = self.cr_mem(keep);
+                let v = self.b.ins().ushr_imm_s(w, 28 - 4 * f as i64);
+                let v = self.b.ins().band_imm_s(v, 0xf);
+                if keep {
+                    self.crf[f] = Crf::Val(v, false);
+                }
+                v
+            }
+            Crf::Cmp { a, b, signed } => {
+                let lt = if signed {
+                    IntCC::SignedLessThan
+                } else {
+                    IntCC::UnsignedLessThan
+                };
+                let lt = self.b.ins().icmp(lt, a, b);
+                let eq = self.b.ins().icmp(IntCC::Equal, a, b);
+                let (k8, k4, k2) = (self.k32(8), self.k32(4), self.k32(2));
+                let ne = self.b.ins().select(lt, k8, k4);
+                let c = self.b.ins().select(eq, k2, ne);
+                let so = self.so(keep);
+                let v = self.b.ins().bor(c, so);
+                if keep {
+                    self.crf[f] = Crf::Val(v, true);
+                }
+                v
+            }
+        }
+    }
+
+    /// The whole CR word with every cached field merged in; `keep` as for `crf_val`.
+    fn cr_word(&mut self, keep: bool) -> Value {
+        let mut w = None;
+        for f in 0..8 {
+            let dirty = match self.crf[f] {
+                Crf::Mem | Crf::Val(_, false) => continue,
+                _ => true,
+            };
+            debug_assert!(dirty);
+            let v = self.crf_val(f, keep);
+            let sh = 28 - 4 * f as i64;
+            let base = match w {
+                Some(w) => w,
+                None => self.cr_mem(keep),
+            };
+            let kept = self.b.ins().band_imm_s(base, !(0xf_i64 << sh) & M32 as i64);
+            let v = self.b.ins().ishl_imm_s(v, sh);
+            w = Some(self.b.ins().bor(kept, v));
+        }
+        match w {
+            Some(w) => w,
+            None => self.cr_mem(keep),
+        }
+    }
+
+    fn cr_dirty(&self) -> bool {
+        self.crf
+            .iter()
+            .any(|c| !matches!(c, Crf::Mem | Crf::Val(_, false)))
     }
 
     /// Writes back every register that differs from the CPU struct (without forgetting them:
@@ -398,10 +502,14 @@ impl E<'_> {
                 self.store_cpu(v, OFF_GPR + 8 * r);
             }
         }
-        for (c, off) in [(self.lr, OFF_LR), (self.ctr, OFF_CTR), (self.cr, OFF_CR)] {
+        for (c, off) in [(self.lr, OFF_LR), (self.ctr, OFF_CTR)] {
             if let Some((v, true)) = c {
                 self.store_cpu(v, off);
             }
+        }
+        if self.cr_dirty() {
+            let w = self.cr_word(false);
+            self.store_cpu(w, OFF_CR);
         }
     }
 
@@ -411,7 +519,9 @@ impl E<'_> {
         self.gpr = [None; 32];
         self.lr = None;
         self.ctr = None;
-        self.cr = None;
+        self.cr_mem = None;
+        self.crf = [Crf::Mem; 8];
+        self.so = None;
     }
 
     /// Counts the `n` instructions this block retired off `cpu.jit_left` (the dispatcher counts
@@ -505,17 +615,7 @@ impl E<'_> {
         self.go_on_unless(stop, back);
         let page = self.b.ins().band_imm_s(next, !4095);
         let ra_page = if self.mode.ir {
-            let slot = self.b.ins().ushr_imm_s(next, 12);
-            let slot = self
-                .b
-                .ins()
-                .band_imm_s(slot, (crate::mmu::TLB_SIZE - 1) as i64);
-            let off = self
-                .b
-                .ins()
-                .imul_imm_s(slot, crate::mmu::TLB_ENTRY_SIZE as i64);
-            let tlb = self.load_cpu(I64, OFF_TLB);
-            let entry = self.b.ins().iadd(tlb, off);
+            let entry = self.tlb_entry(next);
             let tag = self
                 .b
                 .ins()
@@ -545,7 +645,7 @@ impl E<'_> {
         let h = self.b.ins().imul_imm_s(key, super::HASH_MUL as i64);
         let h = self.b.ins().ushr_imm_s(h, super::HASH_SHIFT as i64);
         let h = self.b.ins().band_imm_s(h, (super::JC - 1) as i64);
-        let off = self.b.ins().imul_imm_s(h, JC_SIZE as i64);
+        let off = self.b.ins().ishl_imm_s(h, JC_SIZE.trailing_zeros() as i64);
         let e = self.b.ins().iadd_imm_s(off, chain.jc as i64);
         let ek = self.b.ins().load(I64, T, e, JC_KEY as i32);
         let bad = self.b.ins().icmp(IntCC::NotEqual, ek, key);
