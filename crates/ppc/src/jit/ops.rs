@@ -27,6 +27,14 @@ fn mask(mb: u32, me: u32) -> u64 {
     }
 }
 
+/// The CR bits an FXM field selects (mtcrf, mfocrf).
+fn fxm_mask(i: Insn) -> u32 {
+    let fxm = i.bits(12, 19);
+    (0..8)
+        .filter(|f| fxm & (0x80 >> f) != 0)
+        .fold(0, |m, f| m | 0xf000_0000 >> (4 * f))
+}
+
 /// The 6-bit shift of XS/MD/MDS-forms.
 fn sh6(i: Insn) -> u32 {
     (i.0 & 2) << 4 | (i.0 >> 11 & 31)
@@ -295,7 +303,8 @@ impl E<'_> {
                 self.put_ra(i, r);
             }
             31 => return self.inline31(i, pc, n),
-            32..=45 | 58 | 62 => return self.mem_d(i, pc, n),
+            60 => return self.vsx_logical(i, pc, n),
+            32..=45 | 50 | 51 | 54 | 55 | 58 | 62 => return self.mem_d(i, pc, n),
             _ => return false,
         }
         true
@@ -483,11 +492,80 @@ impl E<'_> {
                     }
                 }
             }
-            // mfcr (not mfocrf)
-            19 if i.bits(11, 11) == 0 => {
+            // mfcr, and mfocrf (only the selected fields, the rest zero)
+            19 => {
                 let cr = self.cr_word(true);
+                let cr = if i.bits(11, 11) == 0 {
+                    cr
+                } else {
+                    self.b.ins().band_imm_s(cr, fxm_mask(i) as i64)
+                };
                 let v = self.b.ins().uextend(I64, cr);
                 self.set_gpr(rt, v);
+            }
+            // mtcrf, mtocrf: the selected fields
+            144 => {
+                let m = fxm_mask(i);
+                let s = self.gpr(rt);
+                let w = self.b.ins().ireduce(I32, s);
+                for f in 0..8 {
+                    if m & (0xf000_0000 >> (4 * f)) != 0 {
+                        let v = self.b.ins().ushr_imm_s(w, 28 - 4 * f as i64);
+                        let v = self.b.ins().band_imm_s(v, 0xf);
+                        self.set_crf(f, Crf::Val(v, true));
+                    }
+                }
+            }
+            // sraw: CA as for srawi; shift amounts of 32..63 shift out every bit
+            792 => {
+                let s = self.gpr(rt);
+                let v = self.sext32(s);
+                let b = self.gpr(rb);
+                let n = self.b.ins().band_imm_s(b, 0x3f);
+                let small = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, n, 32);
+                let k63 = self.k(63);
+                let m = self.b.ins().select(small, n, k63);
+                let r = self.b.ins().sshr(v, m);
+                let one = self.k(1);
+                let lost_mask = self.b.ins().ishl(one, m);
+                let lost_mask = self.b.ins().iadd_imm_s(lost_mask, -1);
+                let lost = self.b.ins().band(v, lost_mask);
+                let lost = self.b.ins().icmp_imm_s(IntCC::NotEqual, lost, 0);
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
+                let ca = self.b.ins().band(lost, neg);
+                self.store_cpu(ca, OFF_CA);
+                self.store_cpu(ca, OFF_CA32);
+                self.put_ra(i, r);
+            }
+            // cmpb: 0xff in each byte where RS and RB agree (an exact zero-byte test)
+            508 => {
+                let s = self.gpr(rt);
+                let b = self.gpr(rb);
+                let x = self.b.ins().bxor(s, b);
+                const L7: i64 = 0x7f7f_7f7f_7f7f_7f7f;
+                let y = self.b.ins().band_imm_s(x, L7);
+                let y = self.b.ins().iadd_imm_s(y, L7);
+                let y = self.b.ins().bor(y, x);
+                let y = self.b.ins().bor_imm_s(y, L7);
+                let y = self.b.ins().bnot(y);
+                let y = self.b.ins().ushr_imm_s(y, 7);
+                let r = self.b.ins().imul_imm_s(y, 0xff);
+                self.set_gpr(ra, r);
+            }
+            // popcntd
+            506 => {
+                let s = self.gpr(rt);
+                let r = self.b.ins().popcnt(s);
+                self.set_gpr(ra, r);
+            }
+            // dcbt, dcbtst, icbt: prefetch hints, no effect
+            278 | 246 | 22 => {}
+            // sync (heavyweight) orders everything; lwsync and eieio only what x86-64 never
+            // reorders (as the interpreter's handlers)
+            598 | 854 if cfg!(target_arch = "x86_64") => {
+                if xo == 598 && i.rt() & 3 != 1 {
+                    self.b.ins().fence();
+                }
             }
             _ => return self.mem_x(i, pc, n),
         }
@@ -519,6 +597,8 @@ impl E<'_> {
             58 if ds == 2 => (WA, false, false, i.ds()),
             62 if ds == 0 => (D, true, false, i.ds()),
             62 if ds == 1 => (D, true, true, i.ds()),
+            // lfd, lfdu, stfd, stfdu
+            50 | 51 | 54 | 55 => (FD, op >= 54, op & 1 != 0, i.si()),
             _ => return false,
         };
         let base = self.ra0(i.ra());
@@ -551,6 +631,11 @@ impl E<'_> {
             183 => (W, true, true),
             149 => (D, true, false),
             181 => (D, true, true),
+            // lfdx, lfdux, stfdx, stfdux
+            599 => (FD, false, false),
+            631 => (FD, false, true),
+            727 => (FD, true, false),
+            759 => (FD, true, true),
             _ => return false,
         };
         let base = self.ra0(i.ra());
@@ -563,7 +648,19 @@ impl E<'_> {
 
     #[allow(clippy::too_many_arguments)]
     fn access(&mut self, i: Insn, ea: Value, k: u8, store: bool, update: bool, pc: u64, n: u32) {
-        if store {
+        if k == kind::FD {
+            // An FPR doubleword, once MSR[FP] is known to be set (else the interpreter raises
+            // the FP unavailable interrupt).
+            self.fp_check(pc, n);
+            let off = OFF_VSR + 16 * i.rt();
+            if store {
+                let v = self.load_cpu(I64, off);
+                self.store(ea, v, kind::D, pc, n);
+            } else {
+                let v = self.load(ea, kind::D, pc, n);
+                self.store_cpu(v, off);
+            }
+        } else if store {
             let v = self.gpr(i.rt());
             self.store(ea, v, k, pc, n);
         } else {
@@ -573,6 +670,68 @@ impl E<'_> {
         if update {
             self.set_gpr(i.ra(), ea);
         }
+    }
+
+    /// Leaves the block before the instruction at `pc` unless the MSR bit `bit` (FP, VSX) is
+    /// set, for the interpreter to raise the unavailable interrupt. Checked once per block, or
+    /// again after a helper.
+    fn facility_check(&mut self, bit: u64, pc: u64, n: u32) {
+        if self.msr_ok & bit != 0 {
+            return;
+        }
+        let msr = self.load_cpu(I64, OFF_MSR);
+        let on = self.b.ins().band_imm_s(msr, bit as i64);
+        let ok = self.b.create_block();
+        let off = self.b.create_block();
+        self.b.ins().brif(on, ok, &[], off, &[]);
+        self.b.switch_to_block(off);
+        self.b.set_cold_block(off);
+        self.miss_exit(pc, n);
+        self.b.switch_to_block(ok);
+        self.msr_ok |= bit;
+    }
+
+    fn fp_check(&mut self, pc: u64, n: u32) {
+        self.facility_check(crate::cpu::msr::FP, pc, n);
+    }
+
+    /// VSX logical operations (xxland, xxlor, xxlxor...) on both doublewords.
+    fn vsx_logical(&mut self, i: Insn, pc: u64, n: u32) -> bool {
+        let xo8 = i.0 >> 3 & 0xff;
+        if !matches!(xo8, 130 | 138 | 146 | 154 | 162 | 170 | 178 | 186) {
+            return false;
+        }
+        self.facility_check(crate::cpu::msr::VSX, pc, n);
+        let (t, a, b) = (i.xt(), i.xa(), i.xb());
+        for d in 0..2 {
+            let off = |r: usize| OFF_VSR + 16 * r + 8 * d;
+            let r = if a == b && matches!(xo8, 154 | 138) {
+                // xxlxor/xxlandc of a register with itself: zero (how code clears a VSR).
+                self.k(0)
+            } else {
+                let x = self.load_cpu(I64, off(a));
+                let y = self.load_cpu(I64, off(b));
+                let ins = self.b.ins();
+                match xo8 {
+                    130 => ins.band(x, y),
+                    138 => ins.band_not(x, y),
+                    146 => ins.bor(x, y),
+                    154 => ins.bxor(x, y),
+                    162 => {
+                        let o = ins.bor(x, y);
+                        self.b.ins().bnot(o)
+                    }
+                    170 => ins.bor_not(x, y),
+                    178 => {
+                        let o = ins.band(x, y);
+                        self.b.ins().bnot(o)
+                    }
+                    _ => ins.bxor_not(x, y),
+                }
+            };
+            self.store_cpu(r, off(t));
+        }
+        true
     }
 
     /// The software-TLB probe: a value that is nonzero when the access must take the slow path

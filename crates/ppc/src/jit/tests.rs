@@ -177,3 +177,120 @@ fn budgets_are_exact_with_the_translator() {
     assert_eq!(c.icount, 10_010);
     assert_eq!(c.gpr[3], 5005);
 }
+
+/// A loop over the inline forms of CR moves, FPR loads/stores, VSX logicals, cmpb, popcntd,
+/// sraw, the hints and barriers, and branches on lazily formed CR fields; ends with sc.
+fn more_loop() -> Vec<u32> {
+    let xx3 = |xo: u32, t: u32, a: u32, b: u32| {
+        60 << 26
+            | (t & 31) << 21
+            | (a & 31) << 16
+            | (b & 31) << 11
+            | xo << 3
+            | (a >> 5) << 2
+            | (b >> 5) << 1
+            | t >> 5
+    };
+    let mut p = vec![
+        d_form(14, 4, 0, 40),            // li r4,40
+        x_form(31, 4, 9, 0, 467, false), // mtctr r4
+        d_form(24, 0, 5, DATA as u16),   // ori r5,r0,DATA
+        d_form(14, 20, 0, 0x1234),       // li r20,0x1234
+        d_form(14, 30, 0, 8),            // li r30,8
+    ];
+    let top = p.len();
+    p.extend([
+        d_form(14, 20, 20, 0x3b1),                            // addi r20,r20,0x3b1
+        x_form(31, 20, 20, 20, 233, false),                   // mulld r20,r20,r20 (spread bits)
+        d_form(15, 20, 20, 0x8001),                           // addis r20,r20,-0x7fff
+        31 << 26 | 20 << 21 | 0x5a << 12 | 144 << 1,          // mtcrf 0x5a,r20
+        31 << 26 | 21 << 21 | 1 << 20 | 0x10 << 12 | 19 << 1, // mfocrf r21,0x10
+        31 << 26 | 22 << 21 | 19 << 1,                        // mfcr r22
+        d_form(26, 20, 18, 0x4500),                           // xori r18,r20,0x4500
+        x_form(31, 20, 23, 18, 508, false),                   // cmpb r23,r20,r18
+        x_form(31, 20, 24, 0, 506, false),                    // popcntd r24,r20
+        d_form(28, 20, 27, 63),                               // andi. r27,r20,63
+        x_form(31, 23, 26, 27, 792, false),                   // sraw r26,r23,r27
+        x_form(31, 20, 28, 4, 792, true),                     // sraw. r28,r20,r4
+        x_form(31, 0, 5, 4, 278, false),                      // dcbt r5,r4
+        62 << 26 | 20 << 21 | 5 << 16,                        // std r20,0(r5)
+        d_form(50, 1, 5, 0),                                  // lfd f1,0(r5)
+        d_form(54, 1, 5, 16),                                 // stfd f1,16(r5)
+        x_form(31, 2, 5, 30, 599, false),                     // lfdx f2,r5,r30
+        d_form(55, 2, 5, 24),                                 // stfdu f2,24(r5)
+        xx3(154, 3, 3, 3),                                    // xxlxor vs3,vs3,vs3
+        xx3(146, 34, 1, 2),                                   // xxlor vs34,vs1,vs2
+        xx3(162, 4, 1, 34),                                   // xxlnor vs4,vs1,vs34
+        xx3(154, 5, 4, 34),                                   // xxlxor vs5,vs4,vs34
+        19 << 26 | 150 << 1,                                  // isync
+        31 << 26 | 1 << 21 | 598 << 1,                        // lwsync
+        31 << 26 | 598 << 1,                                  // sync
+        x_form(31, 6, 20, 22, 0, false) | 1 << 21,            // cmpd cr6,r20,r22
+        16 << 26 | 4 << 21 | 26 << 16 | 8,                    // bne cr6,.+8
+        d_form(14, 29, 29, 1),                                // addi r29,r29,1
+        x_form(31, 7, 20, 21, 32, false),                     // cmplw cr7,r20,r21
+        31 << 26 | 31 << 21 | 20 << 16 | 21 << 11 | 29 << 6 | 15 << 1, // isel r31,r20,r21,29
+        31 << 26 | 19 << 21 | 19 << 1,                        // mfcr r19
+    ]);
+    let here = p.len();
+    let bd = ((top as i32 - here as i32) * 4) as u32 & 0xfffc;
+    p.push(16 << 26 | 16 << 21 | bd); // bdnz top
+    p.push(0x4800_0008); // b .+8
+    p.push(0);
+    p.push(0x4400_0002); // sc
+    p
+}
+
+type Full = (Vec<u64>, u32, u64, bool, Vec<u8>, Vec<[u64; 2]>);
+
+fn run_more(mk: fn() -> Cpu, cache: &mut DecodeCache) -> Full {
+    let mut c = mk();
+    put(&c, CODE, &more_loop());
+    c.pc = CODE;
+    assert_eq!(
+        run(&mut c, cache, 1_000_000),
+        Err(Exception::SystemCall { lev: 0 })
+    );
+    let mut m = vec![0u8; 2048];
+    assert!(c.mem.read(DATA, &mut m));
+    (c.gpr.to_vec(), c.cr, c.ctr, c.xer.ca, m, c.vsr.to_vec())
+}
+
+#[test]
+fn cr_moves_fpr_and_vsx_forms_match_the_interpreter() {
+    for mk in [cpu as fn() -> Cpu, cpu_be] {
+        let want = run_more(mk, &mut jit(JitMode::Off));
+        let mut cache = jit(JitMode::On);
+        assert_eq!(run_more(mk, &mut cache), want);
+        let st = cache.jit.as_ref().expect("translator").stats;
+        assert_eq!(st.helpers, 1, "only sc is left to the interpreter: {st:?}");
+    }
+}
+
+#[test]
+fn a_translated_fpr_load_with_fp_off_raises_fp_unavailable_at_its_pc() {
+    let go = |mode| {
+        let mut c = cpu();
+        c.set_msr(c.msr & !crate::cpu::msr::FP);
+        put(
+            &c,
+            CODE,
+            &[
+                d_form(14, 3, 0, 1),           // li r3,1
+                d_form(24, 0, 5, DATA as u16), // ori r5,r0,DATA
+                d_form(50, 1, 5, 0),           // lfd f1,0(r5)
+                0x4400_0002,
+            ],
+        );
+        c.pc = CODE;
+        let mut cache = jit(mode);
+        let r = run(&mut c, &mut cache, 1000);
+        let blocks = cache.jit.as_ref().map_or(0, |j| j.stats.blocks);
+        assert_eq!(blocks > 0, mode == JitMode::On);
+        (r, c.pc, c.gpr[3], c.icount)
+    };
+    let want = go(JitMode::Off);
+    assert_eq!(want.0, Err(Exception::FpUnavailable));
+    assert_eq!(want.1, CODE + 8);
+    assert_eq!(go(JitMode::On), want);
+}

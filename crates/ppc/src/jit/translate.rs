@@ -42,6 +42,8 @@ const OFF_LR: usize = offset_of!(Cpu, lr);
 const OFF_CTR: usize = offset_of!(Cpu, ctr);
 const OFF_CR: usize = offset_of!(Cpu, cr);
 const OFF_PC: usize = offset_of!(Cpu, pc);
+const OFF_MSR: usize = offset_of!(Cpu, msr);
+const OFF_VSR: usize = offset_of!(Cpu, vsr);
 const OFF_SO: usize = offset_of!(Cpu, xer) + offset_of!(Xer, so);
 const OFF_CA: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca);
 const OFF_CA32: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca32);
@@ -215,6 +217,7 @@ impl Translator {
             cr_mem: None,
             crf: [Crf::Mem; 8],
             so: None,
+            msr_ok: 0,
             out: Output {
                 words: 0,
                 inline: 0,
@@ -300,6 +303,8 @@ mod kind {
     pub const W: u8 = 3;
     pub const WA: u8 = 4;
     pub const D: u8 = 5;
+    /// A doubleword to or from an FPR (lfd, stfd and their forms).
+    pub const FD: u8 = 6;
     pub fn bytes(k: u8) -> u32 {
         match k {
             B => 1,
@@ -334,6 +339,8 @@ struct E<'a> {
     crf: [Crf; 8],
     /// XER[SO] as an I32 0/1 (inline code never sets it).
     so: Option<Value>,
+    /// MSR facility bits (FP, VSX) checked on the main path since the last helper.
+    msr_ok: u64,
     out: Output,
 }
 
@@ -522,6 +529,7 @@ impl E<'_> {
         self.cr_mem = None;
         self.crf = [Crf::Mem; 8];
         self.so = None;
+        self.msr_ok = 0;
     }
 
     /// Counts the `n` instructions this block retired off `cpu.jit_left` (the dispatcher counts
@@ -700,6 +708,11 @@ impl E<'_> {
     /// Translates one instruction; `pc` is its address, `n` the instructions before it.
     fn insn(&mut self, s: Slot, pc: u64, n: u32) -> Flow {
         let legal = s.p == 0 && s.h as usize != crate::decode::illegal as *const () as usize;
+        // isync: nothing to discard here (the interpreter's is a no-op too); the block goes on.
+        if legal && s.i.opcd() == 19 && s.i.xo10() == 150 {
+            self.out.inline += 1;
+            return Flow::Next;
+        }
         if legal && matches!(s.i.opcd(), 16..=19) {
             if self.side_exit_branch(s.i, pc, n) {
                 self.out.inline += 1;
