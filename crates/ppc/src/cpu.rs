@@ -484,11 +484,9 @@ pub struct Cpu {
     /// checker runs a block.
     pub(crate) jit_log: Option<Vec<(usize, u8)>>,
     /// Block chaining state shared with translated code (`crate::jit`): how many more
-    /// instructions the blocks of one dispatch may run (counted down as they retire), the address
-    /// of this vCPU's `IrqLines` bits, and the link slot (and key of its block) the last exit asks
-    /// to fill.
+    /// instructions the blocks of one dispatch may run (counted down as they retire), and the link
+    /// slot (and key of its block) the last exit asks to fill.
     pub(crate) jit_left: i64,
-    pub(crate) jit_irq: usize,
     pub(crate) jit_link_slot: u64,
     pub(crate) jit_link_key: u64,
 }
@@ -526,7 +524,6 @@ impl Cpu {
             jit_exc: None,
             jit_log: None,
             jit_left: 0,
-            jit_irq: 0,
             jit_link_slot: 0,
             jit_link_key: 0,
             spr: {

@@ -209,6 +209,8 @@ pub struct Jit {
     check: bool,
     /// Host base and size of the guest memory the code was translated for.
     mem: (u64, u64),
+    /// Address of the vCPU's interrupt-line bits, which chained exits test (embedded in code).
+    irq: usize,
     /// Translate on a background thread (`worker`) instead of the vCPU's.
     background: bool,
     /// Blocks asked of the background translator: key → request id.
@@ -286,6 +288,7 @@ impl Jit {
             threshold: cfg.threshold,
             check: cfg.mode == JitMode::Check,
             mem: (0, 0),
+            irq: 0,
             background: cfg.background && cfg.mode == JitMode::On,
             pending: HashMap::default(),
             next_id: 0,
@@ -362,6 +365,7 @@ impl Jit {
             slots: slots as u64,
             key,
             jc: self.jc.as_ptr() as u64,
+            irq: self.irq as u64,
         }))
     }
 
@@ -607,12 +611,14 @@ pub(crate) fn run(
     // Translated code embeds the host address of guest memory: a cache moved to another
     // memory (tests do that) starts afresh.
     let mem = (cpu.mem.ptr(0, 0).map_or(0, |p| p as u64), cpu.mem.size());
-    if jit.mem != mem {
+    // Likewise the vCPU's interrupt lines (one cache serves one vCPU in lpar; tests may move it).
+    let irq = lines.bits_ptr() as usize;
+    if jit.mem != mem || jit.irq != irq {
         jit.clear();
         jit.mem = mem;
+        jit.irq = irq;
     }
     let mut n: u64 = 0;
-    cpu.jit_irq = lines.bits_ptr() as usize;
     cpu.jit_link_slot = 0;
     // The flush generation when the last block ran: its link request is void after a flush.
     let mut gen = jit.gen;

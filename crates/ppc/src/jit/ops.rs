@@ -78,6 +78,12 @@ impl E<'_> {
         }
     }
 
+    /// The low word of v, zero-extended (a 32-bit move on x86-64, no mask constant).
+    fn zext32(&mut self, v: Value) -> Value {
+        let w = self.b.ins().ireduce(I32, v);
+        self.b.ins().uextend(I64, w)
+    }
+
     fn sext32(&mut self, v: Value) -> Value {
         let w = self.b.ins().ireduce(I32, v);
         self.b.ins().sextend(I64, w)
@@ -125,16 +131,14 @@ impl E<'_> {
             }
             None => (s, c1),
         };
-        let la = self.b.ins().band_imm_s(a, M32 as i64);
-        let lb = self.b.ins().band_imm_s(b, M32 as i64);
+        let la = self.zext32(a);
+        let lb = self.zext32(b);
         let mut lo = self.b.ins().iadd(la, lb);
         if let Some(c) = cin {
             lo = self.b.ins().iadd(lo, c);
         }
-        let ca32 = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedGreaterThan, lo, M32 as i64);
+        let hi = self.b.ins().ushr_imm_s(lo, 32);
+        let ca32 = self.b.ins().icmp_imm_s(IntCC::NotEqual, hi, 0);
         (r, ca, ca32)
     }
 
@@ -153,7 +157,7 @@ impl E<'_> {
         if self.mode.sf {
             v
         } else {
-            self.b.ins().band_imm_s(v, M32 as i64)
+            self.zext32(v)
         }
     }
 
@@ -161,10 +165,7 @@ impl E<'_> {
     fn and_mask(&mut self, v: Value, m: u64) -> Value {
         match m {
             u64::MAX => v,
-            M32 => {
-                let w = self.b.ins().ireduce(I32, v);
-                self.b.ins().uextend(I64, w)
-            }
+            M32 => self.zext32(v),
             _ => self.b.ins().band_imm_s(v, m as i64),
         }
     }
@@ -200,7 +201,7 @@ impl E<'_> {
                     (true, true) => (a, self.k(i.si() as u64)),
                     (true, false) => (self.sext32(a), self.k(i.si() as u64)),
                     (false, true) => (a, self.k(i.ui())),
-                    (false, false) => (self.b.ins().band_imm_s(a, M32 as i64), self.k(i.ui())),
+                    (false, false) => (self.zext32(a), self.k(i.ui())),
                 };
                 self.cmp_to(i.bf(), a, b, signed);
             }
@@ -403,8 +404,8 @@ impl E<'_> {
                         a = self.sext32(a);
                         b = self.sext32(b);
                     } else {
-                        a = self.b.ins().band_imm_s(a, M32 as i64);
-                        b = self.b.ins().band_imm_s(b, M32 as i64);
+                        a = self.zext32(a);
+                        b = self.zext32(b);
                     }
                 }
                 self.cmp_to(i.bf(), a, b, signed);
@@ -417,21 +418,13 @@ impl E<'_> {
                 let nmask = if word { 0x3f } else { 0x7f };
                 let lim = if word { 32 } else { 64 };
                 let sh = self.b.ins().band_imm_s(b, nmask);
-                let src = if word {
-                    self.b.ins().band_imm_s(s, M32 as i64)
-                } else {
-                    s
-                };
+                let src = if word { self.zext32(s) } else { s };
                 let r = if xo == 24 || xo == 27 {
                     self.b.ins().ishl(src, sh)
                 } else {
                     self.b.ins().ushr(src, sh)
                 };
-                let r = if word {
-                    self.b.ins().band_imm_s(r, M32 as i64)
-                } else {
-                    r
-                };
+                let r = if word { self.zext32(r) } else { r };
                 let ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, sh, lim);
                 let z = self.k(0);
                 let r = self.b.ins().select(ok, r, z);
@@ -985,11 +978,7 @@ impl E<'_> {
             let c = self.ctr();
             let c = self.b.ins().iadd_imm_s(c, -1);
             self.ctr = Some((c, true));
-            let t = if self.mode.sf {
-                c
-            } else {
-                self.b.ins().band_imm_s(c, M32 as i64)
-            };
+            let t = if self.mode.sf { c } else { self.zext32(c) };
             let cc = if bo & 2 != 0 {
                 IntCC::Equal
             } else {

@@ -49,7 +49,6 @@ const OFF_CA: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca);
 const OFF_CA32: usize = offset_of!(Cpu, xer) + offset_of!(Xer, ca32);
 const OFF_TLB: usize = offset_of!(Cpu, tlb) + crate::mmu::TLB_ENTRIES_OFFSET;
 const OFF_LEFT: usize = offset_of!(Cpu, jit_left);
-const OFF_IRQ: usize = offset_of!(Cpu, jit_irq);
 const OFF_LINK_SLOT: usize = offset_of!(Cpu, jit_link_slot);
 const OFF_LINK_KEY: usize = offset_of!(Cpu, jit_link_key);
 
@@ -62,12 +61,14 @@ pub(crate) const CHAIN_MIN_LEFT: i64 = 2 * MAX_INSNS as i64;
 pub(crate) const LINK_SLOTS: usize = 8;
 
 /// Chaining for one block: its link slots (8 bytes each, in the code arena), its key, and
-/// the vCPU's jump cache, which exits to other pages and indirect branches look up inline.
+/// the vCPU's jump cache, which exits to other pages and indirect branches look up inline, and
+/// the vCPU's interrupt-line bits, which every chained exit tests.
 #[derive(Clone, Copy)]
 pub(crate) struct Chain {
     pub slots: u64,
     pub key: u64,
     pub jc: u64,
+    pub irq: u64,
 }
 
 const JC_KEY: usize = offset_of!(super::JcEntry, key);
@@ -561,12 +562,10 @@ impl E<'_> {
         let slot = chain.slots + 8 * self.chained as u64;
         self.chained += 1;
         self.store_dirty();
-        let p = self.k(next);
-        self.store_cpu(p, OFF_PC);
         let left = self.add_n(n);
         let sa = self.k(slot);
         let target = self.b.ins().load(I64, T, sa, 0);
-        let irqp = self.load_cpu(I64, OFF_IRQ);
+        let irqp = self.k(chain.irq);
         let irq = self.b.ins().load(I32, T, irqp, 0);
         let linked = self.b.ins().icmp_imm_s(IntCC::NotEqual, target, 0);
         let room = self
@@ -589,6 +588,10 @@ impl E<'_> {
             .ins()
             .return_call_indirect(self.sigs.block, target, &[cpu]);
         self.b.switch_to_block(back);
+        // Only the dispatcher needs pc: a block knows its own, and every way out of one to
+        // the dispatcher stores it.
+        let p = self.k(next);
+        self.store_cpu(p, OFF_PC);
         // Ask the dispatcher to link this exit to the block it finds at `next`.
         self.store_cpu(sa, OFF_LINK_SLOT);
         let key = self.k(chain.key);
@@ -599,8 +602,8 @@ impl E<'_> {
 
     fn exit_val(&mut self, next: Value, n: u32) {
         self.store_dirty();
-        self.store_cpu(next, OFF_PC);
         let Some(chain) = self.chain else {
+            self.store_cpu(next, OFF_PC);
             self.ret(n, 0);
             return;
         };
@@ -608,7 +611,7 @@ impl E<'_> {
         // execute (TLB tag compare, or real mode within RAM), form its key, compare the entry.
         let left = self.add_n(n);
         let back = self.b.create_block();
-        let irqp = self.load_cpu(I64, OFF_IRQ);
+        let irqp = self.k(chain.irq);
         let irq = self.b.ins().load(I32, T, irqp, 0);
         let exit = self
             .b
@@ -669,6 +672,7 @@ impl E<'_> {
             .ins()
             .return_call_indirect(self.sigs.block, f, &[cpu]);
         self.b.switch_to_block(back);
+        self.store_cpu(next, OFF_PC);
         let r = self.k(0);
         self.b.ins().return_(&[r]);
     }
