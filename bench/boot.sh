@@ -27,21 +27,25 @@ scripts/mkinitramfs.sh "$work/initrd.gz" "$work/init" >/dev/null
 append="console=hvc0 quiet ${*:-}"
 kernel=$LPAR_ASSETS/vmlinux
 
-run() { # name command...
+run() { # name command... : wall seconds and peak RSS KiB in $work/NAME.time
     local name=$1
     shift
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >"$work/$name.out" 2>&1 </dev/null || true
-    t1=$(date +%s.%N)
+    LPAR_JIT_STATS=1 /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >"$work/$name.out" 2>&1 </dev/null || true
     grep -q BENCH-INIT "$work/$name.out" || { echo "$name did not reach init:" >&2; tail -5 "$work/$name.out" >&2; }
-    echo "$t1 - $t0" | bc
 }
 
-lp=$(run lpar target/release/lpar -M pseries -m 1G -kernel "$kernel" -initrd "$work/initrd.gz" \
-    -append "$append" -nographic -no-reboot)
-qe=$(run qemu qemu-system-ppc64 -M pseries,x-vof=on -accel tcg -cpu power9 -m 1G -kernel "$kernel" \
-    -initrd "$work/initrd.gz" -append "$append" -nographic -no-reboot -nodefaults -serial mon:stdio)
-echo "| workload | lpar s | QEMU s | lpar/QEMU |"
-echo "|---|---|---|---|"
-printf '| boot to init + power-off (%s) | %.2f | %.2f | %.2f |\n' "${*:-radix}" "$lp" "$qe" "$(echo "$lp / $qe" | bc -l)"
+run lpar target/release/lpar -M pseries -m 1G -kernel "$kernel" -initrd "$work/initrd.gz" \
+    -append "$append" -nographic -no-reboot
+run qemu qemu-system-ppc64 -M pseries,x-vof=on -accel tcg -cpu power9 -m 1G -kernel "$kernel" \
+    -initrd "$work/initrd.gz" -append "$append" -nographic -no-reboot -nodefaults -serial mon:stdio
+read -r lp lm <"$work/lpar.time"
+read -r qe qm <"$work/qemu.time"
+# The translator's line (LPAR_JIT_STATS=1), summed over vCPUs: guest instructions, compile time
+# (on the background thread), code size.
+jit() { sed -n "s/.*jit: .*$1=\([0-9.]*\).*/\1/p" "$work/lpar.out" | awk '{ s += $1 } END { printf "%.1f\n", s }'; }
+insns=$(jit insns) cms=$(jit compile_ms) kib=$(jit code_kib)
+echo "| workload | lpar s | QEMU s | lpar/QEMU | lpar MIPS | compile / wall | code KiB | peak RSS MB lpar / QEMU |"
+echo "|---|---|---|---|---|---|---|---|"
+printf '| boot to init + power-off (%s) | %.2f | %.2f | %.2f | %.0f | %.0f%% | %d | %d / %d |\n' "${*:-radix}" \
+    "$lp" "$qe" "$(echo "$lp / $qe" | bc -l)" "$(echo "$insns / $lp / 1000000" | bc -l)" \
+    "$(echo "$cms / 10 / $lp" | bc -l)" "$kib" $((lm / 1024)) $((qm / 1024))

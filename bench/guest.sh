@@ -40,7 +40,7 @@ kernel=$LPAR_ASSETS/vmlinux
 run() { # name command...
     local name=$1
     shift
-    /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >"$work/$name.out" 2>&1 </dev/null || true
+    LPAR_JIT_STATS=1 /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >"$work/$name.out" 2>&1 </dev/null || true
     grep -q "BENCH gzip" "$work/$name.out" || { echo "$name did not finish:" >&2; tail -5 "$work/$name.out" >&2; }
 }
 # shellcheck disable=SC2086
@@ -66,3 +66,7 @@ read -r lt lm <"$work/lpar.time"
 read -r qt qm <"$work/qemu.time"
 printf '| whole run (boot, workloads, power-off) | %.2f | %.2f | %.2f |\n' "$lt" "$qt" "$(echo "$lt / $qt" | bc -l)"
 printf '| peak RSS MB | %d | %d | %.2f |\n' $((lm / 1024)) $((qm / 1024)) "$(echo "$lm / $qm" | bc -l)"
+# The translator's line (LPAR_JIT_STATS=1), summed over vCPUs.
+jit() { sed -n "s/.*jit: .*$1=\([0-9.]*\).*/\1/p" "$work/lpar.out" | awk '{ s += $1 } END { printf "%.1f\n", s }'; }
+printf '\nlpar over the whole run: %.0f guest MIPS, translation %.0f%% of the wall time (background thread), %d KiB of code.\n' \
+    "$(echo "$(jit insns) / $lt / 1000000" | bc -l)" "$(echo "$(jit compile_ms) / 10 / $lt" | bc -l)" "$(jit code_kib)"

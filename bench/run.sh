@@ -68,7 +68,7 @@ run_one() {
     shift
     local t0 t1
     t0=$(now)
-    if ! "$@" >"$out" 2>"$out.err"; then
+    if ! /usr/bin/time -f "%M" -o "$out.rss" "$@" >"$out" 2>"$out.err"; then
         echo "bench: failed: $* (see $out.err)" >&2
         return 1
     fi
@@ -88,7 +88,7 @@ bench() { # NAME ARGS... (busybox applet and arguments)
     shift
     local lt=() qt=() i t icount=""
     for ((i = 0; i < runs; i++)); do
-        t=$(LPAR_USER_STATS=1 run_one "$work/lpar.out" "$lpar" "$bb" "$@") || { status=1; return; }
+        t=$(LPAR_USER_STATS=1 LPAR_JIT_STATS=1 run_one "$work/lpar.out" "$lpar" "$bb" "$@") || { status=1; return; }
         lt+=("$t")
         t=$(run_one "$work/qemu.out" "$qemu" -cpu power9 "$bb" "$@") || { status=1; return; }
         qt+=("$t")
@@ -103,7 +103,13 @@ bench() { # NAME ARGS... (busybox applet and arguments)
     [ -n "$icount" ] && mips=$(awk -v n="$icount" -v t="$l" 'BEGIN { printf "%.0f", n / t / 1e6 }')
     local ratio
     ratio=$(awk -v a="$l" -v b="$q" 'BEGIN { printf "%.2f", a / b }')
-    rows+=("| $name | $(printf '%.2f' "$l") | $(printf '%.2f' "$q") | $ratio | $mips | $same |")
+    # The translator's line (LPAR_JIT_STATS=1) of the last run: compile time (background thread)
+    # and code size; peak RSS of both emulators.
+    local cms kib
+    cms=$(sed -n 's/.*jit: .*compile_ms=\([0-9.]*\).*/\1/p' "$work/lpar.out.err" | tail -n1)
+    kib=$(sed -n 's/.*jit: .*code_kib=\([0-9]*\).*/\1/p' "$work/lpar.out.err" | tail -n1)
+    local rss="$(($(cat "$work/lpar.out.rss") / 1024)) / $(($(cat "$work/qemu.out.rss") / 1024))"
+    rows+=("| $name | $(printf '%.2f' "$l") | $(printf '%.2f' "$q") | $ratio | $mips | ${cms:-n/a} | ${kib:-n/a} | $rss | $same |")
     echo "bench: $name: lpar $(printf '%.2f' "$l") s, qemu $(printf '%.2f' "$q") s, outputs equal: $same" >&2
     if [ "$name" = "gzip -c" ]; then
         cp "$work/qemu.out" "$gz"
@@ -125,8 +131,8 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 qver=$("$qemu" --version | head -n1 | sed 's/.*version \([^ ]*\).*/\1/')
 table=$(
-    echo "| workload | lpar s | QEMU s | lpar/QEMU | lpar MIPS | same output |"
-    echo "|---|---|---|---|---|---|"
+    echo "| workload | lpar s | QEMU s | lpar/QEMU | lpar MIPS | compile ms | code KiB | peak RSS MB lpar / QEMU | same output |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
 )
 section=$(
@@ -137,7 +143,8 @@ section=$(
 Debian's static ppc64el busybox run by \`lpar-user\` (release build) and by \`qemu-ppc64le -cpu power9\`
 (QEMU $qver, user mode: a benchmark peer only) on the same deterministic ${mib} MiB text file; wall
 seconds, best of $runs run(s) each. "lpar MIPS" is guest instructions retired per second under lpar
-(LPAR_USER_STATS=1). The script checks that both outputs are identical.
+(LPAR_USER_STATS=1); "compile ms" is the translator's compile time (on its background thread) and
+"code KiB" the host code it made (LPAR_JIT_STATS=1). The script checks that both outputs are identical.
 
 Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(date -u +%Y-%m-%d), commit $rev; load average at the
 end of the run $load (other jobs slow both emulators alike).

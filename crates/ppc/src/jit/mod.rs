@@ -154,6 +154,8 @@ pub struct JitStats {
     pub failed: u64,
     /// Lockstep comparisons made (check mode).
     pub checked: u64,
+    /// Guest instructions retired by `run` with this cache (translated and interpreted).
+    pub insns: u64,
 }
 
 /// The host address of a translated block's entry (tail-call convention: called only through
@@ -554,7 +556,19 @@ impl Drop for Jit {
             );
         }
         if std::env::var_os("LPAR_JIT_STATS").is_some() {
-            eprintln!("jit: {:?}", self.stats);
+            // One line per vCPU, read by bench/*.sh.
+            let s = &self.stats;
+            eprintln!(
+                "jit: insns={} blocks={} compile_ms={:.1} code_kib={} flushes={} inline={} helpers={} failed={}",
+                s.insns,
+                s.blocks,
+                s.compile_ns as f64 / 1e6,
+                s.code_bytes / 1024,
+                s.flushes,
+                s.inline,
+                s.helpers,
+                s.failed
+            );
         }
     }
 }
@@ -766,6 +780,7 @@ pub(crate) fn run(
         }
     };
     cpu.icount += n;
+    jit.stats.insns += n;
     r
 }
 

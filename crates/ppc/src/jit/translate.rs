@@ -564,25 +564,23 @@ impl E<'_> {
         self.store_dirty();
         let left = self.add_n(n);
         let sa = self.k(slot);
-        let target = self.b.ins().load(I64, T, sa, 0);
-        let irqp = self.k(chain.irq);
-        let irq = self.b.ins().load(I32, T, irqp, 0);
-        let linked = self.b.ins().icmp_imm_s(IntCC::NotEqual, target, 0);
-        let room = self
+        // Three compare-and-branches (no flag arithmetic): budget, exit request, link.
+        let back = self.b.create_block();
+        let short = self
             .b
             .ins()
-            .icmp_imm_s(IntCC::SignedGreaterThan, left, CHAIN_MIN_LEFT);
+            .icmp_imm_s(IntCC::SignedLessThanOrEqual, left, CHAIN_MIN_LEFT);
+        self.go_on_unless(short, back);
+        let irqp = self.k(chain.irq);
+        let irq = self.b.ins().load(I32, T, irqp, 0);
         let exit = self
             .b
             .ins()
             .band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
-        let quiet = self.b.ins().icmp_imm_s(IntCC::Equal, exit, 0);
-        let ok = self.b.ins().band(linked, room);
-        let ok = self.b.ins().band(ok, quiet);
-        let go = self.b.create_block();
-        let back = self.b.create_block();
-        self.b.ins().brif(ok, go, &[], back, &[]);
-        self.b.switch_to_block(go);
+        self.go_on_unless(exit, back);
+        let target = self.b.ins().load(I64, T, sa, 0);
+        let unlinked = self.b.ins().icmp_imm_s(IntCC::Equal, target, 0);
+        self.go_on_unless(unlinked, back);
         let cpu = self.cpu();
         self.b
             .ins()
