@@ -46,6 +46,6 @@ jit() { sed -n "s/.*jit: .*$1=\([0-9.]*\).*/\1/p" "$work/lpar.out" | awk '{ s +=
 insns=$(jit insns) cms=$(jit compile_ms) kib=$(jit code_kib)
 echo "| workload | lpar s | QEMU s | lpar/QEMU | lpar MIPS | compile / wall | code KiB | peak RSS MB lpar / QEMU |"
 echo "|---|---|---|---|---|---|---|---|"
-printf '| boot to init + power-off (%s) | %.2f | %.2f | %.2f | %.0f | %.0f%% | %d | %d / %d |\n' "${*:-radix}" \
+printf '| boot to init + power-off (%s) | %.2f | %.2f | %.2f | %.0f | %.0f%% | %.0f | %d / %d |\n' "${*:-radix}" \
     "$lp" "$qe" "$(echo "$lp / $qe" | bc -l)" "$(echo "$insns / $lp / 1000000" | bc -l)" \
     "$(echo "$cms / 10 / $lp" | bc -l)" "$kib" $((lm / 1024)) $((qm / 1024))

@@ -68,5 +68,5 @@ printf '| whole run (boot, workloads, power-off) | %.2f | %.2f | %.2f |\n' "$lt"
 printf '| peak RSS MB | %d | %d | %.2f |\n' $((lm / 1024)) $((qm / 1024)) "$(echo "$lm / $qm" | bc -l)"
 # The translator's line (LPAR_JIT_STATS=1), summed over vCPUs.
 jit() { sed -n "s/.*jit: .*$1=\([0-9.]*\).*/\1/p" "$work/lpar.out" | awk '{ s += $1 } END { printf "%.1f\n", s }'; }
-printf '\nlpar over the whole run: %.0f guest MIPS, translation %.0f%% of the wall time (background thread), %d KiB of code.\n' \
+printf '\nlpar over the whole run: %.0f guest MIPS, translation %.0f%% of the wall time (background thread), %.0f KiB of code.\n' \
     "$(echo "$(jit insns) / $lt / 1000000" | bc -l)" "$(echo "$(jit compile_ms) / 10 / $lt" | bc -l)" "$(jit code_kib)"

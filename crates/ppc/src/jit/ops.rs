@@ -745,11 +745,10 @@ impl E<'_> {
             ea
         };
         let page = self.b.ins().band_imm_s(last, !4095i64);
-        let want = if self.mode.pr {
-            self.b.ins().bor_imm_s(page, 2)
-        } else {
-            page
-        };
+        let want = self
+            .b
+            .ins()
+            .bor_imm_s(page, crate::mmu::tag_bits(self.mode.pr) as i64);
         let bad = self.b.ins().icmp(IntCC::NotEqual, tag, want);
         (bad, entry)
     }

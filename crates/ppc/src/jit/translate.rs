@@ -629,11 +629,10 @@ impl E<'_> {
                 .b
                 .ins()
                 .load(I64, T, entry, crate::mmu::TLB_TAG_X as i32);
-            let want = if self.mode.pr {
-                self.b.ins().bor_imm_s(page, 2)
-            } else {
-                page
-            };
+            let want = self
+                .b
+                .ins()
+                .bor_imm_s(page, crate::mmu::tag_bits(self.mode.pr) as i64);
             let miss = self.b.ins().icmp(IntCC::NotEqual, tag, want);
             self.go_on_unless(miss, back);
             self.b.ins().load(I64, T, entry, crate::mmu::TLB_RA as i32)
