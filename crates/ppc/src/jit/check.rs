@@ -45,6 +45,9 @@ impl State {
     }
 }
 
+/// The budget a checked block runs with.
+const CHECK_LEFT: i64 = 1 << 16;
+
 /// Runs block `f` checked. Ok(retired) or Err((retired, exception)), as the interpreter did.
 pub(super) fn run_checked(
     cpu: &mut Cpu,
@@ -54,13 +57,14 @@ pub(super) fn run_checked(
     jit.stats.checked += 1;
     let before = State::of(cpu);
     cpu.jit_log = Some(Vec::new());
-    cpu.jit_left = 1 << 40;
+    // Enough for any block; a region's loop stops at a back edge once this runs low.
+    cpu.jit_left = CHECK_LEFT;
     // SAFETY: as for an unchecked block in `super::run`.
     let r = unsafe { (jit.enter)(cpu as *mut Cpu, f) };
     let log = cpu.jit_log.take().unwrap_or_default();
     let after = State::of(cpu);
     let exc = cpu.jit_exc.take();
-    let mut n = ((1u64 << 40) as i64).wrapping_sub(cpu.jit_left) as u64;
+    let mut n = CHECK_LEFT.wrapping_sub(cpu.jit_left) as u64;
     let jit_exc = match r {
         EXIT_NORMAL | EXIT_MISS => None,
         EXIT_RETIRED => {

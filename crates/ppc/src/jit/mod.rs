@@ -156,6 +156,8 @@ pub struct JitStats {
     pub checked: u64,
     /// Guest instructions retired by `run` with this cache (translated and interpreted).
     pub insns: u64,
+    /// Blocks translated as regions (loops whole).
+    pub regions: u64,
 }
 
 /// The host address of a translated block's entry (tail-call convention: called only through
@@ -384,9 +386,15 @@ impl Jit {
         let end = (first + 2 * translate::MAX_INSNS).min(page.slots.len());
         let chain = self.chain_for(key)?;
         let t0 = Instant::now();
-        let out = self
-            .tr
-            .translate(&page.slots[first..end], pc, mode, self.check, mem, chain);
+        let out = self.tr.translate(
+            &page.slots[first..end],
+            pc,
+            mode,
+            self.check,
+            mem,
+            chain,
+            self.irq as u64,
+        );
         self.stats.compile_ns += t0.elapsed().as_nanos() as u64;
         let code = std::mem::take(&mut self.tr.code);
         let f = self.install(key, pc, out, &code);
@@ -467,6 +475,7 @@ impl Jit {
             let _ = writeln!(file, "{f:x} {:x} ppc_{pc:x}_m{}", code.len(), key & 31);
         }
         self.stats.blocks += 1;
+        self.stats.regions += out.region as u64;
         self.stats.inline += out.inline as u64;
         self.stats.helpers += out.helpers as u64;
         self.stats.code_bytes += code.len() as u64;
@@ -559,9 +568,10 @@ impl Drop for Jit {
             // One line per vCPU, read by bench/*.sh.
             let s = &self.stats;
             eprintln!(
-                "jit: insns={} blocks={} compile_ms={:.1} code_kib={} flushes={} inline={} helpers={} failed={}",
+                "jit: insns={} blocks={} regions={} compile_ms={:.1} code_kib={} flushes={} inline={} helpers={} failed={}",
                 s.insns,
                 s.blocks,
+                s.regions,
                 s.compile_ns as f64 / 1e6,
                 s.code_bytes / 1024,
                 s.flushes,

@@ -970,7 +970,7 @@ impl E<'_> {
     }
 
     /// BO/BI evaluation with the CTR decrement; None when the branch is always taken.
-    fn cond(&mut self, i: Insn) -> Option<Value> {
+    pub(super) fn cond(&mut self, i: Insn) -> Option<Value> {
         let bo = i.rt() as u32;
         let mut ok: Option<Value> = None;
         if bo & 4 == 0 {

@@ -29,6 +29,8 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 #[path = "ops.rs"]
 mod ops;
+#[path = "region.rs"]
+mod region;
 use std::mem::offset_of;
 
 /// Longest block, in instructions: bounds compile time and the latency of interrupts (a block
@@ -87,6 +89,8 @@ pub(crate) struct Output {
     /// Instructions translated inline, and those left to interpreter helpers.
     pub inline: u32,
     pub helpers: u32,
+    /// A region (a loop translated whole, `region.rs`), not a plain block.
+    pub region: bool,
 }
 
 pub(crate) struct Translator {
@@ -164,6 +168,7 @@ impl Translator {
 
     /// Translates the block starting at guest address `pc` whose decoded words are `slots` (at
     /// most to the end of its page). The host code is left in `self.code`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn translate(
         &mut self,
         slots: &[Slot],
@@ -172,6 +177,7 @@ impl Translator {
         check: bool,
         mem: (u64, u64),
         chain: Option<Chain>,
+        irq: u64,
     ) -> Option<Output> {
         let call_conv = self.isa.default_call_conv();
         let ptr = self.isa.pointer_type();
@@ -219,16 +225,26 @@ impl Translator {
             crf: [Crf::Mem; 8],
             so: None,
             msr_ok: 0,
+            vars: None,
+            irq,
             out: Output {
                 words: 0,
                 inline: 0,
                 helpers: 0,
+                region: false,
             },
         };
+        // Regions need the interrupt lines for their back edges.
+        let region = (irq != 0)
+            .then(|| region::discover(slots, pc, mode))
+            .flatten();
         let mut k = 0usize;
         let mut n = 0u32;
         let mut at = pc;
-        loop {
+        if let Some(r) = &region {
+            e.region(slots, r);
+        }
+        while region.is_none() {
             if k >= slots.len() || n as usize >= MAX_INSNS {
                 e.exit_const(at, n);
                 break;
@@ -342,6 +358,10 @@ struct E<'a> {
     so: Option<Value>,
     /// MSR facility bits (FP, VSX) checked on the main path since the last helper.
     msr_ok: u64,
+    /// The variables of a region (`region.rs`); None for a plain block.
+    vars: Option<region::Vars>,
+    /// Address of the vCPU's interrupt-line bits (0: unknown).
+    irq: u64,
     out: Output,
 }
 
@@ -515,7 +535,8 @@ impl E<'_> {
                 self.store_cpu(v, off);
             }
         }
-        if self.cr_dirty() {
+        // In a region the CR word itself may differ (an earlier iteration changed it).
+        if self.cr_dirty() || self.vars.is_some() {
             let w = self.cr_word(false);
             self.store_cpu(w, OFF_CR);
         }
@@ -536,7 +557,12 @@ impl E<'_> {
     /// Counts the `n` instructions this block retired off `cpu.jit_left` (the dispatcher counts
     /// what a dispatch retired from how far it went down); returns the new value.
     fn add_n(&mut self, n: u32) -> Value {
-        let left = self.load_cpu(I64, OFF_LEFT);
+        let left = match &self.vars {
+            // In a region, `n` counts from the start of the basic block, whose budget is in
+            // a variable.
+            Some(v) => self.b.use_var(v.left),
+            None => self.load_cpu(I64, OFF_LEFT),
+        };
         let left = self.b.ins().iadd_imm_s(left, -(n as i64));
         self.store_cpu(left, OFF_LEFT);
         left

@@ -47,7 +47,15 @@ pub(super) fn service() -> Option<&'static SyncSender<Request>> {
                     // A Cranelift panic (a bug) loses this block, not the machine: the vCPU
                     // goes on interpreting it.
                     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        tr.translate(&r.slots, r.pc, r.mode, false, r.mem, r.chain)
+                        tr.translate(
+                            &r.slots,
+                            r.pc,
+                            r.mode,
+                            false,
+                            r.mem,
+                            r.chain,
+                            r.chain.map_or(0, |c| c.irq),
+                        )
                     }))
                     .unwrap_or(None);
                     let done = Done {
