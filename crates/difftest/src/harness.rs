@@ -224,6 +224,18 @@ impl RunOutput {
 
 /// Runs `prog args...`, with stdout/stderr captured to files in `dir`, killing it after `timeout`.
 pub fn run(prog: &Path, args: &[&OsStr], dir: &Path, tag: &str, timeout: Duration) -> RunOutput {
+    run_env(prog, args, dir, tag, timeout, &[])
+}
+
+/// `run` with extra environment variables.
+pub fn run_env(
+    prog: &Path,
+    args: &[&OsStr],
+    dir: &Path,
+    tag: &str,
+    timeout: Duration,
+    env: &[(&str, &str)],
+) -> RunOutput {
     let out_p = dir.join(format!("{tag}.stdout"));
     let err_p = dir.join(format!("{tag}.stderr"));
     let out_f = std::fs::File::create(&out_p).expect("difftest: create stdout file");
@@ -235,6 +247,7 @@ pub fn run(prog: &Path, args: &[&OsStr], dir: &Path, tag: &str, timeout: Duratio
         .stderr(err_f)
         .env_remove("LPAR_QUIET_ILLEGAL")
         .env_remove("LPAR_USER_STATS")
+        .envs(env.iter().copied())
         .spawn()
         .unwrap_or_else(|e| panic!("difftest: cannot run {}: {e}", prog.display()));
     let start = Instant::now();
@@ -270,8 +283,19 @@ pub fn run(prog: &Path, args: &[&OsStr], dir: &Path, tag: &str, timeout: Duratio
 /// How long one guest program may run under either emulator.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Runs a test program under lpar-user. Its blocks are translated from their second arrival
+/// (unless LPAR_JIT_HOT says otherwise), so the comparison covers the translator too; with
+/// LPAR_JIT=off it covers the interpreter alone.
 pub fn run_lpar(bin: &Path, dir: &Path) -> RunOutput {
-    run(&lpar_user(), &[bin.as_os_str()], dir, "lpar", TIMEOUT)
+    let hot = std::env::var("LPAR_JIT_HOT").unwrap_or_else(|_| "2".into());
+    run_env(
+        &lpar_user(),
+        &[bin.as_os_str()],
+        dir,
+        "lpar",
+        TIMEOUT,
+        &[("LPAR_JIT_HOT", hot.as_str())],
+    )
 }
 
 pub fn run_qemu(bin: &Path, endian: Endian, dir: &Path) -> RunOutput {
