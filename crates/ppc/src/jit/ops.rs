@@ -48,6 +48,7 @@ fn mb6(i: Insn) -> u32 {
 
 impl E<'_> {
     fn set_crf(&mut self, bf: usize, c: Crf) {
+        self.crf_written[bf] = true;
         self.crf[bf] = c;
     }
 

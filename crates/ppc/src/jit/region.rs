@@ -26,7 +26,24 @@ pub(super) struct Bb {
 pub(super) struct Region {
     bbs: Vec<Bb>,
     regs: [bool; 32],
+    /// The GPRs the region may change (stored where it is left).
+    dirty: [bool; 32],
+    /// The CR fields its code writes: each lives in a variable of its own, merged into the CR
+    /// word only where the region is left.
+    crf: [bool; 8],
     words: usize,
+}
+
+impl Region {
+    /// Keeps in variables only the GPRs the code reads or writes, and stores only those it
+    /// writes, as a first translation found.
+    pub(super) fn narrow(&mut self, read: [bool; 32], written: [bool; 32], crf: [bool; 8]) {
+        for r in 0..32 {
+            self.regs[r] = read[r] || written[r];
+            self.dirty[r] = written[r];
+        }
+        self.crf = crf;
+    }
 }
 
 /// The b/bc (no link) a region follows, with its targets: (taken, fall-through when conditional).
@@ -131,15 +148,24 @@ pub(super) fn discover(slots: &[Slot], pc0: u64, mode: Mode) -> Option<Region> {
             regs[s.i.rb()] = true;
         }
     }
-    Some(Region { bbs, regs, words })
+    Some(Region {
+        bbs,
+        regs,
+        dirty: regs,
+        crf: [false; 8],
+        words,
+    })
 }
 
 /// The variables of a region being translated.
 pub(super) struct Vars {
     gpr: [Option<Variable>; 32],
+    dirty: [bool; 32],
     lr: Variable,
     ctr: Variable,
+    /// The CR word as of the region's entry or its last helper, and the written fields.
     cr: Variable,
+    crf: [Option<Variable>; 8],
     pub(super) left: Variable,
     /// Cranelift block of each basic block, and its first slot.
     blocks: Vec<(usize, Block)>,
@@ -164,8 +190,18 @@ impl E<'_> {
         let x = self.load_cpu(I64, OFF_CTR);
         self.b.def_var(ctr, x);
         let cr = self.b.declare_var(I32);
-        let x = self.load_cpu(I32, OFF_CR);
-        self.b.def_var(cr, x);
+        let word = self.load_cpu(I32, OFF_CR);
+        self.b.def_var(cr, word);
+        let mut crf = [None; 8];
+        for (f, v) in crf.iter_mut().enumerate() {
+            if r.crf[f] {
+                let var = self.b.declare_var(I32);
+                let x = self.b.ins().ushr_imm_s(word, 28 - 4 * f as i64);
+                let x = self.b.ins().band_imm_s(x, 0xf);
+                self.b.def_var(var, x);
+                *v = Some(var);
+            }
+        }
         let left = self.b.declare_var(I64);
         let x = self.load_cpu(I64, OFF_LEFT);
         self.b.def_var(left, x);
@@ -176,9 +212,11 @@ impl E<'_> {
             .collect();
         self.vars = Some(Vars {
             gpr,
+            dirty: r.dirty,
             lr,
             ctr,
             cr,
+            crf,
             left,
             blocks,
         });
@@ -227,14 +265,19 @@ impl E<'_> {
     /// differing from the CPU struct (an earlier iteration may have changed them).
     fn enter_bb(&mut self) {
         let Some(v) = self.vars.as_ref() else { return };
-        let (gv, lr, ctr, cr) = (v.gpr, v.lr, v.ctr, v.cr);
+        let (gv, dirty, lr, ctr, cr, crf) = (v.gpr, v.dirty, v.lr, v.ctr, v.cr, v.crf);
         for (r, var) in gv.iter().enumerate() {
-            self.gpr[r] = var.map(|var| (self.b.use_var(var), true));
+            self.gpr[r] = var.map(|var| (self.b.use_var(var), dirty[r]));
         }
         self.lr = Some((self.b.use_var(lr), true));
         self.ctr = Some((self.b.use_var(ctr), true));
         self.cr_mem = Some(self.b.use_var(cr));
-        self.crf = [Crf::Mem; 8];
+        for (f, var) in crf.iter().enumerate() {
+            self.crf[f] = match var {
+                Some(var) => Crf::Val(self.b.use_var(*var), true),
+                None => Crf::Mem,
+            };
+        }
         self.so = None;
         self.msr_ok = 0;
     }
@@ -274,7 +317,7 @@ impl E<'_> {
     /// cached registers go to the variables; a back edge first checks budget and exit requests.
     fn edge(&mut self, t: u64, j: usize, n: u32, back: bool) {
         let Some(v) = self.vars.as_ref() else { return };
-        let (gv, lr, ctr, cr, leftv) = (v.gpr, v.lr, v.ctr, v.cr, v.left);
+        let (gv, lr, ctr, cr, crf, leftv) = (v.gpr, v.lr, v.ctr, v.cr, v.crf, v.left);
         let target = self.block_at(j);
         // Values not cached (a helper ran) come from the CPU struct, loaded here without caching:
         // this edge is one of two branch paths, and the other must not see them.
@@ -294,7 +337,15 @@ impl E<'_> {
             };
             self.b.def_var(var, x);
         }
-        let x = self.cr_word(false);
+        // The written fields in their own variables (a compare formed here, not merged); the
+        // word as the CPU struct has it for the others.
+        for (f, var) in crf.iter().enumerate() {
+            if let Some(var) = var {
+                let x = self.crf_val(f, false);
+                self.b.def_var(*var, x);
+            }
+        }
+        let x = self.cr_mem(false);
         self.b.def_var(cr, x);
         let left = self.b.use_var(leftv);
         let left = self.b.ins().iadd_imm_s(left, -(n as i64));
@@ -319,8 +370,9 @@ impl E<'_> {
         // Out of budget or asked to stop: everything back to the CPU struct, pc at the target.
         self.b.switch_to_block(out);
         self.b.set_cold_block(out);
+        let dirty = self.vars.as_ref().map_or([true; 32], |v| v.dirty);
         for (r, var) in gv.iter().enumerate() {
-            if let Some(var) = var {
+            if let (Some(var), true) = (var, dirty[r]) {
                 let x = self.b.use_var(*var);
                 self.store_cpu(x, OFF_GPR + 8 * r);
             }
@@ -329,8 +381,17 @@ impl E<'_> {
             let x = self.b.use_var(var);
             self.store_cpu(x, off);
         }
-        let x = self.b.use_var(cr);
-        self.store_cpu(x, OFF_CR);
+        let mut w = self.b.use_var(cr);
+        for (f, var) in crf.iter().enumerate() {
+            if let Some(var) = var {
+                let sh = 28 - 4 * f as i64;
+                let x = self.b.use_var(*var);
+                let kept = self.b.ins().band_imm_s(w, !(0xf_i64 << sh) & 0xffff_ffff);
+                let x = self.b.ins().ishl_imm_s(x, sh);
+                w = self.b.ins().bor(kept, x);
+            }
+        }
+        self.store_cpu(w, OFF_CR);
         let x = self.b.use_var(leftv);
         self.store_cpu(x, OFF_LEFT);
         let p = self.k(t);

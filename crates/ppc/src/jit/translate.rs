@@ -179,6 +179,46 @@ impl Translator {
         chain: Option<Chain>,
         irq: u64,
     ) -> Option<Output> {
+        // Regions need the interrupt lines for their back edges.
+        let mut region = (irq != 0)
+            .then(|| region::discover(slots, pc, mode))
+            .flatten();
+        if let Some(r) = region.as_mut() {
+            // A first pass over the region finds the registers its code really reads and
+            // writes (the instruction fields overstate them: displacements, immediates), so
+            // that only those live in variables and only the written ones are stored at exits.
+            let (_, read, written, crf) =
+                self.build(slots, pc, mode, check, mem, chain, irq, Some(r));
+            r.narrow(read, written, crf);
+        }
+        let (out, ..) = self.build(slots, pc, mode, check, mem, chain, irq, region.as_ref());
+        let compiled = self
+            .ctx
+            .compile(&*self.isa, &mut ControlPlane::default())
+            .ok()?;
+        // Helpers are called through constant addresses, so the code needs no relocation.
+        if !compiled.buffer.relocs().is_empty() {
+            return None;
+        }
+        self.code.clear();
+        self.code.extend_from_slice(compiled.code_buffer());
+        Some(out)
+    }
+
+    /// Builds the IR of a block (or of `region`) into `self.ctx`; returns what the translator
+    /// made of it, the GPRs its code read and wrote, and the CR fields it wrote.
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        &mut self,
+        slots: &[Slot],
+        pc: u64,
+        mode: Mode,
+        check: bool,
+        mem: (u64, u64),
+        chain: Option<Chain>,
+        irq: u64,
+        region: Option<&region::Region>,
+    ) -> (Output, [bool; 32], [bool; 32], [bool; 8]) {
         let call_conv = self.isa.default_call_conv();
         let ptr = self.isa.pointer_type();
         // Blocks use the tail-call convention, so that a chained exit jumps to the next block
@@ -227,6 +267,9 @@ impl Translator {
             msr_ok: 0,
             vars: None,
             irq,
+            read: [false; 32],
+            written: [false; 32],
+            crf_written: [false; 8],
             out: Output {
                 words: 0,
                 inline: 0,
@@ -234,14 +277,10 @@ impl Translator {
                 region: false,
             },
         };
-        // Regions need the interrupt lines for their back edges.
-        let region = (irq != 0)
-            .then(|| region::discover(slots, pc, mode))
-            .flatten();
         let mut k = 0usize;
         let mut n = 0u32;
         let mut at = pc;
-        if let Some(r) = &region {
+        if let Some(r) = region {
             e.region(slots, r);
         }
         while region.is_none() {
@@ -262,18 +301,7 @@ impl Translator {
         }
         e.b.seal_all_blocks();
         e.b.finalize(self.isa.frontend_config());
-        let out = e.out;
-        let compiled = self
-            .ctx
-            .compile(&*self.isa, &mut ControlPlane::default())
-            .ok()?;
-        // Helpers are called through constant addresses, so the code needs no relocation.
-        if !compiled.buffer.relocs().is_empty() {
-            return None;
-        }
-        self.code.clear();
-        self.code.extend_from_slice(compiled.code_buffer());
-        Some(out)
+        (e.out, e.read, e.written, e.crf_written)
     }
 }
 
@@ -362,6 +390,10 @@ struct E<'a> {
     vars: Option<region::Vars>,
     /// Address of the vCPU's interrupt-line bits (0: unknown).
     irq: u64,
+    /// GPRs the translated code read and wrote (inline; helpers go through the CPU struct).
+    read: [bool; 32],
+    written: [bool; 32],
+    crf_written: [bool; 8],
     out: Output,
 }
 
@@ -401,6 +433,7 @@ impl E<'_> {
     }
 
     fn gpr(&mut self, r: usize) -> Value {
+        self.read[r] = true;
         let (v, c) = self.cached(self.gpr[r], I64, OFF_GPR + 8 * r);
         self.gpr[r] = c;
         v
@@ -416,6 +449,7 @@ impl E<'_> {
     }
 
     fn set_gpr(&mut self, r: usize, v: Value) {
+        self.written[r] = true;
         self.gpr[r] = Some((v, true));
     }
 
