@@ -56,7 +56,7 @@ for w in sort md5 gzip; do
     l=$(val lpar $w) q=$(val qemu $w)
     [ "$(res lpar $w)" = "$(res qemu $w)" ] || echo "warning: $w output differs: $(res lpar $w) vs $(res qemu $w)" >&2
     case $w in
-        sort) d='`seq 1 200000 | sort -r | md5sum`' ;;
+        sort) d='`seq 1 200000 \| sort -r \| md5sum`' ;;
         md5) d='md5sum of 32 MiB from /dev/zero' ;;
         gzip) d='`gzip -c` of 16 MiB from /dev/zero' ;;
     esac
