@@ -27,6 +27,16 @@ fn mask(mb: u32, me: u32) -> u64 {
     }
 }
 
+/// The target of a b (I-form) or bc (B-form) at `pc`, absolute when AA.
+pub(super) fn branch_target(i: Insn, pc: u64, mode: Mode) -> u64 {
+    let d = if i.opcd() == 18 {
+        (((i.0 & 0x03ff_fffc) << 6) as i32 >> 6) as i64 as u64
+    } else {
+        (i.0 & 0xfffc) as u16 as i16 as i64 as u64
+    };
+    mode.ea(if i.aa() { d } else { pc.wrapping_add(d) })
+}
+
 /// The CR bits an FXM field selects (mtcrf, mfocrf).
 fn fxm_mask(i: Insn) -> u32 {
     let fxm = i.bits(12, 19);
@@ -160,6 +170,16 @@ impl E<'_> {
         } else {
             self.zext32(v)
         }
+    }
+
+    /// CA and CA32 of an algebraic right shift of `v`: negative, and 1 bits shifted out
+    /// (`lost` is v masked to them).
+    fn sra_ca(&mut self, v: Value, lost: Value) {
+        let lost = self.b.ins().icmp_imm_s(IntCC::NotEqual, lost, 0);
+        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
+        let ca = self.b.ins().band(lost, neg);
+        self.store_cpu(ca, OFF_CA);
+        self.store_cpu(ca, OFF_CA32);
     }
 
     /// v & m, without a constant-pool load for the common masks.
@@ -448,11 +468,7 @@ impl E<'_> {
                     lost_mask
                 };
                 let lost = self.b.ins().band_imm_s(v, lost_mask as i64);
-                let lost = self.b.ins().icmp_imm_s(IntCC::NotEqual, lost, 0);
-                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
-                let ca = self.b.ins().band(lost, neg);
-                self.store_cpu(ca, OFF_CA);
-                self.store_cpu(ca, OFF_CA32);
+                self.sra_ca(v, lost);
                 self.put_ra(i, r);
             }
             // mulld, mullw (OE=0), mulhdu, mulhd
@@ -524,11 +540,7 @@ impl E<'_> {
                 let lost_mask = self.b.ins().ishl(one, m);
                 let lost_mask = self.b.ins().iadd_imm_s(lost_mask, -1);
                 let lost = self.b.ins().band(v, lost_mask);
-                let lost = self.b.ins().icmp_imm_s(IntCC::NotEqual, lost, 0);
-                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
-                let ca = self.b.ins().band(lost, neg);
-                self.store_cpu(ca, OFF_CA);
-                self.store_cpu(ca, OFF_CA32);
+                self.sra_ca(v, lost);
                 self.put_ra(i, r);
             }
             // cmpb: 0xff in each byte where RS and RB agree (an exact zero-byte test)
@@ -875,17 +887,12 @@ impl E<'_> {
         let next = self.mode.ea(pc.wrapping_add(4));
         match i.opcd() {
             18 => {
-                let li = ((i.0 & 0x03ff_fffc) << 6) as i32 >> 6;
-                let t = if i.aa() {
-                    li as i64 as u64
-                } else {
-                    pc.wrapping_add(li as i64 as u64)
-                };
+                let t = branch_target(i, pc, self.mode);
                 if i.lk() {
                     let l = self.k(next);
                     self.lr = Some((l, true));
                 }
-                self.exit_const(self.mode.ea(t), n + 1);
+                self.exit_const(t, n + 1);
                 true
             }
             16 => {
@@ -894,9 +901,7 @@ impl E<'_> {
                     let l = self.k(next);
                     self.lr = Some((l, true));
                 }
-                let bd = (i.0 & 0xfffc) as u16 as i16 as i64 as u64;
-                let t = if i.aa() { bd } else { pc.wrapping_add(bd) };
-                let t = self.mode.ea(t);
+                let t = branch_target(i, pc, self.mode);
                 match take {
                     None => self.exit_const(t, n + 1),
                     Some(c) => {
@@ -957,9 +962,7 @@ impl E<'_> {
         let Some(take) = self.cond(i) else {
             return false;
         };
-        let bd = (i.0 & 0xfffc) as u16 as i16 as i64 as u64;
-        let t = if i.aa() { bd } else { pc.wrapping_add(bd) };
-        let t = self.mode.ea(t);
+        let t = branch_target(i, pc, self.mode);
         let taken = self.b.create_block();
         let not = self.b.create_block();
         self.b.ins().brif(take, taken, &[], not, &[]);

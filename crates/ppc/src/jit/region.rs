@@ -51,23 +51,14 @@ fn targets(i: Insn, pc: u64, mode: Mode) -> Option<(u64, Option<u64>)> {
     if i.lk() {
         return None;
     }
+    let t = ops::branch_target(i, pc, mode);
     match i.opcd() {
-        18 => {
-            let li = ((i.0 & 0x03ff_fffc) << 6) as i32 >> 6;
-            let t = if i.aa() {
-                li as i64 as u64
-            } else {
-                pc.wrapping_add(li as i64 as u64)
-            };
-            Some((mode.ea(t), None))
-        }
+        18 => Some((t, None)),
         16 => {
-            let bd = (i.0 & 0xfffc) as u16 as i16 as i64 as u64;
-            let t = if i.aa() { bd } else { pc.wrapping_add(bd) };
             let bo = i.rt() as u32;
             let always = bo & 4 != 0 && bo & 16 != 0;
             let next = mode.ea(pc.wrapping_add(4));
-            Some((mode.ea(t), (!always).then_some(next)))
+            Some((t, (!always).then_some(next)))
         }
         _ => None,
     }
