@@ -89,7 +89,8 @@ pub(super) fn discover(slots: &[Slot], pc0: u64, mode: Mode) -> Option<Region> {
         while k < slots.len() && words < MAX_INSNS {
             let s = slots[k];
             let w = if s.p != 0 { 2 } else { 1 };
-            if words + w > MAX_INSNS {
+            // A prefixed instruction whose suffix is beyond the slots is left to an exit.
+            if words + w > MAX_INSNS || k + w > slots.len() {
                 break;
             }
             words += w;

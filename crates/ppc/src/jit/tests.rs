@@ -300,3 +300,31 @@ fn a_translated_fpr_load_with_fp_off_raises_fp_unavailable_at_its_pc() {
     assert_eq!(want.1, CODE + 8);
     assert_eq!(go(JitMode::On), want);
 }
+
+/// Region discovery stops at a prefixed instruction whose suffix lies beyond the slots it was
+/// given (a loop whose branch reaches the end of the translation window), instead of reading
+/// past them.
+#[test]
+fn a_region_reaching_a_prefixed_instruction_at_the_window_end_translates() {
+    let mem = std::sync::Arc::new(crate::mem::GuestMemory::new(1 << 20).expect("mmap"));
+    let mut c = Cpu::new(crate::cpu::CpuModel::Power10, mem);
+    {
+        use crate::cpu::msr::*;
+        c.set_msr(SF | PR | FP | VEC | VSX | LE | EE);
+    }
+    let mut p = vec![0x6000_0000u32; 128]; // nop
+    p[0] = 16 << 26 | 12 << 21 | 2 << 16 | 480; // beq cr0,.+480 (to word 120; cr0 is clear)
+    p[1] = 0x4bff_fffc; // b .-4: the loop back to the start
+    for w in &mut p[120..127] {
+        *w = d_form(14, 3, 3, 1); // addi r3,r3,1
+    }
+    p[127] = 0x0600_0000; // the prefix of a paddi whose suffix is word 128
+    p.push(d_form(14, 4, 4, 1)); // suffix: (p)addi r4,r4,1
+    put(&c, CODE, &p);
+    c.pc = CODE;
+    let mut cache = jit(JitMode::On);
+    assert_eq!(run(&mut c, &mut cache, 10_000), Ok(()));
+    let st = cache.jit.as_ref().expect("translator").stats;
+    assert!(st.regions >= 1, "{st:?}");
+    assert_eq!(c.icount, 10_000);
+}
