@@ -7,12 +7,15 @@
 //! - byte 0: model (bits 0-1), LE (2), PR (3), IR (4), DR (5), MMU (6-7: none, radix, hash, hash
 //!   table present but real mode)
 //! - byte 1: FP (0), VEC (1), VSX (2), EE (3), 32-bit mode (4), async interrupts (5), AIL (6-7)
-//! - byte 2: LPCR[ILE] (0), PCR compat (1-2), step before run (3), initial PIDR nonzero (4)
+//! - byte 2: LPCR[ILE] (0), PCR compat (1-2), step before run (3), initial PIDR nonzero (4),
+//!   engine (5-6: default; every block translated and checked against the interpreter in
+//!   lockstep, where a divergence fails the input; every block translated and chained)
 //! - byte 3: start pc (word index in the first page)
 //! - bytes 4-11: seed of the register file
 
 use crate::input::Input;
 use ppc::cpu::{lpcr, msr, sprn};
+use ppc::jit::{JitConfig, JitMode};
 use ppc::mmu::{hpte, pte, slb, Hpt, SlbEntry};
 use ppc::{Cpu, CpuModel, DecodeCache, Exception, GuestMemory};
 use std::cell::RefCell;
@@ -45,9 +48,13 @@ const RADIX_PRTB: u64 = 0xf_2000;
 const HPT_SHIFT: u32 = Hpt::MIN_SHIFT;
 
 thread_local! {
-    /// One decode cache per thread, cleared per input: allocating its pages anew each time would
-    /// cost more than running the input.
+    /// One decode cache per thread and engine, cleared per input: allocating its pages anew each
+    /// time would cost more than running the input.
     static CACHE: RefCell<DecodeCache> = RefCell::new(DecodeCache::with_budget(0));
+    static CACHE_CHECK: RefCell<DecodeCache> =
+        RefCell::new(DecodeCache::with_config(1 << 20, JitConfig::eager(JitMode::Check)));
+    static CACHE_JIT: RefCell<DecodeCache> =
+        RefCell::new(DecodeCache::with_config(1 << 20, JitConfig::eager(JitMode::On)));
 }
 
 /// The hash table never changes after it is built (the guest cannot write it, and R/C are preset),
@@ -227,7 +234,13 @@ pub fn insn_exec(data: &[u8]) {
         cpu.gpr.iter_mut().for_each(|r| *r &= 0xffff_ffff);
     }
 
-    CACHE.with(|c| {
+    let engine = match b2 >> 5 & 3 {
+        1 => &CACHE_CHECK,
+        2 => &CACHE_JIT,
+        _ => &CACHE,
+    };
+    let divergences = ppc::jit::divergences();
+    engine.with(|c| {
         let mut cache = c.borrow_mut();
         cache.clear();
         if b2 & 8 != 0 {
@@ -257,6 +270,11 @@ pub fn insn_exec(data: &[u8]) {
         }
         steps(&mut cpu, &cache, STEPS);
     });
+    assert_eq!(
+        ppc::jit::divergences(),
+        divergences,
+        "the translator diverged from the interpreter (see the report above)"
+    );
 }
 
 fn steps(cpu: &mut Cpu, cache: &DecodeCache, n: usize) {

@@ -127,6 +127,16 @@ impl JitConfig {
         }
     }
 
+    /// Every block translated at its first arrival, on the vCPU's thread: what tests and fuzz
+    /// targets use to put all code through the translator (or, with `Check`, the checker).
+    pub fn eager(mode: JitMode) -> JitConfig {
+        JitConfig {
+            mode,
+            threshold: 1,
+            background: false,
+        }
+    }
+
     pub fn off() -> JitConfig {
         JitConfig {
             mode: JitMode::Off,
@@ -795,6 +805,11 @@ pub(crate) fn run(
 }
 
 mod check;
+
+/// Divergences the lockstep checker has reported in this process (`JitMode::Check`).
+pub fn divergences() -> u64 {
+    check::DIVERGENCES.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 #[cfg(test)]
 mod tests;
