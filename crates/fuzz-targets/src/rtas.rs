@@ -9,7 +9,7 @@ use crate::input::Input;
 use crate::machine::{arg32, cpu, load_data, machine, write_words, DATA, RAM};
 use ppc::CpuModel;
 use spapr::hcall::{dispatch, H_PARAMETER, H_SUCCESS};
-use spapr::rtas::{table, KVMPPC_H_RTAS, MAX_CELLS, RTAS_OUT_NOT_SUPPORTED, TOKEN_BASE};
+use spapr::rtas::{tokens, KVMPPC_H_RTAS, MAX_CELLS, RTAS_OUT_NOT_SUPPORTED};
 
 const MAX_CALLS: usize = 6;
 /// The usual buffer (below the data window, so arguments can point at fuzz data).
@@ -30,13 +30,13 @@ pub fn rtas(data: &[u8]) {
     let m = machine(CpuModel::ALL[b0 as usize & 3], smp);
     let mut c = cpu(&m, 0);
     load_data(&m, &mut inp);
-    let services = table().count() as u32;
+    let services: Vec<u32> = tokens().map(|(_, t)| t).collect();
     for _ in 0..MAX_CALLS {
         if inp.is_empty() {
             break;
         }
         let token = match inp.u8() {
-            s @ 0..=0xef => TOKEN_BASE + s as u32 % services,
+            s @ 0..=0xef => services[s as usize % services.len()],
             _ => inp.u32(),
         };
         let (nargs, nret) = (count(&mut inp), count(&mut inp));
@@ -82,8 +82,8 @@ pub fn rtas(data: &[u8]) {
         if fits {
             assert_eq!(ret, H_SUCCESS, "well-formed RTAS block at {buf:#x} refused");
         }
-        // A token beyond the table is answered "not supported".
-        if fits && nret > 0 && !(TOKEN_BASE..TOKEN_BASE + services).contains(&token) {
+        // A token of no implemented service is answered "not supported".
+        if fits && nret > 0 && !services.contains(&token) {
             let mut b = [0u8; 4];
             assert!(m.mem.read(buf + 4 * rets_at as u64, &mut b));
             assert_eq!(

@@ -372,10 +372,8 @@ fn build_rtas(t: &mut DeviceTree, cfg: &MachineConfig) {
     let rtas = t.add_node(DeviceTree::ROOT, "rtas");
     // prom_init allocates this much and calls instantiate-rtas there.
     t.set_u32(rtas, "rtas-size", crate::rtas::RTAS_SIZE as u32);
-    for (name, _) in crate::rtas::table() {
-        if let Some(tok) = crate::rtas::token(name) {
-            t.set_u32(rtas, name, tok);
-        }
+    for (name, tok) in crate::rtas::tokens() {
+        t.set_u32(rtas, name, tok);
     }
     // Its presence makes prom_init and Linux treat the machine as an LPAR (hypercalls).
     t.set_prop(rtas, "ibm,hypertas-functions", hypertas(HYPERTAS_SETS, cfg));

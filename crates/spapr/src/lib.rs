@@ -11,6 +11,7 @@ pub mod loader;
 pub mod machine;
 pub mod mmu;
 pub mod nvram;
+pub mod papr;
 pub mod rtas;
 pub mod vcpu;
 pub mod vio;

@@ -1,7 +1,7 @@
 //! RTAS (Run-Time Abstraction Services): the guest calls the RTAS entry (a tiny code blob placed by
 //! `instantiate-rtas`) with a big-endian argument buffer; the blob makes the KVMPPC_H_RTAS hcall and
-//! we dispatch by token through one table. Each module exports its `RTAS` rows (name, handler); tokens
-//! are assigned from the table order and published in the /rtas device-tree node.
+//! we dispatch by token through one table. Each module exports its `RTAS` rows (name, handler); each
+//! service's token is fixed in `crate::papr` and published in the /rtas device-tree node.
 
 use crate::hcall::{HcallFn, H_PARAMETER, H_SUCCESS};
 use crate::machine::{Machine, RunState};
@@ -15,9 +15,6 @@ pub const RTAS_OUT_SUCCESS: i32 = 0;
 pub const RTAS_OUT_HW_ERROR: i32 = -1;
 pub const RTAS_OUT_PARAM_ERROR: i32 = -3;
 pub const RTAS_OUT_NOT_SUPPORTED: i32 = -3;
-
-/// First token number; tokens are `TOKEN_BASE + index` in `table()`.
-pub const TOKEN_BASE: u32 = 0x2000;
 
 /// Most arguments + returns an RTAS buffer may carry (the buffer is 3 + 16 cells).
 pub const MAX_CELLS: usize = 16;
@@ -60,11 +57,22 @@ pub fn table() -> impl Iterator<Item = &'static (&'static str, RtasFn)> {
     .flat_map(|t| t.iter())
 }
 
-/// Token of the RTAS service `name`, as published in /rtas.
+/// Token of the implemented RTAS service `name`, as published in /rtas.
 pub fn token(name: &str) -> Option<u32> {
     table()
-        .position(|(n, _)| *n == name)
-        .map(|i| TOKEN_BASE + i as u32)
+        .find(|(n, _)| *n == name)
+        .and_then(|(n, _)| crate::papr::rtas_token(n))
+}
+
+/// The implemented services with their tokens.
+pub fn tokens() -> impl Iterator<Item = (&'static str, u32)> {
+    table().filter_map(|&(n, _)| crate::papr::rtas_token(n).map(|t| (n, t)))
+}
+
+/// The handler of token `tok`, if its service is implemented.
+fn handler(tok: u32) -> Option<RtasFn> {
+    let (name, _) = crate::papr::RTAS_TOKENS.iter().find(|&&(_, t)| t == tok)?;
+    table().find(|(n, _)| n == name).map(|&(_, f)| f)
 }
 
 /// RTAS services of the machine itself (power, time, console, events, OS termination).
@@ -280,10 +288,9 @@ fn h_rtas(m: &Machine, cpu: &mut Cpu) -> i64 {
             None => return H_PARAMETER,
         }
     }
-    let idx = tok.wrapping_sub(TOKEN_BASE) as usize;
-    match table().nth(idx) {
-        Some((_, f)) if tok >= TOKEN_BASE => f(m, cpu, &mut call),
-        _ => call.status(RTAS_OUT_NOT_SUPPORTED),
+    match handler(tok) {
+        Some(f) => f(m, cpu, &mut call),
+        None => call.status(RTAS_OUT_NOT_SUPPORTED),
     }
     let rets_at = buf + 12 + 4 * nargs as u64;
     for (i, r) in call.rets.iter().enumerate() {
@@ -400,7 +407,7 @@ mod tests {
         // Buffer outside RAM.
         assert_eq!(hcall(&m, &mut c, KVMPPC_H_RTAS, &[1 << 40]), H_PARAMETER);
         // nargs + nret beyond the buffer format.
-        let words = [TOKEN_BASE, 100, 100];
+        let words = [token("power-off").expect("tok"), 100, 100];
         let b: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
         assert!(m.mem.write(RTAS_BUF, &b));
         assert_eq!(hcall(&m, &mut c, KVMPPC_H_RTAS, &[RTAS_BUF]), H_PARAMETER);
