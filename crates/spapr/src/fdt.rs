@@ -7,6 +7,7 @@
 
 use crate::devtree::{cells, cells64, strings, DeviceTree, NodeId};
 use crate::machine::{layout, MachineConfig};
+use crate::papr::*;
 use ppc::cpu::IsaLevel;
 use ppc::CpuModel;
 
@@ -35,42 +36,38 @@ pub const OV5_MMU_HASH_ONLY: u8 = 0x00;
 /// (PAPR numbering). A set is published only when all of its hcalls are implemented, so the guest
 /// never relies on a set we only half provide (e.g. "hcall-splpar" makes Linux register a VPA).
 const HYPERTAS_SETS: &[(&str, &[u64])] = &[
-    // H_REMOVE, H_ENTER, H_READ, H_CLEAR_MOD, H_CLEAR_REF, H_PROTECT
-    ("hcall-pft", &[0x04, 0x08, 0x0c, 0x10, 0x14, 0x18]),
-    // H_GET_TERM_CHAR, H_PUT_TERM_CHAR
-    ("hcall-term", &[0x54, 0x58]),
-    // H_SET_DABR
-    ("hcall-dabr", &[0x28]),
-    // H_EOI, H_CPPR, H_IPI, H_IPOLL, H_XIRR
-    ("hcall-interrupt", &[0x64, 0x68, 0x6c, 0x70, 0x74]),
-    // H_GET_TCE, H_PUT_TCE
-    ("hcall-tce", &[0x1c, 0x20]),
-    // H_VIO_SIGNAL
-    ("hcall-vio", &[0x104]),
-    // H_REGISTER_VPA, H_CEDE, H_CONFER, H_PROD
-    ("hcall-splpar", &[0xdc, 0xe0, 0xe4, 0xe8]),
-    // H_JOIN
-    ("hcall-join", &[0x298]),
-    // H_BULK_REMOVE
-    ("hcall-bulk", &[0x124]),
-    // H_SET_MODE
-    ("hcall-set-mode", &[0x31c]),
-    // H_SET_SPRG0
-    ("hcall-sprg0", &[0x24]),
-    // H_PAGE_INIT
-    ("hcall-copy", &[0x2c]),
-    // H_LOGICAL_CI_LOAD, H_LOGICAL_CI_STORE
-    ("hcall-debug", &[0x3c, 0x40]),
-    // H_HOME_NODE_ASSOCIATIVITY
-    ("hcall-vphn", &[0x2ec]),
-    // H_PUT_TCE_INDIRECT, H_STUFF_TCE
-    ("hcall-multi-tce", &[0x138, 0x13c]),
-    // H_RESIZE_HPT_PREPARE, H_RESIZE_HPT_COMMIT (not with resize-hpt=disabled)
-    ("hcall-hpt-resize", &[0x36c, 0x370]),
-    // H_RPT_INVALIDATE
-    ("hcall-rpt-invalidate", &[0x448]),
-    // H_WATCHDOG
-    ("hcall-watchdog", &[0x45c]),
+    (
+        "hcall-pft",
+        &[
+            H_REMOVE,
+            H_ENTER,
+            H_READ,
+            H_CLEAR_MOD,
+            H_CLEAR_REF,
+            H_PROTECT,
+        ],
+    ),
+    ("hcall-term", &[H_GET_TERM_CHAR, H_PUT_TERM_CHAR]),
+    ("hcall-dabr", &[H_SET_DABR]),
+    ("hcall-interrupt", &[H_EOI, H_CPPR, H_IPI, H_IPOLL, H_XIRR]),
+    ("hcall-tce", &[H_GET_TCE, H_PUT_TCE]),
+    ("hcall-vio", &[H_VIO_SIGNAL]),
+    ("hcall-splpar", &[H_REGISTER_VPA, H_CEDE, H_CONFER, H_PROD]),
+    ("hcall-join", &[H_JOIN]),
+    ("hcall-bulk", &[H_BULK_REMOVE]),
+    ("hcall-set-mode", &[H_SET_MODE]),
+    ("hcall-sprg0", &[H_SET_SPRG0]),
+    ("hcall-copy", &[H_PAGE_INIT]),
+    ("hcall-debug", &[H_LOGICAL_CI_LOAD, H_LOGICAL_CI_STORE]),
+    ("hcall-vphn", &[H_HOME_NODE_ASSOCIATIVITY]),
+    ("hcall-multi-tce", &[H_PUT_TCE_INDIRECT, H_STUFF_TCE]),
+    // Not with resize-hpt=disabled.
+    (
+        "hcall-hpt-resize",
+        &[H_RESIZE_HPT_PREPARE, H_RESIZE_HPT_COMMIT],
+    ),
+    ("hcall-rpt-invalidate", &[H_RPT_INVALIDATE]),
+    ("hcall-watchdog", &[H_WATCHDOG]),
 ];
 
 /// QEMU-private hypercall sets (`qemu,hypertas-functions`): KVMPPC_H_LOGICAL_MEMOP.

@@ -8,28 +8,11 @@ use ppc::Cpu;
 
 pub type HcallFn = fn(&Machine, &mut Cpu) -> i64;
 
-/// PAPR return codes.
-pub const H_SUCCESS: i64 = 0;
-pub const H_BUSY: i64 = 1;
-pub const H_HARDWARE: i64 = -1;
-pub const H_FUNCTION: i64 = -2;
-pub const H_PRIVILEGE: i64 = -3;
-pub const H_PARAMETER: i64 = -4;
-pub const H_BAD_MODE: i64 = -5;
-pub const H_PTEG_FULL: i64 = -6;
-pub const H_NOT_FOUND: i64 = -7;
-pub const H_RESERVED_DABR: i64 = -8;
-pub const H_NO_MEM: i64 = -9;
-pub const H_AUTHORITY: i64 = -10;
-pub const H_PERMISSION: i64 = -11;
-pub const H_DROPPED: i64 = -12;
-pub const H_RESOURCE: i64 = -16;
-pub const H_CLOSED: i64 = -34;
-pub const H_NOT_AVAILABLE: i64 = -40;
-pub const H_P2: i64 = -55;
-pub const H_P3: i64 = -56;
-pub const H_P4: i64 = -57;
-pub const H_UNSUPPORTED_FLAG: i64 = -256;
+pub use crate::papr::{
+    H_AUTHORITY, H_BAD_MODE, H_BUSY, H_CLOSED, H_DROPPED, H_FUNCTION, H_HARDWARE, H_NOT_AVAILABLE,
+    H_NOT_FOUND, H_NO_MEM, H_P2, H_P3, H_P4, H_PARAMETER, H_PERMISSION, H_PRIVILEGE, H_PTEG_FULL,
+    H_RESERVED_DABR, H_RESOURCE, H_SUCCESS, H_UNSUPPORTED_FLAG,
+};
 
 /// An hcall number that panics in unit tests, to prove a vCPU panic stops the machine.
 #[cfg(test)]

@@ -31,15 +31,10 @@ use ppc::mmu::{hpte, hpte_page_shift_any, Hpt};
 use ppc::Cpu;
 use std::sync::Arc;
 
-pub const H_REMOVE: u64 = 0x04;
-pub const H_ENTER: u64 = 0x08;
-pub const H_READ: u64 = 0x0c;
-pub const H_CLEAR_MOD: u64 = 0x10;
-pub const H_CLEAR_REF: u64 = 0x14;
-pub const H_PROTECT: u64 = 0x18;
-pub const H_BULK_REMOVE: u64 = 0x124;
-pub const H_RESIZE_HPT_PREPARE: u64 = 0x36c;
-pub const H_RESIZE_HPT_COMMIT: u64 = 0x370;
+pub use crate::papr::{
+    H_BULK_REMOVE, H_CLEAR_MOD, H_CLEAR_REF, H_ENTER, H_PROTECT, H_READ, H_REMOVE,
+    H_RESIZE_HPT_COMMIT, H_RESIZE_HPT_PREPARE,
+};
 
 pub const HCALLS: &[(u64, &str, HcallFn)] = &[
     (H_REMOVE, "H_REMOVE", h_remove),

@@ -8,10 +8,7 @@ use crate::machine::{Machine, PartitionCpuState};
 use ppc::cpu::lpcr;
 use ppc::Cpu;
 
-pub const H_REGISTER_PROC_TBL: u64 = 0x37c;
-
-pub const H_LOGICAL_CI_LOAD: u64 = 0x3c;
-pub const H_LOGICAL_CI_STORE: u64 = 0x40;
+pub use crate::papr::{H_LOGICAL_CI_LOAD, H_LOGICAL_CI_STORE, H_REGISTER_PROC_TBL};
 
 pub const HCALLS: &[(u64, &str, HcallFn)] = &[
     (H_LOGICAL_CI_LOAD, "H_LOGICAL_CI_LOAD", h_logical_ci_load),

@@ -1,7 +1,7 @@
-//! PAPR (LoPAR) numbers the machine hands out, in one place. For now the RTAS tokens: each
-//! service has a fixed token, so adding a service never renumbers the others (a guest keeps the
-//! tokens it read from /rtas, and kexec'd kernels and saved states must find the same ones).
-//! Services still to come (PCI, EEH, dynamic DMA windows, hotplug) have their tokens reserved.
+//! PAPR (LoPAR) numbers, in one place: hypercall numbers and return codes, and the RTAS tokens.
+//! Each RTAS service has a fixed token, so adding a service never renumbers the others (a guest
+//! keeps the tokens it read from /rtas, and kexec'd kernels and saved states must find the same
+//! ones). Services still to come (PCI, EEH, dynamic DMA windows, hotplug) have theirs reserved.
 
 /// The token of every RTAS service lpar has or will have. Only implemented services
 /// (`crate::rtas::table`) are published in /rtas and answered; the others are "not supported".
@@ -61,6 +61,71 @@ pub fn rtas_token(name: &str) -> Option<u32> {
         .find(|(n, _)| *n == name)
         .map(|&(_, t)| t)
 }
+
+/// Hypercall return codes (r3 after `sc 1`).
+pub const H_SUCCESS: i64 = 0;
+pub const H_BUSY: i64 = 1;
+pub const H_HARDWARE: i64 = -1;
+pub const H_FUNCTION: i64 = -2;
+pub const H_PRIVILEGE: i64 = -3;
+pub const H_PARAMETER: i64 = -4;
+pub const H_BAD_MODE: i64 = -5;
+pub const H_PTEG_FULL: i64 = -6;
+pub const H_NOT_FOUND: i64 = -7;
+pub const H_RESERVED_DABR: i64 = -8;
+pub const H_NO_MEM: i64 = -9;
+pub const H_AUTHORITY: i64 = -10;
+pub const H_PERMISSION: i64 = -11;
+pub const H_DROPPED: i64 = -12;
+pub const H_RESOURCE: i64 = -16;
+pub const H_CLOSED: i64 = -34;
+pub const H_NOT_AVAILABLE: i64 = -40;
+pub const H_P2: i64 = -55;
+pub const H_P3: i64 = -56;
+pub const H_P4: i64 = -57;
+pub const H_UNSUPPORTED_FLAG: i64 = -256;
+
+/// Hypercall numbers (r3 before `sc 1`). The modules that serve them re-export theirs; the
+/// ones without a handler yet are named for the hypertas sets in `crate::fdt`.
+pub const H_REMOVE: u64 = 0x04;
+pub const H_ENTER: u64 = 0x08;
+pub const H_READ: u64 = 0x0c;
+pub const H_CLEAR_MOD: u64 = 0x10;
+pub const H_CLEAR_REF: u64 = 0x14;
+pub const H_PROTECT: u64 = 0x18;
+pub const H_BULK_REMOVE: u64 = 0x124;
+pub const H_RESIZE_HPT_PREPARE: u64 = 0x36c;
+pub const H_RESIZE_HPT_COMMIT: u64 = 0x370;
+pub const H_REGISTER_PROC_TBL: u64 = 0x37c;
+pub const H_LOGICAL_CI_LOAD: u64 = 0x3c;
+pub const H_LOGICAL_CI_STORE: u64 = 0x40;
+pub const H_SET_DABR: u64 = 0x28;
+pub const H_REGISTER_VPA: u64 = 0xdc;
+pub const H_CEDE: u64 = 0xe0;
+pub const H_CONFER: u64 = 0xe4;
+pub const H_PROD: u64 = 0xe8;
+pub const H_SET_XDABR: u64 = 0x134;
+pub const H_GET_CPU_CHARACTERISTICS: u64 = 0x1c8;
+pub const H_SET_MODE: u64 = 0x31c;
+pub const H_VIO_SIGNAL: u64 = 0x104;
+pub const H_GET_TERM_CHAR: u64 = 0x54;
+pub const H_PUT_TERM_CHAR: u64 = 0x58;
+pub const H_EOI: u64 = 0x64;
+pub const H_CPPR: u64 = 0x68;
+pub const H_IPI: u64 = 0x6c;
+pub const H_IPOLL: u64 = 0x70;
+pub const H_XIRR: u64 = 0x74;
+pub const H_XIRR_X: u64 = 0x2fc;
+pub const H_GET_TCE: u64 = 0x1c;
+pub const H_PUT_TCE: u64 = 0x20;
+pub const H_SET_SPRG0: u64 = 0x24;
+pub const H_PAGE_INIT: u64 = 0x2c;
+pub const H_PUT_TCE_INDIRECT: u64 = 0x138;
+pub const H_STUFF_TCE: u64 = 0x13c;
+pub const H_JOIN: u64 = 0x298;
+pub const H_HOME_NODE_ASSOCIATIVITY: u64 = 0x2ec;
+pub const H_RPT_INVALIDATE: u64 = 0x448;
+pub const H_WATCHDOG: u64 = 0x45c;
 
 #[cfg(test)]
 mod tests {

@@ -180,14 +180,10 @@ impl Vcpu {
     }
 }
 
-pub const H_SET_DABR: u64 = 0x28;
-pub const H_REGISTER_VPA: u64 = 0xdc;
-pub const H_CEDE: u64 = 0xe0;
-pub const H_CONFER: u64 = 0xe4;
-pub const H_PROD: u64 = 0xe8;
-pub const H_SET_XDABR: u64 = 0x134;
-pub const H_GET_CPU_CHARACTERISTICS: u64 = 0x1c8;
-pub const H_SET_MODE: u64 = 0x31c;
+pub use crate::papr::{
+    H_CEDE, H_CONFER, H_GET_CPU_CHARACTERISTICS, H_PROD, H_REGISTER_VPA, H_SET_DABR, H_SET_MODE,
+    H_SET_XDABR,
+};
 
 pub const HCALLS: &[(u64, &str, HcallFn)] = &[
     (H_SET_DABR, "H_SET_DABR", h_set_dabr),

@@ -5,7 +5,7 @@ use crate::hcall::{HcallFn, H_PARAMETER, H_SUCCESS};
 use crate::machine::{layout, Machine};
 use ppc::Cpu;
 
-pub const H_VIO_SIGNAL: u64 = 0x104;
+pub use crate::papr::H_VIO_SIGNAL;
 
 pub const HCALLS: &[(u64, &str, HcallFn)] = &[(H_VIO_SIGNAL, "H_VIO_SIGNAL", h_vio_signal)];
 

@@ -80,8 +80,7 @@ impl Vty {
     }
 }
 
-pub const H_GET_TERM_CHAR: u64 = 0x54;
-pub const H_PUT_TERM_CHAR: u64 = 0x58;
+pub use crate::papr::{H_GET_TERM_CHAR, H_PUT_TERM_CHAR};
 
 pub const HCALLS: &[(u64, &str, HcallFn)] = &[
     (H_GET_TERM_CHAR, "H_GET_TERM_CHAR", h_get_term_char),

@@ -265,12 +265,7 @@ impl State {
     }
 }
 
-pub const H_EOI: u64 = 0x64;
-pub const H_CPPR: u64 = 0x68;
-pub const H_IPI: u64 = 0x6c;
-pub const H_IPOLL: u64 = 0x70;
-pub const H_XIRR: u64 = 0x74;
-pub const H_XIRR_X: u64 = 0x2fc;
+pub use crate::papr::{H_CPPR, H_EOI, H_IPI, H_IPOLL, H_XIRR, H_XIRR_X};
 
 pub const HCALLS: &[(u64, &str, HcallFn)] = &[
     (H_EOI, "H_EOI", h_eoi),
