@@ -454,6 +454,8 @@ pub struct Cpu {
     /// The partition's hashed page table, which the (virtual) hypervisor owns and provides
     /// (its size is in `pate[0]`); None until the hypervisor sets one up.
     pub hpt: Option<Arc<crate::mmu::Hpt>>,
+    /// The devices at real addresses outside RAM (`crate::mem::Mmio`); None: no devices.
+    pub mmio: Option<Arc<dyn crate::mem::Mmio>>,
     /// DSISR (for DSI) or SRR1 cause bits (for ISI) of the last translation fault; 0 = none.
     pub fault_bits: u64,
     /// Software TLB (translations of relocated accesses).
@@ -539,6 +541,7 @@ impl Cpu {
             pate: [0; 2],
             slb: Default::default(),
             hpt: None,
+            mmio: None,
             fault_bits: 0,
             tlb: Default::default(),
             irq: Arc::new(IrqLines::default()),

@@ -16,7 +16,7 @@ pub mod smp;
 pub use cpu::{Cpu, CpuModel, Ex, Exception, ProgramKind, Xer};
 pub use exec::{run, step, DecodeCache, Handler};
 pub use insn::Insn;
-pub use mem::GuestMemory;
+pub use mem::{GuestMemory, Mmio};
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -8,6 +8,17 @@ use crate::cpu::{Cpu, Exception};
 use crate::mmu::Access;
 use std::ptr::NonNull;
 
+/// The devices behind guest real addresses outside RAM (PCI BARs, interrupt-controller pages):
+/// loads and stores there leave the fast paths (the TLB never maps them, so translated code
+/// exits to the interpreter) and reach `read`/`write` with the bytes in memory order. An
+/// address no device claims gets the storage interrupt an access outside RAM always got.
+pub trait Mmio: Send + Sync {
+    /// Fills `data` from the device at real address `ra`; false if nothing answers there.
+    fn read(&self, ra: u64, data: &mut [u8]) -> bool;
+    /// Writes `data` to the device at real address `ra`; false if nothing answers there.
+    fn write(&self, ra: u64, data: &[u8]) -> bool;
+}
+
 /// A contiguous, host-mapped range of guest real memory. Pages are allocated lazily by the host
 /// kernel, so a large window costs nothing until touched.
 pub struct GuestMemory {
@@ -292,7 +303,18 @@ impl Cpu {
     /// All bytes are translated before any is read, so a fault leaves no partial effect.
     #[inline(never)]
     fn read_slow<const N: usize>(&mut self, ea: u64) -> Result<[u8; N], Exception> {
-        let ptrs = self.slow_ptrs::<N>(ea, Access::Read)?;
+        let ptrs = match self.slow_ptrs::<N>(ea, Access::Read) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut out = [0u8; N];
+                let (ra, bus) = self.mmio_ra(ea, N as u64, Access::Read, e)?;
+                if !bus.read(ra, &mut out) {
+                    return Err(e);
+                }
+                self.fault_bits = 0;
+                return Ok(out);
+            }
+        };
         let mut out = [0u8; N];
         for (o, p) in out.iter_mut().zip(ptrs) {
             // SAFETY: each pointer was translated for one byte.
@@ -304,12 +326,50 @@ impl Cpu {
     /// Byte-wise store counterpart of `read_slow`: translates every byte first, then writes.
     #[inline(never)]
     fn write_slow<const N: usize>(&mut self, ea: u64, v: [u8; N]) -> Result<(), Exception> {
-        let ptrs = self.slow_ptrs::<N>(ea, Access::Write)?;
+        let ptrs = match self.slow_ptrs::<N>(ea, Access::Write) {
+            Ok(p) => p,
+            Err(e) => {
+                let (ra, bus) = self.mmio_ra(ea, N as u64, Access::Write, e)?;
+                if !bus.write(ra, &v) {
+                    return Err(e);
+                }
+                self.fault_bits = 0;
+                return Ok(());
+            }
+        };
         for (b, p) in v.iter().zip(ptrs) {
             // SAFETY: each pointer was translated for one byte.
             unsafe { p.write(*b) };
         }
         Ok(())
+    }
+
+    /// For an access that found no RAM (`e`): its real address and the device bus, when the
+    /// access lies in one page outside RAM and a bus is attached; otherwise `e` stands (a fault
+    /// translating the address comes back as it is).
+    #[cold]
+    fn mmio_ra(
+        &mut self,
+        ea: u64,
+        n: u64,
+        acc: Access,
+        e: Exception,
+    ) -> Result<(u64, std::sync::Arc<dyn Mmio>), Exception> {
+        let Some(bus) = self.mmio.clone() else {
+            return Err(e);
+        };
+        if !matches!(e, Exception::DataStorage { .. }) || (ea & 4095) + n > 4096 {
+            return Err(e);
+        }
+        let ra = if self.relocating(false) {
+            self.translate(ea, acc)?
+        } else {
+            ea & 0x0fff_ffff_ffff_ffff
+        };
+        if ra.saturating_add(n) <= self.mem.size() {
+            return Err(e);
+        }
+        Ok((ra, bus))
     }
 
     fn slow_ptrs<const N: usize>(

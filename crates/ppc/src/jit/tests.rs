@@ -328,3 +328,97 @@ fn a_region_reaching_a_prefixed_instruction_at_the_window_end_translates() {
     assert!(st.regions >= 1, "{st:?}");
     assert_eq!(c.icount, 10_000);
 }
+
+/// Sixteen bytes of device registers at one real address outside RAM, recording each access.
+struct Regs {
+    base: u64,
+    bytes: std::sync::Mutex<[u8; 16]>,
+    accesses: std::sync::atomic::AtomicU64,
+}
+
+impl crate::mem::Mmio for Regs {
+    fn read(&self, ra: u64, data: &mut [u8]) -> bool {
+        let Some(off) = ra
+            .checked_sub(self.base)
+            .filter(|o| o + data.len() as u64 <= 16)
+        else {
+            return false;
+        };
+        let b = self.bytes.lock().expect("regs");
+        data.copy_from_slice(&b[off as usize..off as usize + data.len()]);
+        self.accesses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+    fn write(&self, ra: u64, data: &[u8]) -> bool {
+        let Some(off) = ra
+            .checked_sub(self.base)
+            .filter(|o| o + data.len() as u64 <= 16)
+        else {
+            return false;
+        };
+        let mut b = self.bytes.lock().expect("regs");
+        b[off as usize..off as usize + data.len()].copy_from_slice(data);
+        self.accesses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+}
+
+/// Loads and stores outside RAM reach the device bus, in the interpreter and from translated
+/// code (whose inline path leaves them to the interpreter), in the guest's byte order; an address
+/// no device claims still raises the data storage interrupt.
+#[test]
+fn mmio_accesses_reach_the_device_from_interpreted_and_translated_code() {
+    const BASE: u64 = 1 << 32;
+    for (be, mk) in [(false, cpu as fn() -> Cpu), (true, cpu_be)] {
+        let mut results = Vec::new();
+        for mode in [JitMode::Off, JitMode::On] {
+            let regs = std::sync::Arc::new(Regs {
+                base: BASE,
+                bytes: std::sync::Mutex::new([0; 16]),
+                accesses: Default::default(),
+            });
+            let mut c = mk();
+            c.mmio = Some(regs.clone());
+            c.gpr[4] = BASE;
+            c.ctr = 50;
+            put(
+                &c,
+                CODE,
+                &[
+                    d_form(36, 3, 4, 4),                          // stw r3,4(r4)
+                    d_form(32, 5, 4, 4),                          // lwz r5,4(r4)
+                    xo_form(31, 6, 6, 5, false, 266, false),      // add r6,r6,r5
+                    d_form(14, 3, 3, 1),                          // addi r3,r3,1
+                    16 << 26 | 16 << 21 | (-16i16 as u16 as u32), // bdnz .-16
+                    0x4400_0002,                                  // sc
+                ],
+            );
+            c.pc = CODE;
+            let mut cache = jit(mode);
+            assert_eq!(
+                run(&mut c, &mut cache, 1_000_000),
+                Err(Exception::SystemCall { lev: 0 })
+            );
+            let bytes = *regs.bytes.lock().expect("regs");
+            let n = regs.accesses.load(std::sync::atomic::Ordering::Relaxed);
+            let blocks = cache.jit.as_ref().map_or(0, |j| j.stats.blocks);
+            assert_eq!(blocks > 0, mode == JitMode::On);
+            results.push((c.gpr[5], c.gpr[6], bytes, n));
+            // Nothing answers 0x100 bytes further: a data storage interrupt, as outside RAM.
+            put(&c, CODE, &[d_form(32, 7, 4, 0x100)]); // lwz r7,0x100(r4)
+            cache.invalidate_range(CODE, 4);
+            c.pc = CODE;
+            assert!(matches!(
+                run(&mut c, &mut cache, 1),
+                Err(Exception::DataStorage { write: false, .. })
+            ));
+        }
+        let (r5, r6, bytes, n) = results[0];
+        assert_eq!((r5, r6, n), (49, (0..50).sum::<u64>(), 100));
+        let want = if be { [0, 0, 0, 49] } else { [49, 0, 0, 0] };
+        assert_eq!(bytes[4..8], want);
+        assert_eq!(results[1], results[0], "translated code as the interpreter");
+    }
+}
