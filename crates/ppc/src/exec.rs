@@ -29,6 +29,26 @@ pub(crate) struct Slot {
     pub(crate) p: u32,
 }
 
+impl Slot {
+    /// Runs the instruction at `cpu.pc` that this slot holds, and moves `pc` past it. On an
+    /// exception, `pc` stays at the instruction unless the exception comes after it
+    /// (`Exception::is_after`); the bool says whether the instruction retired.
+    #[inline(always)]
+    pub(crate) fn exec(self, cpu: &mut Cpu) -> Result<(), (Exception, bool)> {
+        cpu.nip = cpu.pc.wrapping_add(4);
+        cpu.prefix = self.p;
+        if let Err(e) = (self.h)(cpu, self.i) {
+            let after = e.is_after();
+            if after {
+                cpu.pc = cpu.ea(cpu.nip);
+            }
+            return Err((e, after));
+        }
+        cpu.pc = cpu.ea(cpu.nip);
+        Ok(())
+    }
+}
+
 pub(crate) struct Page {
     pub(crate) slots: [Slot; SLOTS],
 }
@@ -333,16 +353,10 @@ pub fn run(cpu: &mut Cpu, cache: &mut DecodeCache, budget: u64) -> Result<(), Ex
         let page = cache.page(cpu, ra, cpu.le);
         loop {
             let s = page.slots[((cpu.pc >> 2) as usize) & (SLOTS - 1)];
-            cpu.nip = cpu.pc.wrapping_add(4);
-            cpu.prefix = s.p;
-            if let Err(e) = (s.h)(cpu, s.i) {
-                if e.is_after() {
-                    cpu.pc = cpu.ea(cpu.nip);
-                    n += 1;
-                }
+            if let Err((e, retired)) = s.exec(cpu) {
+                n += retired as u64;
                 break 'outer Err(e);
             }
-            cpu.pc = cpu.ea(cpu.nip);
             n += 1;
             if lines.exit_requested() {
                 break;

@@ -743,16 +743,10 @@ pub(crate) fn run(
                         Err(e) => break Err(e),
                     };
                     let s = cache.page(cpu, ra, cpu.le).slots[((cpu.pc >> 2) as usize) & 1023];
-                    cpu.nip = cpu.pc.wrapping_add(4);
-                    cpu.prefix = s.p;
-                    if let Err(e) = (s.h)(cpu, s.i) {
-                        if e.is_after() {
-                            cpu.pc = cpu.ea(cpu.nip);
-                            n += 1;
-                        }
+                    if let Err((e, retired)) = s.exec(cpu) {
+                        n += retired as u64;
                         break Err(e);
                     }
-                    cpu.pc = cpu.ea(cpu.nip);
                     n += 1;
                 }
                 st => {
@@ -770,17 +764,12 @@ pub(crate) fn run(
         let page_ea = cpu.pc & !4095;
         loop {
             let s = page.slots[((cpu.pc >> 2) as usize) & 1023];
-            cpu.nip = cpu.pc.wrapping_add(4);
-            cpu.prefix = s.p;
-            if let Err(e) = (s.h)(cpu, s.i) {
-                if e.is_after() {
-                    cpu.pc = cpu.ea(cpu.nip);
-                    n += 1;
-                }
+            let fall = cpu.ea(cpu.pc.wrapping_add(4));
+            if let Err((e, retired)) = s.exec(cpu) {
+                n += retired as u64;
                 break 'outer Err(e);
             }
-            let straight = s.p == 0 && cpu.nip == cpu.pc.wrapping_add(4);
-            cpu.pc = cpu.ea(cpu.nip);
+            let straight = s.p == 0 && cpu.pc == fall;
             n += 1;
             if lines.exit_requested() || cpu.pc & !4095 != page_ea || n >= budget {
                 break;
