@@ -165,6 +165,9 @@ mod tests {
             while !stop_b.load(SeqCst) {
                 let _ = run(&mut b, &mut cache, 100_000);
             }
+            // B may have been descheduled between slices (not running, so A did not wait) for
+            // the last shootdowns: like a vCPU thread resuming, its next slice catches up first.
+            let _ = run(&mut b, &mut cache, 100);
             b.tlb_seen
         });
         while !b_lines.running.load(SeqCst) {
