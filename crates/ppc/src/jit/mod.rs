@@ -379,7 +379,6 @@ impl Jit {
             slots: slots as u64,
             key,
             jc: self.jc.as_ptr() as u64,
-            irq: self.irq as u64,
         }))
     }
 
@@ -435,6 +434,7 @@ impl Jit {
             mode,
             mem,
             chain,
+            irq: self.irq as u64,
             reply: self.done_tx.clone(),
             ready: self.ready.clone(),
         };

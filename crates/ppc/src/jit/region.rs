@@ -347,18 +347,8 @@ impl E<'_> {
             return;
         }
         let out = self.b.create_block();
-        let short = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedLessThanOrEqual, left, CHAIN_MIN_LEFT);
-        self.go_on_unless(short, out);
-        let irqp = self.k(self.irq);
-        let irq = self.b.ins().load(I32, T, irqp, 0);
-        let exit = self
-            .b
-            .ins()
-            .band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
-        self.b.ins().brif(exit, out, &[], target, &[]);
+        self.go_on_if_room(left, out);
+        self.b.ins().jump(target, &[]);
         // Out of budget or asked to stop: everything back to the CPU struct, pc at the target.
         self.b.switch_to_block(out);
         self.b.set_cold_block(out);

@@ -63,14 +63,12 @@ pub(crate) const CHAIN_MIN_LEFT: i64 = 2 * MAX_INSNS as i64;
 pub(crate) const LINK_SLOTS: usize = 8;
 
 /// Chaining for one block: its link slots (8 bytes each, in the code arena), its key, and
-/// the vCPU's jump cache, which exits to other pages and indirect branches look up inline, and
-/// the vCPU's interrupt-line bits, which every chained exit tests.
+/// the vCPU's jump cache, which exits to other pages and indirect branches look up inline.
 #[derive(Clone, Copy)]
 pub(crate) struct Chain {
     pub slots: u64,
     pub key: u64,
     pub jc: u64,
-    pub irq: u64,
 }
 
 const JC_KEY: usize = offset_of!(super::JcEntry, key);
@@ -626,18 +624,7 @@ impl E<'_> {
         let sa = self.k(slot);
         // Three compare-and-branches (no flag arithmetic): budget, exit request, link.
         let back = self.b.create_block();
-        let short = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedLessThanOrEqual, left, CHAIN_MIN_LEFT);
-        self.go_on_unless(short, back);
-        let irqp = self.k(chain.irq);
-        let irq = self.b.ins().load(I32, T, irqp, 0);
-        let exit = self
-            .b
-            .ins()
-            .band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
-        self.go_on_unless(exit, back);
+        self.go_on_if_room(left, back);
         let target = self.b.ins().load(I64, T, sa, 0);
         let unlinked = self.b.ins().icmp_imm_s(IntCC::Equal, target, 0);
         self.go_on_unless(unlinked, back);
@@ -669,19 +656,7 @@ impl E<'_> {
         // execute (TLB tag compare, or real mode within RAM), form its key, compare the entry.
         let left = self.add_n(n);
         let back = self.b.create_block();
-        let irqp = self.k(chain.irq);
-        let irq = self.b.ins().load(I32, T, irqp, 0);
-        let exit = self
-            .b
-            .ins()
-            .band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
-        let room = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedLessThanOrEqual, left, CHAIN_MIN_LEFT);
-        let room = self.b.ins().uextend(I32, room);
-        let stop = self.b.ins().bor(exit, room);
-        self.go_on_unless(stop, back);
+        self.go_on_if_room(left, back);
         let page = self.b.ins().band_imm_s(next, !4095);
         let ra_page = if self.mode.ir {
             let entry = self.tlb_entry(next);
@@ -732,6 +707,25 @@ impl E<'_> {
         self.store_cpu(next, OFF_PC);
         let r = self.k(0);
         self.b.ins().return_(&[r]);
+    }
+
+    /// Continues in a new block if `left` (the budget after this exit) leaves room for another
+    /// block and no exit is requested; else branches to `stop`. Every jump to more translated
+    /// code (chained exit, jump-cache hit, region back edge) passes this check, which keeps
+    /// budgets exact and loops interruptible.
+    fn go_on_if_room(&mut self, left: Value, stop: Block) {
+        let short = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThanOrEqual, left, CHAIN_MIN_LEFT);
+        self.go_on_unless(short, stop);
+        let irqp = self.k(self.irq);
+        let irq = self.b.ins().load(I32, T, irqp, 0);
+        let exit = self
+            .b
+            .ins()
+            .band_imm_s(irq, crate::cpu::IrqLines::EXIT as i64);
+        self.go_on_unless(exit, stop);
     }
 
     /// Continues in a new block unless `cond`, which branches to `stop`.

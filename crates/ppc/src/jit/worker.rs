@@ -20,6 +20,8 @@ pub(super) struct Request {
     pub mode: Mode,
     pub mem: (u64, u64),
     pub chain: Option<Chain>,
+    /// Address of the vCPU's interrupt-line bits.
+    pub irq: u64,
     pub reply: Sender<Done>,
     pub ready: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -47,15 +49,7 @@ pub(super) fn service() -> Option<&'static SyncSender<Request>> {
                     // A Cranelift panic (a bug) loses this block, not the machine: the vCPU
                     // goes on interpreting it.
                     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        tr.translate(
-                            &r.slots,
-                            r.pc,
-                            r.mode,
-                            false,
-                            r.mem,
-                            r.chain,
-                            r.chain.map_or(0, |c| c.irq),
-                        )
+                        tr.translate(&r.slots, r.pc, r.mode, false, r.mem, r.chain, r.irq)
                     }))
                     .unwrap_or(None);
                     let done = Done {
