@@ -4,6 +4,8 @@
 # Usage: scripts/mkinitramfs.sh OUTPUT.gz [INIT-SCRIPT]
 #   INIT-SCRIPT becomes /init; without it, /init mounts proc, sys and devtmpfs, prints a banner and
 #   runs an interactive shell on the hypervisor console /dev/hvc0.
+# LPAR_INITRAMFS_MODULES="name1 name2 ...": kernel modules (from the fetched kernel package) put in
+#   /modules/NAME.ko, for the init script to insmod in the order it needs.
 # Needs: $LPAR_ASSETS/busybox-ppc64el (scripts/fetch-assets.sh), gzip, and cpio (GNU cpio, or the
 # host's busybox cpio).
 set -euo pipefail
@@ -33,6 +35,17 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc}
 cp -L "$busybox" "$root/bin/busybox"
 chmod 755 "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
+
+if [ -n "${LPAR_INITRAMFS_MODULES:-}" ]; then
+    mods=$(ls -d "$ASSETS"/kernel/lib/modules/*/kernel 2>/dev/null | head -n1)
+    [ -n "$mods" ] || die "no kernel modules under $ASSETS/kernel: run scripts/fetch-assets.sh"
+    mkdir -p "$root/modules"
+    for m in $LPAR_INITRAMFS_MODULES; do
+        ko=$(find "$mods" -name "$m.ko" | head -n1)
+        [ -n "$ko" ] || die "kernel module $m not found under $mods"
+        cp "$ko" "$root/modules/"
+    done
+fi
 
 if [ -n "$init" ]; then
     cp "$init" "$root/init"

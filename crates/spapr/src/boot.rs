@@ -32,7 +32,8 @@ pub fn create(
     if let Some(bios) = &cfg.bios {
         // Firmware gets the flattened tree in r3, as SLOF expects from QEMU.
         loader::load_raw(&m.mem, bios)?;
-        let tree = crate::fdt::build(&cfg, None);
+        let mut tree = crate::fdt::build(&cfg, None);
+        m.build_device_nodes(&mut tree);
         let blob = tree.to_fdt(0).map_err(|e| format!("device tree: {e:?}"))?;
         let at = fw_top(cfg.ram_size) - 2 * FDT_MAX_SIZE;
         if blob.len() as u64 > FDT_MAX_SIZE || !m.mem.write(at, &blob) {
@@ -53,7 +54,8 @@ pub fn create(
             }
             None => None,
         };
-        let tree = crate::fdt::build(&cfg, initrd);
+        let mut tree = crate::fdt::build(&cfg, initrd);
+        m.build_device_nodes(&mut tree);
         let entry = {
             let mut vof = m.vof.lock().map_err(|_| "client interface lock")?;
             *vof = crate::vof::Vof::new(cfg.ram_size);
@@ -88,6 +90,7 @@ fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
             cpu.spr[sprn::PVR] = model.pvr() as u64;
             cpu.irq = slot.irq.clone();
             cpu.smp = m.smp.clone();
+            cpu.mmio = Some(m.bus.clone());
             if let Some(c) = &m.vclock {
                 cpu.set_clock(c.clone());
             }
@@ -182,12 +185,7 @@ fn run_round_robin(m: &Machine, vcpus: &mut [Vcpu]) -> RunState {
                     (t as u128 * 1_000_000_000 / ppc::cpu::TB_FREQ as u128).clamp(1000, 10_000_000)
                         as u64
                 });
-                if let Ok(g) = m.wake.0.lock() {
-                    let _ = m
-                        .wake
-                        .1
-                        .wait_timeout(g, std::time::Duration::from_nanos(ns));
-                }
+                m.wake.wait(ns);
             }
         }
     }

@@ -113,6 +113,8 @@ fn build_chosen(t: &mut DeviceTree, cfg: &MachineConfig, initrd: Option<(u64, u6
     }
     t.set_str(chosen, "stdout-path", VTY_PATH);
     t.set_str(chosen, "linux,stdout-path", VTY_PATH);
+    // BARs as lpar assigns them are a starting point: Linux may move them (QEMU says the same).
+    t.set_u32(chosen, "linux,pci-probe-only", 0);
     // prom_init_stdout reads the *ihandle* of an open console from "stdout"; the client interface
     // opens the console under this ihandle when it is installed.
     t.set_u32(chosen, "stdout", crate::vof::STDOUT_IHANDLE);

@@ -19,8 +19,9 @@ pub use crate::papr::{
 pub const TEST_PANIC: u64 = 0x7ff0;
 
 /// Every module's hcall rows. A module adds its handlers by exporting `HCALLS`.
-fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 8] {
+fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 9] {
     [
+        crate::tce::HCALLS,
         crate::vio::HCALLS,
         crate::mmu::HCALLS,
         crate::hpt::HCALLS,

@@ -3,20 +3,25 @@
 //! PAPR concept, like QEMU's hw/ppc/spapr_*.c.
 
 pub mod boot;
+pub mod bus;
 pub mod devtree;
 pub mod fdt;
 pub mod hcall;
 pub mod hpt;
+pub mod irq;
 pub mod loader;
 pub mod machine;
 pub mod mmu;
 pub mod nvram;
 pub mod papr;
+pub mod pci;
 pub mod rtas;
+pub mod tce;
 pub mod vcpu;
 pub mod vio;
 pub mod vof;
 pub mod vty;
+pub mod wiring;
 pub mod xics;
 
 pub use machine::{Machine, MachineConfig, RunState};

@@ -4,7 +4,7 @@
 use crate::devtree::DeviceTree;
 use ppc::GuestMemory;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// Memory map and numbering conventions shared by the device tree and the devices (QEMU's values,
 /// so guests and tools see the same machine).
@@ -18,6 +18,8 @@ pub mod layout {
     /// VIO device interrupts.
     pub const VTY_IRQ: u32 = 0x1100;
     pub const NVRAM_IRQ: u32 = 0x1101;
+    /// PCI host bridge INTx sources: four per bridge from here (bridge N at + 4N).
+    pub const PCI_LSI_BASE: u32 = 0x1300;
     /// EPOW / hot-plug event source interrupts (/event-sources).
     pub const EPOW_IRQ: u32 = 0x1200;
     pub const HOTPLUG_IRQ: u32 = 0x1201;
@@ -74,6 +76,9 @@ pub struct MachineConfig {
     /// The execution engine (`-accel tcg,jit=on|off|check`): translator, interpreter only, or
     /// the translator checked against the interpreter.
     pub jit: ppc::jit::JitConfig,
+    /// Devices from the command line (`-device`, `-drive if=virtio`), in order; the default PCI
+    /// host bridge (index 0) is always there.
+    pub devices: Vec<crate::wiring::DeviceConfig>,
 }
 
 impl MachineConfig {
@@ -160,6 +165,7 @@ impl Default for MachineConfig {
             single_thread: false,
             rtc_base: None,
             rtc_vm: false,
+            devices: Vec::new(),
         }
     }
 }
@@ -185,10 +191,10 @@ pub struct Machine {
     pub tree: Mutex<DeviceTree>,
     pub state: Mutex<RunState>,
     /// Signalled whenever an interrupt is posted or the run state changes, to wake idle vCPUs.
-    pub wake: (Mutex<()>, Condvar),
+    pub wake: Arc<crate::irq::Waker>,
     pub vty: crate::vty::Vty,
     pub nvram: crate::nvram::Nvram,
-    pub xics: crate::xics::Xics,
+    pub xics: Arc<crate::xics::Xics>,
     pub vof: Mutex<crate::vof::Vof>,
     /// Guest time-of-day minus host time, in seconds (RTAS set-time-of-day).
     pub tod_offset: std::sync::atomic::AtomicI64,
@@ -202,6 +208,10 @@ pub struct Machine {
     pub smp: Option<Arc<ppc::smp::Smp>>,
     /// The virtual clock of the reproducible mode (`MachineConfig::icount`).
     pub vclock: Option<Arc<ppc::clock::VirtualClock>>,
+    /// Real addresses beyond RAM: device MMIO (every vCPU's `Cpu::mmio`).
+    pub bus: Arc<crate::bus::AddressSpace>,
+    /// PCI host bridges, by index order.
+    pub phbs: Vec<Arc<crate::pci::Phb>>,
 }
 
 /// What the hypervisor keeps about each vCPU.
@@ -289,16 +299,23 @@ impl Machine {
                 s.present = true;
             }
         }
+        let wake = Arc::new(crate::irq::Waker::default());
         let smp = (servers > 1)
             .then(|| ppc::smp::Smp::new(slots.iter().map(|s| s.irq.clone()).collect()));
+        let mem = Arc::new(mem);
+        let xics = Arc::new(crate::xics::Xics::new(servers, wake.clone()));
+        let bus = Arc::new(crate::bus::AddressSpace::default());
+        let phbs = crate::wiring::build(&config, &mem, &xics, &bus)?;
         Ok(Machine {
-            mem: Arc::new(mem),
+            mem,
+            bus,
+            phbs,
             tree: Mutex::new(DeviceTree::new()),
             state: Mutex::new(RunState::Running),
-            wake: (Mutex::new(()), Condvar::new()),
+            wake: wake.clone(),
             vty: crate::vty::Vty::new(console),
             nvram: crate::nvram::Nvram::default(),
-            xics: crate::xics::Xics::new(servers),
+            xics,
             vof: Mutex::new(crate::vof::Vof::default()),
             tod_offset: std::sync::atomic::AtomicI64::new(initial_tod_offset(&config)),
             cpu_state: Mutex::new(cpu_state),
@@ -341,10 +358,28 @@ impl Machine {
         }
     }
 
+    /// The TCE table (DMA window) with LIOBN `liobn`.
+    pub fn tce_table(&self, liobn: u32) -> Option<Arc<crate::tce::TceTable>> {
+        self.phbs
+            .iter()
+            .find(|p| p.tce.liobn == liobn)
+            .map(|p| p.tce.clone())
+    }
+
+    /// Adds the nodes of the configured devices (PCI host bridges and what is on them).
+    pub fn build_device_nodes(&self, t: &mut crate::devtree::DeviceTree) {
+        let intc = t
+            .find("/interrupt-controller")
+            .and_then(|n| t.node(n))
+            .map_or(0, |n| n.phandle);
+        for p in &self.phbs {
+            p.build_tree(t, intc);
+        }
+    }
+
     /// Wakes idle vCPUs so they re-check interrupts and the run state.
     pub fn kick(&self) {
-        let _g = self.wake.0.lock();
-        self.wake.1.notify_all();
+        self.wake.kick();
     }
 }
 

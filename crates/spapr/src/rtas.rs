@@ -51,6 +51,7 @@ pub fn table() -> impl Iterator<Item = &'static (&'static str, RtasFn)> {
         crate::nvram::RTAS,
         crate::xics::RTAS,
         crate::vcpu::RTAS,
+        crate::pci::RTAS,
         RTAS,
     ]
     .into_iter()

@@ -8,7 +8,6 @@ use crate::rtas::{RtasCall, RtasFn, RTAS_OUT_HW_ERROR, RTAS_OUT_PARAM_ERROR, RTA
 use ppc::cpu::{msr, IrqLines};
 use ppc::{Cpu, DecodeCache, Exception};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 /// Instructions per slice between checks of interrupts and the run state.
 pub const SLICE: u64 = 20_000;
@@ -174,9 +173,7 @@ impl Vcpu {
     }
 
     fn sleep(&self, m: &Machine, ns: u64) {
-        if let Ok(g) = m.wake.0.lock() {
-            let _ = m.wake.1.wait_timeout(g, Duration::from_nanos(ns));
-        }
+        m.wake.wait(ns);
     }
 }
 
@@ -736,7 +733,7 @@ mod tests {
         v.ceded = true;
         v.cpu.set_dec(1000); // ~2 us
         let t = std::time::Instant::now();
-        while v.ceded && t.elapsed() < Duration::from_secs(5) {
+        while v.ceded && t.elapsed() < std::time::Duration::from_secs(5) {
             if let Step::Idle(Some(_)) = v.step(&m) {
                 v.sleep(&m, v.ns_to_dec());
             }

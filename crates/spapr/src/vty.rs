@@ -59,7 +59,7 @@ impl Vty {
             Err(_) => (0, false),
         };
         if n > 0 && was_empty {
-            m.xics.raise(m, layout::VTY_IRQ);
+            m.xics.raise(layout::VTY_IRQ);
         }
         n
     }
@@ -75,7 +75,7 @@ impl Vty {
         let on = mode & 1 != 0;
         self.irq_enabled.store(on, Ordering::SeqCst);
         if on && self.has_input() {
-            m.xics.raise(m, layout::VTY_IRQ);
+            m.xics.raise(layout::VTY_IRQ);
         }
     }
 }

@@ -7,6 +7,7 @@
 //! "rejected" and presented again when the ICP becomes able to take it (CPPR lowered, EOI).
 
 use crate::hcall::{HcallFn, H_PARAMETER, H_SUCCESS};
+use crate::irq::{Intc, Waker};
 use crate::machine::{layout, Machine};
 use crate::rtas::{RtasCall, RtasFn, RTAS_OUT_PARAM_ERROR, RTAS_OUT_SUCCESS};
 use ppc::cpu::IrqLines;
@@ -57,17 +58,19 @@ struct State {
 
 pub struct Xics {
     st: Mutex<State>,
+    /// Kicked whenever an interrupt may have been presented, so idle vCPUs look.
+    waker: Arc<Waker>,
 }
 
 impl Default for Xics {
     fn default() -> Self {
-        Xics::new(1)
+        Xics::new(1, Arc::default())
     }
 }
 
 impl Xics {
     /// XICS with `servers` ICPs and `layout::XICS_NR_IRQS` message-signalled sources.
-    pub fn new(servers: u32) -> Xics {
+    pub fn new(servers: u32, waker: Arc<Waker>) -> Xics {
         let src = Source {
             server: 0,
             priority: MASKED,
@@ -84,6 +87,7 @@ impl Xics {
                     .map(|_| Arc::new(IrqLines::default()))
                     .collect(),
             }),
+            waker,
         }
     }
 
@@ -106,7 +110,7 @@ impl Xics {
     }
 
     /// Signals source `irq`: a message for edge sources, an assertion for LSIs.
-    pub fn raise(&self, m: &Machine, irq: u32) {
+    pub fn raise(&self, irq: u32) {
         if let Ok(mut s) = self.st.lock() {
             if let Some(i) = src_index(irq) {
                 s.sources[i].asserted = true;
@@ -114,7 +118,7 @@ impl Xics {
                 s.try_deliver(i);
             }
         }
-        m.kick();
+        self.waker.kick();
     }
 
     /// Deasserts a level-sensitive source.
@@ -127,6 +131,34 @@ impl Xics {
                 }
             }
         }
+    }
+}
+
+impl Intc for Xics {
+    fn pulse(&self, irq: u32) {
+        self.raise(irq)
+    }
+
+    fn set_level(&self, irq: u32, level: bool) {
+        if !level {
+            return self.lower(irq);
+        }
+        // A line already high is already pending or presented (and re-presented after EOI).
+        if let Ok(mut s) = self.st.lock() {
+            match src_index(irq) {
+                Some(i) if !s.sources[i].asserted => {
+                    s.sources[i].asserted = true;
+                    s.sources[i].pending = true;
+                    s.try_deliver(i);
+                }
+                _ => return,
+            }
+        }
+        self.waker.kick();
+    }
+
+    fn set_lsi(&self, irq: u32, lsi: bool) {
+        Xics::set_lsi(self, irq, lsi)
     }
 }
 
@@ -445,7 +477,7 @@ mod tests {
     use super::*;
 
     fn state(servers: u32) -> State {
-        let x = Xics::new(servers);
+        let x = Xics::new(servers, Arc::default());
         x.st.into_inner().expect("fresh lock")
     }
 
@@ -630,7 +662,7 @@ mod hcall_tests {
         assert_eq!(rtas(&m, &mut c, "ibm,int-off", &[vty], 1), [0]);
         assert_eq!(rtas(&m, &mut c, "ibm,get-xive", &[vty], 3), [0, 0, 0xff]);
         assert_eq!(hcall(&m, &mut c, H_CPPR, &[0xff]), 0);
-        m.xics.raise(&m, vty);
+        m.xics.raise(vty);
         assert_eq!(c.irq.get() & IrqLines::EXTERNAL, 0, "masked: held");
         assert_eq!(rtas(&m, &mut c, "ibm,int-on", &[vty], 1), [0]);
         assert_ne!(

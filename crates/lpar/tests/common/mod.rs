@@ -465,3 +465,59 @@ pub fn build_bare(dir: &Path, name: &str) -> PathBuf {
         Ok(_) => elf,
     }
 }
+
+/// The kernel module `name` (e.g. "virtio_blk") from the fetched kernel package.
+pub fn kernel_module(assets: &Path, name: &str) -> Vec<u8> {
+    fn find(dir: &Path, file: &str) -> Option<PathBuf> {
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if let Some(f) = find(&p, file) {
+                    return Some(f);
+                }
+            } else if p.file_name().is_some_and(|n| n == file) {
+                return Some(p);
+            }
+        }
+        None
+    }
+    let root = assets.join("kernel/lib/modules");
+    let f = find(&root, &format!("{name}.ko"))
+        .unwrap_or_else(|| panic!("kernel module {name} not under {}", root.display()));
+    std::fs::read(f).expect("read module")
+}
+
+/// `initramfs` plus kernel modules as /modules/NAME.ko, for `init` to insmod.
+pub fn initramfs_with_modules(assets: &Path, init: &str, modules: &[&str], to: &Path) {
+    let busybox = std::fs::read(assets.join("busybox-ppc64el")).expect("read busybox");
+    let mut c = Cpio::default();
+    for d in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root", "mnt",
+        "modules",
+    ] {
+        c.dir(d);
+    }
+    for m in modules {
+        c.file(&format!("modules/{m}.ko"), 0o644, &kernel_module(assets, m));
+    }
+    c.file("bin/busybox", 0o755, &busybox)
+        .symlink("bin/sh", "busybox")
+        .chardev("dev/console", 5, 1)
+        .file("init", 0o755, init.as_bytes());
+    std::fs::write(to, c.finish()).expect("write initramfs");
+}
+
+/// Modules (in load order) for a virtio-blk disk holding ext4.
+pub const VIRTIO_BLK_EXT4: &[&str] = &[
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_modern_dev",
+    "virtio_pci_legacy_dev",
+    "virtio_pci",
+    "virtio_blk",
+    "crc16",
+    "mbcache",
+    "jbd2",
+    "crc32c_generic",
+    "ext4",
+];

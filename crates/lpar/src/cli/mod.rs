@@ -2,6 +2,8 @@
 //! options, `key=value,...` lists with `,,` for a literal comma) and QEMU's defaults. Anything lpar
 //! cannot honour is refused with one message naming the culprit rather than silently ignored.
 
+mod drive;
+
 use spapr::MachineConfig;
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -83,6 +85,13 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -monitor none          no monitor (the QEMU monitor is not implemented)
   -display none, -vga none
                          accepted: lpar has no graphical display
+  -drive file=F[,if=virtio|none][,id=ID][,format=raw][,readonly=on][,media=cdrom]
+         [,cache=writeback|writethrough|unsafe][,serial=S]
+                         a disk image; if=virtio (the default) makes a virtio-blk-pci
+                         device, if=none waits for -device virtio-blk-pci,drive=ID
+  -device virtio-blk-pci,drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N]
+  -device spapr-pci-host-bridge,index=N
+                         another PCI host bridge (bridge 0 is always there)
   -device spapr-vty|spapr-nvram
                          accepted: the machine always has them
   -nic none, -net none   no network (the default)
@@ -116,14 +125,15 @@ tcg
 ";
 
 pub const DEVICES: &str = "\
-Devices (each pseries machine has exactly these, -device only accepts them):
+Devices (the machine always has spapr-vty, spapr-nvram and spapr-pci-host-bridge index=0):
 name \"spapr-vty\", bus spapr-vio-bus
 name \"spapr-nvram\", bus spapr-vio-bus
+name \"spapr-pci-host-bridge\", bus System, desc \"more PCI buses: index=N (1-63)\"
+name \"virtio-blk-pci\", bus PCI, desc \"drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N][,serial=S]\"
 ";
 
 /// Options QEMU has that lpar knows about but does not implement yet.
 const NOT_YET: &[&str] = &[
-    "drive",
     "netdev",
     "blockdev",
     "hda",
@@ -240,10 +250,15 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 }
             }
             "device" => {
-                if let Some(list) = device(&opt, &value(&mut p, &opt)?)? {
+                let v = value(&mut p, &opt)?;
+                let driver = keyval(&v, "driver").first().map(|(_, d)| d.clone());
+                if driver.as_deref().is_some_and(drive::handles) {
+                    b.pending.push(drive::PendingDevice { opt, value: v });
+                } else if let Some(list) = device(&opt, &v)? {
                     return Ok(Action::List(list));
                 }
             }
+            "drive" => b.drives.push(drive::drive(&opt, &value(&mut p, &opt)?)?),
             "nic" | "net" => {
                 let v = value(&mut p, &opt)?;
                 if v != "none" {
@@ -740,7 +755,6 @@ fn device(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
                     "{opt} {v}: -chardev is not supported yet (use -serial)"
                 ))
             }
-            "drive" => return Err(format!("{opt} {v}: -drive is not supported yet")),
             _ => return Err(format!("{opt} {v}: unknown property '{k}' of {driver}")),
         }
     }
@@ -760,6 +774,9 @@ struct Builder {
     warnings: Vec<String>,
     /// `-M vsmt=`: checked against the threads per core once -smp is known.
     vsmt: Option<u32>,
+    drives: Vec<drive::Drive>,
+    /// `-device`s that refer to drives, resolved at the end.
+    pending: Vec<drive::PendingDevice>,
 }
 
 impl Builder {
@@ -931,6 +948,7 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Options, String> {
+        self.config.devices = drive::resolve(&mut self.drives, &self.pending)?;
         if let Some(v) = self.vsmt {
             let t = self.config.threads;
             if v < t {
@@ -1380,7 +1398,10 @@ mod tests {
         );
         assert!(err(&["-device", "spapr-vty,chardev=c0"]).contains("-chardev"));
         assert!(err(&["-device", "spapr-vty,reg=0x1"]).contains("reg="));
-        assert_eq!(err(&["-drive", "file=x.img"]), "-drive: not supported yet");
+        assert_eq!(
+            err(&["-drive", "if=virtio"]),
+            "-drive if=virtio: missing file="
+        );
         assert_eq!(err(&["-netdev", "user,id=n"]), "-netdev: not supported yet");
         assert_eq!(err(&["-S"]), "-S: not supported yet");
         assert_eq!(

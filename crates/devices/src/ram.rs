@@ -1,0 +1,48 @@
+//! Guest RAM as vm-memory's `GuestMemory`, the view virtio-queue walks descriptor chains in. It is
+//! built over the machine's existing mapping (no copy) and keeps that mapping alive.
+
+use std::sync::Arc;
+use vm_memory::{GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
+
+pub struct GuestRam {
+    mem: GuestMemoryMmap<()>,
+    /// Declared after `mem`, so the view is dropped before the mapping it points into.
+    _backing: Arc<ppc::GuestMemory>,
+}
+
+impl GuestRam {
+    pub fn new(backing: Arc<ppc::GuestMemory>) -> Result<GuestRam, String> {
+        let size = backing.size();
+        let base = backing
+            .ptr(0, size)
+            .ok_or_else(|| "guest RAM is empty".to_string())?;
+        // SAFETY: `base..base+size` is the machine's RAM mapping, which `_backing` keeps alive for
+        // as long as this view exists; build_raw does not take ownership (it will not unmap).
+        let region = unsafe {
+            MmapRegion::build_raw(
+                base,
+                size as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_ANONYMOUS | libc::MAP_PRIVATE,
+            )
+        }
+        .map_err(|e| format!("guest RAM view: {e}"))?;
+        let region = GuestRegionMmap::new(region, GuestAddress(0))
+            .ok_or_else(|| "guest RAM view: region overflows".to_string())?;
+        let mem = GuestMemoryMmap::from_regions(vec![region])
+            .map_err(|e| format!("guest RAM view: {e}"))?;
+        Ok(GuestRam {
+            mem,
+            _backing: backing,
+        })
+    }
+
+    pub fn mem(&self) -> &GuestMemoryMmap<()> {
+        &self.mem
+    }
+
+    /// Host pointer to `len` bytes of RAM at `addr`, if they are all inside RAM.
+    pub fn ptr(&self, addr: u64, len: u64) -> Option<*mut u8> {
+        self._backing.ptr(addr, len)
+    }
+}

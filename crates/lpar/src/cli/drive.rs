@@ -1,0 +1,343 @@
+//! `-drive` and the `-device` drivers that take one (virtio-blk-pci), plus
+//! `-device spapr-pci-host-bridge`: QEMU's spellings, resolved into the machine's device list
+//! once the whole command line is read (a `-device` may name a `-drive` given after it).
+
+use super::{boolean, keyval, number};
+use spapr::wiring::DeviceConfig;
+use std::path::PathBuf;
+
+/// Where a drive is attached (`if=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interface {
+    /// A virtio-blk-pci device of its own.
+    Virtio,
+    /// Only for a `-device ...,drive=ID`.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Drive {
+    pub id: Option<String>,
+    pub interface: Interface,
+    pub opts: block::Options,
+    pub serial: String,
+    /// Already given to a device.
+    used: bool,
+}
+
+/// Parses one `-drive` list.
+pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
+    let mut d = Drive {
+        id: None,
+        interface: Interface::Virtio,
+        opts: block::Options::default(),
+        serial: String::new(),
+        used: false,
+    };
+    let mut file = None;
+    let on_off = |k: &str, val: &str| {
+        boolean(val).ok_or_else(|| format!("{opt} {v}: {k}={val}: expected on or off"))
+    };
+    for (k, val) in keyval(v, "file") {
+        match k.as_str() {
+            "file" => file = Some(PathBuf::from(val)),
+            "id" => d.id = Some(val),
+            "if" => {
+                d.interface = match val.as_str() {
+                    "virtio" => Interface::Virtio,
+                    "none" => Interface::None,
+                    "scsi" | "ide" | "pflash" | "sd" | "mtd" | "floppy" => {
+                        return Err(format!("{opt} {v}: if={val}: not supported yet (use if=virtio or if=none)"))
+                    }
+                    _ => return Err(format!("{opt} {v}: if={val}: unknown interface")),
+                }
+            }
+            "format" => {
+                d.opts.format = Some(
+                    block::Format::parse(&val)
+                        .ok_or_else(|| format!("{opt} {v}: format={val}: unknown format (raw or qcow2)"))?,
+                )
+            }
+            "readonly" => d.opts.read_only = on_off(&k, &val)?,
+            "media" => match val.as_str() {
+                "disk" => {}
+                "cdrom" => d.opts.read_only = true,
+                _ => return Err(format!("{opt} {v}: media={val}: expected disk or cdrom")),
+            },
+            "cache" => {
+                d.opts.cache = match val.as_str() {
+                    "none" | "directsync" => {
+                        return Err(format!(
+                            "{opt} {v}: cache={val}: O_DIRECT is not supported yet (use writeback, writethrough or unsafe)"
+                        ))
+                    }
+                    other => block::Cache::parse(other).ok_or_else(|| {
+                        format!("{opt} {v}: cache={val}: unknown mode (writeback, writethrough, unsafe)")
+                    })?,
+                }
+            }
+            "snapshot" => {
+                if on_off(&k, &val)? {
+                    return Err(format!("{opt} {v}: snapshot=on: not supported yet"));
+                }
+            }
+            "serial" => d.serial = val,
+            // How the host does the I/O; lpar uses its own thread either way.
+            "aio" if matches!(val.as_str(), "threads" | "native" | "io_uring") => {}
+            "index" | "unit" | "bus" if number(&val).is_some() => {}
+            _ => return Err(format!("{opt} {v}: unknown or unsupported property '{k}'")),
+        }
+    }
+    d.opts.path = file.ok_or_else(|| format!("{opt} {v}: missing file="))?;
+    Ok(d)
+}
+
+/// A `-device` naming a driver this module handles, kept until the drives are all known.
+#[derive(Clone, Debug)]
+pub struct PendingDevice {
+    pub opt: String,
+    pub value: String,
+}
+
+/// Whether `driver` is one of this module's.
+pub fn handles(driver: &str) -> bool {
+    matches!(
+        driver,
+        "virtio-blk-pci" | "virtio-blk" | "spapr-pci-host-bridge"
+    )
+}
+
+/// A PCI bus name (`pci.N`, QEMU's name of bridge N's root bus) -> N.
+fn pci_bus(opt: &str, v: &str, val: &str) -> Result<u32, String> {
+    val.strip_prefix("pci.")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("{opt} {v}: bus={val}: unknown bus (pci.N)"))
+}
+
+/// A PCI address `SLOT[.FN]` -> slot (function 0 only).
+fn pci_addr(opt: &str, v: &str, val: &str) -> Result<u32, String> {
+    let (slot, func) = match val.split_once('.') {
+        Some((s, f)) => (s, Some(f)),
+        None => (val, None),
+    };
+    let slot = u32::from_str_radix(slot.trim_start_matches("0x"), 16)
+        .ok()
+        .filter(|&s| s < 32)
+        .ok_or_else(|| format!("{opt} {v}: addr={val}: expected a slot 0-1f"))?;
+    match func {
+        None | Some("0") => Ok(slot),
+        Some(_) => Err(format!(
+            "{opt} {v}: addr={val}: multifunction devices are not supported yet"
+        )),
+    }
+}
+
+/// Resolves the `if=virtio` drives and the pending `-device`s into the machine's devices.
+pub fn resolve(
+    drives: &mut [Drive],
+    pending: &[PendingDevice],
+) -> Result<Vec<DeviceConfig>, String> {
+    let mut out = Vec::new();
+    for (i, d) in drives.iter().enumerate() {
+        if let Some(id) = &d.id {
+            if drives[..i].iter().any(|o| o.id.as_ref() == Some(id)) {
+                return Err(format!("-drive id={id}: duplicate drive id"));
+            }
+        }
+    }
+    for d in drives
+        .iter_mut()
+        .filter(|d| d.interface == Interface::Virtio)
+    {
+        d.used = true;
+        out.push(DeviceConfig::VirtioBlk {
+            drive: d.opts.clone(),
+            bus: 0,
+            slot: None,
+            queues: 1,
+            serial: d.serial.clone(),
+        });
+    }
+    for p in pending {
+        let (opt, v) = (p.opt.as_str(), p.value.as_str());
+        let items = keyval(v, "driver");
+        let driver = items.first().map(|(_, d)| d.as_str()).unwrap_or("");
+        match driver {
+            "spapr-pci-host-bridge" => {
+                let mut index = None;
+                for (k, val) in &items[1..] {
+                    match k.as_str() {
+                        "index" => {
+                            index =
+                                Some(number(val).and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                                    || format!("{opt} {v}: index={val}: not a number"),
+                                )?)
+                        }
+                        "id" => {}
+                        _ => {
+                            return Err(format!(
+                                "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                            ))
+                        }
+                    }
+                }
+                let index = index.ok_or_else(|| format!("{opt} {v}: missing index="))?;
+                out.push(DeviceConfig::Phb { index });
+            }
+            _ => {
+                let (mut drive_id, mut bus, mut slot, mut queues, mut serial) =
+                    (None, 0, None, 1u16, None);
+                for (k, val) in &items[1..] {
+                    match k.as_str() {
+                        "drive" => drive_id = Some(val.clone()),
+                        "bus" => bus = pci_bus(opt, v, val)?,
+                        "addr" => slot = Some(pci_addr(opt, v, val)?),
+                        "num-queues" => {
+                            queues =
+                                number(val)
+                                    .filter(|n| (1..=64).contains(n))
+                                    .ok_or_else(|| {
+                                        format!("{opt} {v}: num-queues={val}: expected 1-64")
+                                    })? as u16
+                        }
+                        "serial" => serial = Some(val.clone()),
+                        "id" | "bootindex" => {}
+                        "disable-legacy" => {
+                            boolean(val).ok_or_else(|| {
+                                format!("{opt} {v}: {k}={val}: expected on or off")
+                            })?;
+                        }
+                        "disable-modern" => {
+                            if boolean(val) != Some(false) {
+                                return Err(format!("{opt} {v}: {k}={val}: only the modern (virtio 1.x) interface is supported"));
+                            }
+                        }
+                        _ => {
+                            return Err(format!(
+                                "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                            ))
+                        }
+                    }
+                }
+                let id = drive_id.ok_or_else(|| format!("{opt} {v}: missing drive="))?;
+                let d = drives
+                    .iter_mut()
+                    .find(|d| d.id.as_deref() == Some(id.as_str()))
+                    .ok_or_else(|| format!("{opt} {v}: drive={id}: no -drive with that id"))?;
+                if d.used {
+                    return Err(format!(
+                        "{opt} {v}: drive={id}: already in use by another device"
+                    ));
+                }
+                d.used = true;
+                out.push(DeviceConfig::VirtioBlk {
+                    drive: d.opts.clone(),
+                    bus,
+                    slot,
+                    queues,
+                    serial: serial.unwrap_or_else(|| d.serial.clone()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pend(v: &str) -> PendingDevice {
+        PendingDevice {
+            opt: "-device".into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn drives_parse_qemu_spellings() {
+        let d = drive(
+            "-drive",
+            "file=disk.img,format=raw,if=none,id=d0,cache=unsafe,readonly=on",
+        )
+        .unwrap();
+        assert_eq!(d.id.as_deref(), Some("d0"));
+        assert_eq!(d.interface, Interface::None);
+        assert_eq!(d.opts.format, Some(block::Format::Raw));
+        assert_eq!(d.opts.cache, block::Cache::Unsafe);
+        assert!(d.opts.read_only);
+        let d = drive("-drive", "disk,,1.img").unwrap();
+        assert_eq!(d.opts.path, PathBuf::from("disk,1.img"));
+        assert_eq!(d.interface, Interface::Virtio);
+    }
+
+    #[test]
+    fn drive_errors_name_the_culprit() {
+        let e = |v: &str| drive("-drive", v).unwrap_err();
+        assert_eq!(e("if=virtio"), "-drive if=virtio: missing file=");
+        assert!(e("file=a,format=vmdk").contains("format=vmdk"));
+        assert!(e("file=a,bogus=1").contains("'bogus'"));
+        assert!(e("file=a,cache=none").contains("cache=none"));
+        assert!(e("file=a,if=ide").contains("if=ide"));
+    }
+
+    #[test]
+    fn devices_find_their_drives() {
+        let mut drives = vec![
+            drive("-drive", "file=a.img,if=none,id=d0").unwrap(),
+            drive("-drive", "file=b.img").unwrap(),
+        ];
+        let devs = resolve(
+            &mut drives,
+            &[
+                pend("virtio-blk-pci,drive=d0,addr=5,num-queues=4,bus=pci.1"),
+                pend("spapr-pci-host-bridge,index=1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(devs.len(), 3);
+        assert!(
+            matches!(&devs[0], DeviceConfig::VirtioBlk { drive, .. } if drive.path.as_os_str() == "b.img")
+        );
+        assert!(matches!(
+            &devs[1],
+            DeviceConfig::VirtioBlk {
+                slot: Some(5),
+                queues: 4,
+                bus: 1,
+                ..
+            }
+        ));
+        assert!(matches!(devs[2], DeviceConfig::Phb { index: 1 }));
+    }
+
+    #[test]
+    fn bad_device_drive_combinations_are_refused() {
+        let mut drives = vec![drive("-drive", "file=a.img,if=none,id=d0").unwrap()];
+        let e = resolve(&mut drives.clone(), &[pend("virtio-blk-pci,drive=nope")]).unwrap_err();
+        assert_eq!(
+            e,
+            "-device virtio-blk-pci,drive=nope: drive=nope: no -drive with that id"
+        );
+        let e = resolve(
+            &mut drives,
+            &[
+                pend("virtio-blk-pci,drive=d0"),
+                pend("virtio-blk-pci,drive=d0"),
+            ],
+        )
+        .unwrap_err();
+        assert!(e.contains("already in use"), "{e}");
+        let e = resolve(&mut [], &[pend("virtio-blk-pci")]).unwrap_err();
+        assert!(e.contains("missing drive="), "{e}");
+        let mut dup = vec![
+            drive("-drive", "file=a,if=none,id=x").unwrap(),
+            drive("-drive", "file=b,if=none,id=x").unwrap(),
+        ];
+        assert!(resolve(&mut dup, &[])
+            .unwrap_err()
+            .contains("duplicate drive id"));
+        let e = resolve(&mut [], &[pend("virtio-blk-pci,drive=d,addr=3.1")]).unwrap_err();
+        assert!(e.contains("multifunction"), "{e}");
+    }
+}
