@@ -2,6 +2,7 @@
 //! when it is built (guest RAM for DMA, an [`Interrupt`] line, a block backend) and never reaches
 //! into the machine; the machine's buses (PCI host bridge, later VIO) route accesses to it.
 
+pub mod msix;
 pub mod pci;
 pub mod ram;
 pub mod virtio;

@@ -36,6 +36,7 @@ const STATUS_CAP_LIST: u16 = 1 << 4;
 
 /// Capability ids.
 pub const CAP_VENDOR: u8 = 0x09;
+pub const CAP_MSIX: u8 = 0x11;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BarKind {
@@ -243,6 +244,22 @@ impl ConfigSpace {
             let b = (val >> (8 * k)) as u8;
             self.bytes[off + k] = (self.bytes[off + k] & !m) | (b & m);
         }
+    }
+
+    /// Offset of the first capability with id `id`, walking the list as a driver does.
+    pub fn find_capability(&self, id: u8) -> Option<usize> {
+        let mut at = self.bytes[reg::CAPABILITIES] as usize;
+        // A list longer than the header can hold is a loop.
+        for _ in 0..48 {
+            if !(0x40..=0xfc).contains(&at) {
+                return None;
+            }
+            if self.bytes[at] == id {
+                return Some(at);
+            }
+            at = self.bytes[at + 1] as usize;
+        }
+        None
     }
 
     /// Raw bytes, for a device's own registers inside its capabilities.

@@ -28,7 +28,9 @@ fn init(body: &str) -> String {
          mount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev\n",
     );
     for m in VIRTIO_BLK_EXT4 {
-        s.push_str(&format!("insmod /modules/{m}.ko || echo insmod-{m}-failed\n"));
+        s.push_str(&format!(
+            "insmod /modules/{m}.ko || echo insmod-{m}-failed\n"
+        ));
     }
     s.push_str(body);
     s.push_str("\npoweroff -f\n");
@@ -133,6 +135,7 @@ fn an_ext4_virtio_disk_is_read_and_written_by_the_guest() {
         .expect("a sum")
         .to_string();
     let body = "cat /sys/block/vda/size
+grep virtio0-req.0 /proc/interrupts | grep -q PCI-MSI && echo msix-in-use
 mount -t ext4 /dev/vda /mnt || echo mount-failed
 cat /mnt/hello.txt
 md5sum /mnt/data.bin
@@ -147,6 +150,8 @@ umount /mnt && echo unmounted";
     // Size in 512-byte sectors, as the host made it.
     assert!(l.contains(&"65536"), "{out:?}");
     assert!(l.contains(&"hello from the host"), "{out:?}");
+    // The request queue interrupts through MSI-X (ibm,change-msi), not INTx.
+    assert!(l.contains(&"msix-in-use"), "{out:?}");
     assert!(
         l.contains(&format!("{want_sum}  /mnt/data.bin").as_str()),
         "{out:?}"
@@ -200,7 +205,11 @@ umount /mnt/a /mnt/b";
     assert!(l.contains(&"disk a"), "{out:?}");
     assert!(l.contains(&"disk b"), "{out:?}");
     assert!(l.contains(&"write-refused"), "{out:?}");
-    assert_eq!(std::fs::read(&a).unwrap(), before, "read-only image changed");
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        before,
+        "read-only image changed"
+    );
     fsck_clean(&b);
 }
 
@@ -227,12 +236,7 @@ fn bad_drives_are_one_line_errors() {
     let file = std::fs::File::open(&image).unwrap();
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(
-        unsafe {
-            libc::flock(
-                std::os::unix::io::AsRawFd::as_raw_fd(&file),
-                libc::LOCK_EX,
-            )
-        },
+        unsafe { libc::flock(std::os::unix::io::AsRawFd::as_raw_fd(&file), libc::LOCK_EX,) },
         0
     );
     let l = format!("file={},format=raw", image.display());

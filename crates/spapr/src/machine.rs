@@ -14,12 +14,16 @@ pub mod layout {
     pub const NVRAM_REG: u32 = 0x7100_0001;
     /// XICS global interrupt numbers: IPIs are per-server; device sources start here.
     pub const XICS_IRQ_BASE: u32 = 0x1000;
-    pub const XICS_NR_IRQS: u32 = 0x400;
+    pub const XICS_NR_IRQS: u32 = 0x1000;
     /// VIO device interrupts.
     pub const VTY_IRQ: u32 = 0x1100;
     pub const NVRAM_IRQ: u32 = 0x1101;
     /// PCI host bridge INTx sources: four per bridge from here (bridge N at + 4N).
     pub const PCI_LSI_BASE: u32 = 0x1300;
+    /// Message-signalled interrupts of PCI devices, allocated by ibm,change-msi: the rest of
+    /// the XICS source range.
+    pub const MSI_BASE: u32 = 0x1400;
+    pub const MSI_COUNT: u32 = XICS_IRQ_BASE + XICS_NR_IRQS - MSI_BASE;
     /// EPOW / hot-plug event source interrupts (/event-sources).
     pub const EPOW_IRQ: u32 = 0x1200;
     pub const HOTPLUG_IRQ: u32 = 0x1201;

@@ -5,16 +5,19 @@
 //! in the device tree (Linux on an LPAR builds its PCI devices from the tree, not by probing), with
 //! their BARs assigned here as firmware would; Linux may move them (`linux,pci-probe-only` is 0).
 //!
-//! Interrupts are INTx: four level-sensitive sources per bridge, swizzled by slot as on real
-//! hardware. MSI arrives with `ibm,change-msi`.
+//! Interrupts are INTx (four level-sensitive sources per bridge, swizzled by slot as on real
+//! hardware) until the OS asks firmware for MSI-X vectors with `ibm,change-msi`: then sources
+//! come from a machine-wide pool and the device's MSI-X table is programmed with messages to the
+//! bridge's MSI window, as QEMU does; `ibm,query-interrupt-source-number` tells the OS which.
 
 use crate::bus::MmioDevice;
 use crate::devtree::{cells, DeviceTree, NodeId};
 use crate::irq::IrqLine;
-use crate::machine::Machine;
+use crate::machine::{layout, Machine};
 use crate::rtas::{RtasCall, RtasFn, RTAS_OUT_HW_ERROR, RTAS_OUT_PARAM_ERROR, RTAS_OUT_SUCCESS};
 use crate::tce::TceTable;
-use devices::pci::{BarKind, PciDevice};
+use devices::msix::MsiSink;
+use devices::pci::{BarKind, PciDevice, CAP_MSIX};
 use devices::Interrupt;
 use ppc::Cpu;
 use std::sync::{Arc, Mutex};
@@ -34,6 +37,73 @@ pub const DMA_WINDOW_SIZE: u64 = 0x4000_0000;
 pub const MAX_INDEX: u32 = 63;
 /// Slots (devices) on the root bus; function 0 of each.
 pub const SLOTS: usize = 32;
+
+/// Where MSI messages are written (QEMU's SPAPR_PCI_MSI_WINDOW): the data is the interrupt
+/// source number.
+pub const MSI_WINDOW: u64 = 0x400_0000_0000;
+
+/// The machine's MSI sources (`layout::MSI_BASE..`), shared by all bridges.
+pub struct MsiPool {
+    used: Mutex<Vec<bool>>,
+}
+
+impl MsiPool {
+    pub fn new() -> MsiPool {
+        MsiPool {
+            used: Mutex::new(vec![false; layout::MSI_COUNT as usize]),
+        }
+    }
+
+    /// `n` consecutive free sources: the first one's number.
+    fn alloc(&self, n: u32) -> Option<u32> {
+        let mut u = self.used.lock().ok()?;
+        let n = n as usize;
+        let mut run = 0;
+        for i in 0..u.len() {
+            run = if u[i] { 0 } else { run + 1 };
+            if run == n {
+                let first = i + 1 - n;
+                u[first..=i].fill(true);
+                return Some(layout::MSI_BASE + first as u32);
+            }
+        }
+        None
+    }
+
+    fn free(&self, first: u32, n: u32) {
+        if let Ok(mut u) = self.used.lock() {
+            let at = first.saturating_sub(layout::MSI_BASE) as usize;
+            let end = (at + n as usize).min(u.len());
+            if at < end {
+                u[at..end].fill(false);
+            }
+        }
+    }
+}
+
+impl Default for MsiPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A bridge's MSI window: messages become pulses of their source.
+struct MsiWindow {
+    intc: Arc<dyn crate::irq::Intc>,
+}
+
+impl MsiSink for MsiWindow {
+    fn send(&self, addr: u64, data: u32) {
+        // A message the OS reprogrammed to anywhere else, or naming a source outside the MSI
+        // pool, goes nowhere (as a write to an unmapped address would).
+        if addr == MSI_WINDOW && data.wrapping_sub(layout::MSI_BASE) < layout::MSI_COUNT {
+            self.intc.pulse(data);
+        }
+    }
+}
+
+/// MSI sources a device was given: (slot, first source, count).
+type MsiGrant = (usize, u32, u32);
 
 /// PCI address space codes in the `phys.hi` cell of OF addresses.
 const SS_IO: u32 = 0x0100_0000;
@@ -85,11 +155,19 @@ pub struct Phb {
     slots: Vec<Option<Arc<dyn PciDevice>>>,
     lsis: Vec<Arc<Lsi>>,
     pub tce: Arc<TceTable>,
+    msi_pool: Arc<MsiPool>,
+    msi_window: Arc<MsiWindow>,
+    msis: Mutex<Vec<MsiGrant>>,
 }
 
 impl Phb {
-    /// Bridge `index`, its INTx sources numbered from `lsi_base` on `intc`.
-    pub fn new(index: u32, intc: Arc<dyn crate::irq::Intc>, lsi_base: u32) -> Phb {
+    /// Bridge `index`, its INTx sources numbered from `lsi_base` on `intc`, MSIs from `pool`.
+    pub fn new(
+        index: u32,
+        intc: Arc<dyn crate::irq::Intc>,
+        lsi_base: u32,
+        pool: Arc<MsiPool>,
+    ) -> Phb {
         let i = index as u64;
         Phb {
             index,
@@ -107,6 +185,9 @@ impl Phb {
                 })
                 .collect(),
             tce: Arc::new(TceTable::new(liobn(index), 0, DMA_WINDOW_SIZE)),
+            msi_pool: pool,
+            msi_window: Arc::new(MsiWindow { intc }),
+            msis: Mutex::new(Vec::new()),
         }
     }
 
@@ -115,17 +196,17 @@ impl Phb {
         &self.lsis[slot % 4]
     }
 
-    /// Plugs a device built by `make` (given its INTA line) into `slot`, or the first free slot
-    /// from 1; returns the slot.
+    /// Plugs a device built by `make` (given its INTA line and where its MSIs go) into `slot`,
+    /// or the first free slot; returns the slot.
     pub fn plug(
         &mut self,
         slot: Option<u32>,
-        make: impl FnOnce(Arc<dyn Interrupt>) -> Result<Arc<dyn PciDevice>, String>,
+        make: impl FnOnce(Arc<dyn Interrupt>, Arc<dyn MsiSink>) -> Result<Arc<dyn PciDevice>, String>,
     ) -> Result<usize, String> {
         let s = match slot {
             Some(s) if (s as usize) < SLOTS => s as usize,
             Some(s) => return Err(format!("addr={s:#x}: PCI slot out of range (0-31)")),
-            None => (1..SLOTS)
+            None => (0..SLOTS)
                 .find(|&s| self.slots[s].is_none())
                 .ok_or_else(|| format!("PCI bus {}: no free slot", self.index))?,
         };
@@ -139,7 +220,7 @@ impl Phb {
             lsi: self.lsi_of(s).clone(),
             slot: s as u32,
         });
-        self.slots[s] = Some(make(pin)?);
+        self.slots[s] = Some(make(pin, self.msi_window.clone())?);
         Ok(s)
     }
 
@@ -192,6 +273,11 @@ impl Phb {
     pub fn reset(&self) {
         for (_, d) in self.devices() {
             d.reset();
+        }
+        if let Ok(mut g) = self.msis.lock() {
+            for (_, first, n) in g.drain(..) {
+                self.msi_pool.free(first, n);
+            }
         }
         self.tce.clear();
         let _ = self.assign_bars();
@@ -265,7 +351,7 @@ impl Phb {
         }
         t.set_prop(node, "ranges", cells(&ranges));
         t.set_u32(node, "ibm,pci-config-space-type", 1);
-        t.set_u32(node, "ibm,pe-total-#msi", 0);
+        t.set_u32(node, "ibm,pe-total-#msi", layout::MSI_COUNT);
         t.set_str(node, "ibm,loc-code", &format!("vpci@{:x}", self.buid));
         t.set_u32(node, "ibm,#dma-address-cells", 2);
         t.set_u32(node, "ibm,#dma-size-cells", 2);
@@ -316,6 +402,10 @@ impl Phb {
         t.set_u32(n, "subsystem-id", ids.subsystem as u32);
         if c.interrupt_pin() != 0 {
             t.set_u32(n, "interrupts", c.interrupt_pin() as u32);
+        }
+        // How many vectors the OS may ask ibm,change-msi for.
+        if let Some(cap) = c.find_capability(CAP_MSIX) {
+            t.set_u32(n, "ibm,req#msi-x", (c.read(cap + 2, 2) & 0x7ff) + 1);
         }
         let devfn_hi = (slot as u32) << 11;
         let mut reg = vec![devfn_hi, 0, 0, 0, 0];
@@ -395,7 +485,125 @@ pub const RTAS: &[(&str, RtasFn)] = &[
     ("write-pci-config", write_pci_config),
     ("ibm,read-pci-config", ibm_read_pci_config),
     ("ibm,write-pci-config", ibm_write_pci_config),
+    ("ibm,change-msi", ibm_change_msi),
+    (
+        "ibm,query-interrupt-source-number",
+        ibm_query_interrupt_source_number,
+    ),
 ];
+
+/// ibm,change-msi functions (PAPR): which kind of message interrupts the OS wants.
+const CHANGE_FN: u32 = 1;
+const CHANGE_MSI_FN: u32 = 3;
+const CHANGE_MSIX_FN: u32 = 4;
+const CHANGE_32MSI_FN: u32 = 5;
+/// Interrupt types in the fourth return cell.
+const TYPE_MSIX: u32 = 2;
+
+impl Phb {
+    /// Gives the device in `slot` `n` MSI-X sources (0: takes them back) and programs its table
+    /// with their messages. Returns how many it got.
+    fn change_msix(&self, slot: usize, d: &Arc<dyn PciDevice>, n: u32) -> Result<u32, i32> {
+        let (bar, table, vectors) = {
+            let c = d.config().lock().map_err(|_| RTAS_OUT_HW_ERROR)?;
+            let cap = c.find_capability(CAP_MSIX).ok_or(RTAS_OUT_PARAM_ERROR)?;
+            let t = c.read(cap + 4, 4);
+            (
+                (t & 7) as usize,
+                (t & !7) as u64,
+                (c.read(cap + 2, 2) & 0x7ff) + 1,
+            )
+        };
+        let mut grants = self.msis.lock().map_err(|_| RTAS_OUT_HW_ERROR)?;
+        if let Some(i) = grants.iter().position(|g| g.0 == slot) {
+            let (_, first, count) = grants.swap_remove(i);
+            self.msi_pool.free(first, count);
+        }
+        let n = n.min(vectors);
+        if n == 0 {
+            return Ok(0);
+        }
+        let first = self.msi_pool.alloc(n).ok_or(RTAS_OUT_HW_ERROR)?;
+        grants.push((slot, first, n));
+        for v in 0..n {
+            let mut e = [0u8; 12];
+            e[..8].copy_from_slice(&MSI_WINDOW.to_le_bytes());
+            e[8..].copy_from_slice(&(first + v).to_le_bytes());
+            d.bar_write(bar, table + devices::msix::ENTRY_SIZE * v as u64, &e);
+        }
+        Ok(n)
+    }
+
+    /// The source of interrupt `k` of the device in `slot`: its k-th MSI, or its INTx.
+    fn source_of(&self, slot: usize, k: u32) -> Option<(u32, bool)> {
+        let grants = self.msis.lock().ok()?;
+        match grants.iter().find(|g| g.0 == slot) {
+            Some(&(_, first, n)) => (k < n).then_some((first + k, false)),
+            None => (k == 0).then(|| (self.lsi_of(slot).line.number(), true)),
+        }
+    }
+}
+
+/// ibm,change-msi(config addr, buid hi, buid lo, function, count, sequence) -> (status,
+/// count granted, next sequence[, interrupt type]).
+fn ibm_change_msi(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
+    let (Some(addr), Some(h), Some(l), Some(func), Some(n), Some(seq), 6) = (
+        c.arg(0),
+        c.arg(1),
+        c.arg(2),
+        c.arg(3),
+        c.arg(4),
+        c.arg(5),
+        c.args.len(),
+    ) else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    let Some(p) = phb_by_buid(m, h, l) else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    let Some((d, _)) = p.config_target(addr & !0xff) else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    let slot = ((addr >> 11) & 0x1f) as usize;
+    // Devices here have MSI-X only: the generic and MSI-X requests get it; plain MSI does not
+    // exist, except that a request for 0 (release) is accepted whatever the kind.
+    match func {
+        CHANGE_FN | CHANGE_MSIX_FN => {}
+        CHANGE_MSI_FN | CHANGE_32MSI_FN if n == 0 => {}
+        _ => return c.status(RTAS_OUT_PARAM_ERROR),
+    }
+    match p.change_msix(slot, d, n) {
+        Ok(got) => {
+            c.status(RTAS_OUT_SUCCESS);
+            c.set_ret(1, got);
+            c.set_ret(2, seq.wrapping_add(1));
+            c.set_ret(3, TYPE_MSIX);
+        }
+        Err(e) => c.status(e),
+    }
+}
+
+/// ibm,query-interrupt-source-number(config addr, buid hi, buid lo, n) -> (status, source,
+/// edge (1) or level (0)).
+fn ibm_query_interrupt_source_number(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
+    let (Some(addr), Some(h), Some(l), Some(k), 4) =
+        (c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.args.len())
+    else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    let found = phb_by_buid(m, h, l).and_then(|p| {
+        p.config_target(addr & !0xff)?;
+        p.source_of(((addr >> 11) & 0x1f) as usize, k)
+    });
+    match found {
+        Some((irq, lsi)) => {
+            c.status(RTAS_OUT_SUCCESS);
+            c.set_ret(1, irq);
+            c.set_ret(2, if lsi { 0 } else { 1 });
+        }
+        None => c.status(RTAS_OUT_PARAM_ERROR),
+    }
+}
 
 fn phb_by_buid(m: &Machine, hi: u32, lo: u32) -> Option<&Arc<Phb>> {
     let buid = (hi as u64) << 32 | lo as u64;
@@ -477,5 +685,183 @@ fn ibm_write_pci_config(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
             config_write(phb_by_buid(m, h, l), addr, size, v, c)
         }
         _ => c.status(RTAS_OUT_PARAM_ERROR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{cpu, rtas};
+    use crate::wiring::DeviceConfig;
+    use ppc::Mmio;
+
+    /// A machine with one virtio-blk-pci disk (a 1 MiB raw image) in slot 2.
+    fn machine_with_disk(name: &str) -> (Machine, std::path::PathBuf) {
+        let img = std::env::temp_dir().join(format!("lpar-pci-{}-{name}.img", std::process::id()));
+        std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
+        let cfg = crate::MachineConfig {
+            ram_size: 64 << 20,
+            devices: vec![DeviceConfig::VirtioBlk {
+                drive: block::Options {
+                    path: img.clone(),
+                    ..Default::default()
+                },
+                bus: 0,
+                slot: Some(2),
+                queues: 2,
+                serial: "s".into(),
+            }],
+            ..Default::default()
+        };
+        let m = Machine::new(cfg, Box::new(std::io::sink())).expect("machine");
+        (m, img)
+    }
+
+    const SLOT2: u32 = 2 << 11;
+    const BUID_HI: u32 = (BUID_BASE >> 32) as u32;
+    const BUID_LO: u32 = BUID_BASE as u32;
+
+    #[test]
+    fn config_space_through_rtas() {
+        let (m, img) = machine_with_disk("cfg");
+        let mut c = cpu(&m);
+        let r = rtas(
+            &m,
+            &mut c,
+            "ibm,read-pci-config",
+            &[SLOT2, BUID_HI, BUID_LO, 4],
+            2,
+        );
+        assert_eq!(r, vec![0, 0x1042_1af4]);
+        // The old form reaches bridge 0.
+        assert_eq!(
+            rtas(&m, &mut c, "read-pci-config", &[SLOT2 + 2, 2], 2),
+            vec![0, 0x1042]
+        );
+        // An empty slot, a wrong bridge, a bad size, an unaligned register: errors.
+        let empty = rtas(
+            &m,
+            &mut c,
+            "ibm,read-pci-config",
+            &[3 << 11, BUID_HI, BUID_LO, 4],
+            2,
+        );
+        assert_eq!(empty, vec![RTAS_OUT_HW_ERROR as u32, u32::MAX]);
+        let r = rtas(&m, &mut c, "ibm,read-pci-config", &[SLOT2, 0, 7, 4], 2);
+        assert_eq!(r[0], RTAS_OUT_HW_ERROR as u32);
+        let r = rtas(
+            &m,
+            &mut c,
+            "ibm,read-pci-config",
+            &[SLOT2, BUID_HI, BUID_LO, 3],
+            2,
+        );
+        assert_eq!(r[0], RTAS_OUT_HW_ERROR as u32);
+        let r = rtas(
+            &m,
+            &mut c,
+            "ibm,read-pci-config",
+            &[SLOT2 + 2, BUID_HI, BUID_LO, 4],
+            2,
+        );
+        assert_eq!(r[0], RTAS_OUT_HW_ERROR as u32);
+        // BAR 4 (64-bit) was assigned in the 64-bit window and decodes there.
+        let lo = rtas(
+            &m,
+            &mut c,
+            "ibm,read-pci-config",
+            &[SLOT2 + 0x20, BUID_HI, BUID_LO, 4],
+            2,
+        )[1];
+        let hi = rtas(
+            &m,
+            &mut c,
+            "ibm,read-pci-config",
+            &[SLOT2 + 0x24, BUID_HI, BUID_LO, 4],
+            2,
+        )[1];
+        let bar4 = (hi as u64) << 32 | (lo & !0xf) as u64;
+        let p = &m.phbs[0];
+        assert!(bar4 >= p.mem64_base && bar4 < p.mem64_base + MEM64_WIN_SIZE);
+        // num_queues in the common configuration (offset 0x12) reads 2 through MMIO.
+        let mut b = [0u8; 2];
+        assert!(m.bus.read(bar4 + 0x12, &mut b));
+        assert_eq!(u16::from_le_bytes(b), 2);
+        // Nothing decodes elsewhere in the window: all ones.
+        let mut b = [0u8; 4];
+        assert!(m.bus.read(p.mem64_base + MEM64_WIN_SIZE - 4, &mut b));
+        assert_eq!(b, [0xff; 4]);
+        // Memory decoding off: the BAR no longer answers.
+        let w = rtas(
+            &m,
+            &mut c,
+            "ibm,write-pci-config",
+            &[SLOT2 + 4, BUID_HI, BUID_LO, 2, 0],
+            1,
+        );
+        assert_eq!(w, vec![0]);
+        let mut b = [0u8; 2];
+        assert!(m.bus.read(bar4 + 0x12, &mut b));
+        assert_eq!(b, [0xff; 2]);
+        let _ = std::fs::remove_file(img);
+    }
+
+    #[test]
+    fn msix_vectors_are_granted_programmed_queried_and_released() {
+        let (m, img) = machine_with_disk("msi");
+        let mut c = cpu(&m);
+        let args = |n: u32| [SLOT2, BUID_HI, BUID_LO, CHANGE_MSIX_FN, n, 1];
+        // Three queues' worth plus config is what the device has: asking for 8 gives 3.
+        let r = rtas(&m, &mut c, "ibm,change-msi", &args(8), 4);
+        assert_eq!(r, vec![0, 3, 2, TYPE_MSIX]);
+        let q = |k| {
+            rtas(
+                &m,
+                &mut cpu(&m),
+                "ibm,query-interrupt-source-number",
+                &[SLOT2, BUID_HI, BUID_LO, k],
+                3,
+            )
+        };
+        let first = q(0)[1];
+        assert_eq!(q(0), vec![0, first, 1]);
+        assert_eq!(q(2), vec![0, first + 2, 1]);
+        assert_eq!(q(3)[0], RTAS_OUT_PARAM_ERROR as u32);
+        assert!((layout::MSI_BASE..layout::MSI_BASE + layout::MSI_COUNT).contains(&first));
+        // The device's table holds the messages (address = MSI window, data = source).
+        let d = m.phbs[0].slots[2].clone().unwrap();
+        let mut e = [0u8; 12];
+        d.bar_read(1, 16, &mut e);
+        assert_eq!(u64::from_le_bytes(e[..8].try_into().unwrap()), MSI_WINDOW);
+        assert_eq!(u32::from_le_bytes(e[8..].try_into().unwrap()), first + 1);
+        // Plain MSI does not exist here; releasing with 0 works for any kind.
+        let r = rtas(
+            &m,
+            &mut c,
+            "ibm,change-msi",
+            &[SLOT2, BUID_HI, BUID_LO, CHANGE_MSI_FN, 1, 1],
+            4,
+        );
+        assert_eq!(r[0], RTAS_OUT_PARAM_ERROR as u32);
+        let r = rtas(&m, &mut c, "ibm,change-msi", &args(0), 4);
+        assert_eq!(&r[..2], &[0, 0]);
+        // Without MSIs the device's interrupt 0 is its INTx (level).
+        assert_eq!(q(0), vec![0, layout::PCI_LSI_BASE + 2, 0]);
+        // The freed sources are handed out again.
+        assert_eq!(rtas(&m, &mut c, "ibm,change-msi", &args(1), 4)[1], 1);
+        assert_eq!(q(0)[1], first);
+        let _ = std::fs::remove_file(img);
+    }
+
+    #[test]
+    fn the_pool_allocates_consecutive_sources_and_reuses_freed_ones() {
+        let p = MsiPool::new();
+        let a = p.alloc(4).unwrap();
+        let b = p.alloc(2).unwrap();
+        assert_eq!(b, a + 4);
+        p.free(a, 4);
+        assert_eq!(p.alloc(3), Some(a));
+        assert_eq!(p.alloc(layout::MSI_COUNT), None);
+        p.free(u32::MAX, 5);
     }
 }

@@ -48,9 +48,10 @@ pub fn build(
             indexes.push(*index);
         }
     }
+    let pool = Arc::new(crate::pci::MsiPool::new());
     let mut phbs: Vec<Phb> = indexes
         .iter()
-        .map(|&i| Phb::new(i, xics.clone(), layout::PCI_LSI_BASE + 4 * i))
+        .map(|&i| Phb::new(i, xics.clone(), layout::PCI_LSI_BASE + 4 * i, pool.clone()))
         .collect();
     let ram = Arc::new(devices::ram::GuestRam::new(mem.clone())?);
     for d in &cfg.devices {
@@ -69,12 +70,13 @@ pub fn build(
             let disk = block::open(drive)?;
             let blk = devices::virtio::blk::Blk::new(disk, *queues, serial);
             let ram = ram.clone();
-            phb.plug(*slot, move |irq| {
+            phb.plug(*slot, move |irq, msi| {
                 Ok(Arc::new(VirtioPci::new(
                     "virtio-blk-pci",
                     Box::new(blk),
                     ram,
                     irq,
+                    msi,
                 )))
             })?;
         }

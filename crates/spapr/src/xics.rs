@@ -54,6 +54,8 @@ struct State {
     sources: Vec<Source>,
     icps: Vec<Icp>,
     lines: Vec<Arc<IrqLines>>,
+    /// Sources with `pending` set: EOI and CPPR changes scan the sources only when some are.
+    pending: usize,
 }
 
 pub struct Xics {
@@ -86,6 +88,7 @@ impl Xics {
                 lines: (0..servers)
                     .map(|_| Arc::new(IrqLines::default()))
                     .collect(),
+                pending: 0,
             }),
             waker,
         }
@@ -114,7 +117,7 @@ impl Xics {
         if let Ok(mut s) = self.st.lock() {
             if let Some(i) = src_index(irq) {
                 s.sources[i].asserted = true;
-                s.sources[i].pending = true;
+                s.set_pending(i, true);
                 s.try_deliver(i);
             }
         }
@@ -127,7 +130,7 @@ impl Xics {
             if let Some(i) = src_index(irq) {
                 s.sources[i].asserted = false;
                 if s.sources[i].lsi {
-                    s.sources[i].pending = false;
+                    s.set_pending(i, false);
                 }
             }
         }
@@ -148,7 +151,7 @@ impl Intc for Xics {
             match src_index(irq) {
                 Some(i) if !s.sources[i].asserted => {
                     s.sources[i].asserted = true;
-                    s.sources[i].pending = true;
+                    s.set_pending(i, true);
                     s.try_deliver(i);
                 }
                 _ => return,
@@ -168,6 +171,18 @@ fn src_index(irq: u32) -> Option<usize> {
 }
 
 impl State {
+    fn set_pending(&mut self, i: usize, v: bool) {
+        let s = &mut self.sources[i];
+        if s.pending != v {
+            s.pending = v;
+            if v {
+                self.pending += 1;
+            } else {
+                self.pending -= 1;
+            }
+        }
+    }
+
     fn set_line(&self, server: usize, on: bool) {
         if let Some(l) = self.lines.get(server) {
             if on {
@@ -189,7 +204,7 @@ impl State {
             return;
         }
         if self.present(server, layout::XICS_IRQ_BASE + i as u32, s.priority) {
-            self.sources[i].pending = false;
+            self.set_pending(i, false);
         }
     }
 
@@ -213,13 +228,16 @@ impl State {
     /// Returns a displaced interrupt to its source (or drops an IPI: MFRR still holds it).
     fn reject(&mut self, nr: u32) {
         if let Some(i) = src_index(nr) {
-            self.sources[i].pending = true;
+            self.set_pending(i, true);
         }
     }
 
     /// Re-offers every pending source and the IPI of `server` (after CPPR was lowered or EOI).
     fn resend(&mut self, server: usize) {
         self.check_ipi(server);
+        if self.pending == 0 {
+            return;
+        }
         for i in 0..self.sources.len() {
             if self.sources[i].pending && self.sources[i].server as usize == server {
                 self.try_deliver(i);
@@ -274,9 +292,9 @@ impl State {
         self.icps[server].cppr = (xirr >> 24) as u8;
         let nr = xirr & 0xff_ffff;
         if let Some(i) = src_index(nr) {
-            let s = &mut self.sources[i];
+            let s = &self.sources[i];
             if s.lsi && s.asserted {
-                s.pending = true;
+                self.set_pending(i, true);
             }
         }
         self.resend(server);
@@ -490,7 +508,7 @@ mod tests {
     fn raise(s: &mut State, irq: u32) {
         let i = src_index(irq).expect("irq in range");
         s.sources[i].asserted = true;
-        s.sources[i].pending = true;
+        s.set_pending(i, true);
         s.try_deliver(i);
     }
 

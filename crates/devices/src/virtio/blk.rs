@@ -210,14 +210,11 @@ unsafe impl Send for Io {}
 
 impl Io {
     fn serve(&mut self, bits: u64) {
-        let mut signal = false;
         for qi in 0..self.queues.len() {
-            if bits & (1 << (self.queues[qi].0 & 63)) != 0 {
-                signal |= self.serve_queue(qi);
+            let index = self.queues[qi].0;
+            if bits & (1 << (index & 63)) != 0 && self.serve_queue(qi) {
+                self.irq.signal_used(index);
             }
-        }
-        if signal {
-            self.irq.signal_used();
         }
     }
 

@@ -7,9 +7,10 @@
 pub mod blk;
 pub mod pci;
 
+use crate::msix::Msix;
 use crate::ram::GuestRam;
 use crate::Interrupt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 use std::sync::Arc;
 pub use virtio_queue::{Queue, QueueT};
 
@@ -60,33 +61,56 @@ pub trait VirtioDevice: Send {
     fn reset(&mut self);
 }
 
-/// The interrupt status a transport exposes (ISR) and the line behind it.
+/// How a device's notifications reach the driver: MSI-X vectors when the driver enabled them,
+/// otherwise the interrupt status (ISR) and the INTx line behind it.
 pub struct VirtioInterrupt {
     isr: AtomicU8,
     line: Arc<dyn Interrupt>,
+    msix: Option<Arc<Msix>>,
+    config_vector: AtomicU16,
+    queue_vectors: Vec<AtomicU16>,
 }
 
 /// ISR bits.
 pub const ISR_QUEUE: u8 = 1;
 pub const ISR_CONFIG: u8 = 2;
+/// "No MSI-X vector".
+pub const NO_VECTOR: u16 = 0xffff;
 
 impl VirtioInterrupt {
-    pub fn new(line: Arc<dyn Interrupt>) -> VirtioInterrupt {
+    pub fn new(line: Arc<dyn Interrupt>, msix: Option<Arc<Msix>>, queues: usize) -> Self {
         VirtioInterrupt {
             isr: AtomicU8::new(0),
             line,
+            msix,
+            config_vector: AtomicU16::new(NO_VECTOR),
+            queue_vectors: (0..queues).map(|_| AtomicU16::new(NO_VECTOR)).collect(),
         }
     }
 
-    /// A queue has new used buffers.
-    pub fn signal_used(&self) {
-        self.isr.fetch_or(ISR_QUEUE, Ordering::SeqCst);
-        self.line.set_level(true);
+    /// Queue `q` has new used buffers.
+    pub fn signal_used(&self, q: u16) {
+        let v = self
+            .queue_vectors
+            .get(q as usize)
+            .map_or(NO_VECTOR, |v| v.load(Ordering::SeqCst));
+        self.signal(v, ISR_QUEUE);
     }
 
     /// The device configuration changed.
     pub fn signal_config(&self) {
-        self.isr.fetch_or(ISR_CONFIG, Ordering::SeqCst);
+        self.signal(self.config_vector.load(Ordering::SeqCst), ISR_CONFIG);
+    }
+
+    fn signal(&self, vector: u16, isr: u8) {
+        if let Some(m) = self.msix.as_ref().filter(|m| m.enabled()) {
+            // With MSI-X on, a source without a vector does not interrupt (virtio 1.x 4.1.5.1.2).
+            if vector != NO_VECTOR {
+                m.notify(vector);
+            }
+            return;
+        }
+        self.isr.fetch_or(isr, Ordering::SeqCst);
         self.line.set_level(true);
     }
 
@@ -103,8 +127,39 @@ impl VirtioInterrupt {
         v
     }
 
+    /// Vector of the configuration-change notification (None: queue index out of range).
+    pub fn vector(&self, queue: Option<u16>) -> u16 {
+        match queue {
+            None => self.config_vector.load(Ordering::SeqCst),
+            Some(q) => self
+                .queue_vectors
+                .get(q as usize)
+                .map_or(NO_VECTOR, |v| v.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// Sets a vector; one the table does not have reads back as NO_VECTOR (the driver checks).
+    pub fn set_vector(&self, queue: Option<u16>, v: u16) {
+        let n = self.msix.as_ref().map_or(0, |m| m.vectors());
+        let v = if v < n { v } else { NO_VECTOR };
+        match queue {
+            None => self.config_vector.store(v, Ordering::SeqCst),
+            Some(q) => {
+                if let Some(slot) = self.queue_vectors.get(q as usize) {
+                    slot.store(v, Ordering::SeqCst)
+                }
+            }
+        }
+    }
+
+    /// Device reset: no status, no vectors. The MSI-X table belongs to the PCI function and
+    /// stays (firmware programmed it; a driver re-probing expects it).
     pub fn clear(&self) {
         self.isr.store(0, Ordering::SeqCst);
         self.line.set_level(false);
+        self.config_vector.store(NO_VECTOR, Ordering::SeqCst);
+        for v in &self.queue_vectors {
+            v.store(NO_VECTOR, Ordering::SeqCst);
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The virtio-pci transport, modern interface (virtio 1.x): vendor capabilities point into one
 //! 64-bit memory BAR (BAR 4) holding the common configuration, the ISR, the device configuration
-//! and the queue doorbells, at the offsets QEMU uses. Interrupts are INTx (pin A); MSI-X comes
-//! with the host bridge's MSI support.
+//! and the queue doorbells, at the offsets QEMU uses. Interrupts are MSI-X (table in BAR 1, one
+//! vector per queue plus one for configuration changes) once the driver enables it, INTx (pin A)
+//! before that.
 
 use super::{feature, status, Queue, QueueT, VirtioDevice, VirtioInterrupt};
+use crate::msix::{MsiSink, Msix};
 use crate::pci::{Bar, BarKind, ConfigSpace, Ids, PciDevice, CAP_VENDOR};
 use crate::ram::GuestRam;
 use crate::Interrupt;
@@ -30,8 +32,10 @@ const CAP_NOTIFY: u8 = 2;
 const CAP_ISR: u8 = 3;
 const CAP_DEVICE: u8 = 4;
 
-/// "No MSI-X vector".
-const NO_VECTOR: u16 = 0xffff;
+/// BAR 1: the MSI-X table, and its pending bits from this offset.
+const MSIX_BAR: usize = 1;
+const MSIX_BAR_SIZE: u64 = 0x1000;
+const MSIX_PBA: u64 = 0x800;
 
 #[derive(Clone, Copy, Default)]
 struct QueueRegs {
@@ -59,6 +63,7 @@ pub struct VirtioPci {
     config: Mutex<ConfigSpace>,
     st: Mutex<State>,
     irq: Arc<VirtioInterrupt>,
+    msix: Arc<Msix>,
     mem: Arc<GuestRam>,
 }
 
@@ -68,6 +73,7 @@ impl VirtioPci {
         dev: Box<dyn VirtioDevice>,
         mem: Arc<GuestRam>,
         line: Arc<dyn Interrupt>,
+        msi: Arc<dyn MsiSink>,
     ) -> VirtioPci {
         let ty = dev.device_type();
         let mut c = ConfigSpace::new(Ids {
@@ -86,6 +92,16 @@ impl VirtioPci {
             },
         );
         c.set_interrupt_pin(1);
+        c.add_bar(
+            MSIX_BAR,
+            Bar {
+                size: MSIX_BAR_SIZE,
+                kind: BarKind::Mem32,
+            },
+        );
+        let nq = dev.queue_max_sizes().len();
+        // One vector per queue and one for configuration changes, as Linux asks for.
+        let msix = Arc::new(Msix::new(&mut c, nq as u16 + 1, MSIX_BAR, MSIX_PBA, msi));
         let cap = |ty: u8, off: u64, len: u64, extra: &[u8]| {
             let mut b = vec![16 + extra.len() as u8, ty, BAR as u8, 0, 0, 0];
             b.extend_from_slice(&(off as u32).to_le_bytes());
@@ -96,13 +112,12 @@ impl VirtioPci {
         c.add_capability(CAP_VENDOR, &cap(CAP_COMMON, COMMON, COMMON_LEN, &[]), &[]);
         c.add_capability(CAP_VENDOR, &cap(CAP_ISR, ISR, 1, &[]), &[]);
         c.add_capability(CAP_VENDOR, &cap(CAP_DEVICE, DEVICE, 0x1000, &[]), &[]);
-        let nq = dev.queue_max_sizes().len() as u64;
         c.add_capability(
             CAP_VENDOR,
             &cap(
                 CAP_NOTIFY,
                 NOTIFY,
-                nq.max(1) * NOTIFY_MULT as u64,
+                (nq as u64).max(1) * NOTIFY_MULT as u64,
                 &NOTIFY_MULT.to_le_bytes(),
             ),
             &[],
@@ -129,7 +144,8 @@ impl VirtioPci {
                 queues,
                 active: false,
             }),
-            irq: Arc::new(VirtioInterrupt::new(line)),
+            irq: Arc::new(VirtioInterrupt::new(line, Some(msix.clone()), nq)),
+            msix,
             mem,
         }
     }
@@ -141,7 +157,7 @@ impl VirtioPci {
 
 impl State {
     /// The common configuration structure as the driver reads it now.
-    fn common_image(&self) -> [u8; COMMON_LEN as usize] {
+    fn common_image(&self, irq: &VirtioInterrupt) -> [u8; COMMON_LEN as usize] {
         let mut b = [0u8; COMMON_LEN as usize];
         let put = |b: &mut [u8], off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
         let feats = VirtioPci::offered(&*self.dev);
@@ -159,14 +175,18 @@ impl State {
             _ => 0,
         };
         put(&mut b, 0x0c, &drv.to_le_bytes());
-        put(&mut b, 0x10, &NO_VECTOR.to_le_bytes());
+        put(&mut b, 0x10, &irq.vector(None).to_le_bytes());
         put(&mut b, 0x12, &(self.queues.len() as u16).to_le_bytes());
         b[0x14] = self.status;
         b[0x15] = self.generation;
         put(&mut b, 0x16, &self.queue_select.to_le_bytes());
         if let Some(q) = self.queues.get(self.queue_select as usize) {
             put(&mut b, 0x18, &q.size.to_le_bytes());
-            put(&mut b, 0x1a, &NO_VECTOR.to_le_bytes());
+            put(
+                &mut b,
+                0x1a,
+                &irq.vector(Some(self.queue_select)).to_le_bytes(),
+            );
             put(&mut b, 0x1c, &(q.enable as u16).to_le_bytes());
             put(&mut b, 0x1e, &self.queue_select.to_le_bytes());
             put(&mut b, 0x20, &q.desc.to_le_bytes());
@@ -273,8 +293,14 @@ impl State {
                 _ => {}
             }
         }
+        if touches(0x10, 2) {
+            irq.set_vector(None, u16_at(0x10));
+        }
         if touches(0x16, 2) {
             self.queue_select = u16_at(0x16);
+        }
+        if touches(0x1a, 2) && (self.queue_select as usize) < self.queues.len() {
+            irq.set_vector(Some(self.queue_select), u16_at(0x1a));
         }
         // Queue registers are frozen once the device runs.
         let sel = self.queue_select as usize;
@@ -328,8 +354,19 @@ impl PciDevice for VirtioPci {
         &self.config
     }
 
+    fn config_write(&self, off: usize, len: usize, val: u32) {
+        if let Ok(mut c) = self.config.lock() {
+            c.write(off, len, val);
+            self.msix.config_written(&c);
+        }
+    }
+
     fn bar_read(&self, bar: usize, off: u64, data: &mut [u8]) {
         data.fill(0);
+        if bar == MSIX_BAR {
+            self.msix.bar_read(off, data);
+            return;
+        }
         if bar != BAR {
             return;
         }
@@ -338,7 +375,7 @@ impl PciDevice for VirtioPci {
         };
         match off {
             o if o < COMMON + COMMON_LEN => {
-                let img = st.common_image();
+                let img = st.common_image(&self.irq);
                 let o = o as usize;
                 let n = data.len().min(img.len() - o);
                 data[..n].copy_from_slice(&img[o..o + n]);
@@ -353,6 +390,10 @@ impl PciDevice for VirtioPci {
     }
 
     fn bar_write(&self, bar: usize, off: u64, data: &[u8]) {
+        if bar == MSIX_BAR {
+            self.msix.bar_write(off, data);
+            return;
+        }
         if bar != BAR {
             return;
         }
@@ -361,7 +402,7 @@ impl PciDevice for VirtioPci {
         };
         match off {
             o if o < COMMON + COMMON_LEN => {
-                let mut img = st.common_image();
+                let mut img = st.common_image(&self.irq);
                 let o = o as usize;
                 let n = data.len().min(img.len() - o);
                 img[o..o + n].copy_from_slice(&data[..n]);
@@ -382,5 +423,6 @@ impl PciDevice for VirtioPci {
         if let Ok(mut st) = self.st.lock() {
             st.reset(&self.irq);
         }
+        self.msix.reset();
     }
 }
