@@ -4,6 +4,7 @@
 # Usage: scripts/mkinitramfs.sh OUTPUT.gz [INIT-SCRIPT]
 #   INIT-SCRIPT becomes /init; without it, /init mounts proc, sys and devtmpfs, prints a banner and
 #   runs an interactive shell on the hypervisor console /dev/hvc0.
+# LPAR_INITRAMFS_FILES="path1 path2 ...": more programs, copied into /bin.
 # LPAR_INITRAMFS_MODULES="name1 name2 ...": kernel modules (from the fetched kernel package) put in
 #   /modules/NAME.ko, for the init script to insmod in the order it needs.
 # Needs: $LPAR_ASSETS/busybox-ppc64el (scripts/fetch-assets.sh), gzip, and cpio (GNU cpio, or the
@@ -46,6 +47,11 @@ if [ -n "${LPAR_INITRAMFS_MODULES:-}" ]; then
         cp "$ko" "$root/modules/"
     done
 fi
+
+for f in ${LPAR_INITRAMFS_FILES:-}; do
+    [ -r "$f" ] || die "cannot read '$f' (LPAR_INITRAMFS_FILES)"
+    cp -L "$f" "$root/bin/"
+done
 
 if [ -n "$init" ]; then
     cp "$init" "$root/init"

@@ -2,10 +2,16 @@
 //! virtio-scsi and spapr-vscsi) address an image by byte offset and hand it scatter lists of
 //! guest memory; the backend knows nothing of virtio or PAPR.
 //!
-//! Opening takes QEMU's `-drive` options (`format=`, `readonly=`, `cache=`) and locks the image
-//! so that two processes cannot both write it.
+//! Opening takes QEMU's `-drive` options (`format=`, `readonly=`, `cache=`, `snapshot=`) and
+//! locks the image so that two processes cannot both write it. Formats: raw (`raw.rs`) and qcow2
+//! (`qcow2.rs`, with backing chains); `snapshot=on` wraps either in a throw-away write overlay
+//! (`overlay.rs`).
 
+mod overlay;
+mod qcow2;
 mod raw;
+#[cfg(test)]
+mod testutil;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -79,19 +85,69 @@ pub struct Options {
     pub format: Option<Format>,
     pub read_only: bool,
     pub cache: Cache,
+    /// QEMU's `snapshot=on`: the image is opened read-only and guest writes go to a temporary
+    /// overlay, discarded when the backend is dropped. Ignored when `read_only` is set.
+    pub snapshot: bool,
 }
 
 /// Opens an image; errors are one line naming the file.
 pub fn open(o: &Options) -> Result<Arc<dyn BlockBackend>, String> {
-    let name = o.path.display();
+    if o.snapshot && !o.read_only {
+        let base = open_image(&Options {
+            read_only: true,
+            snapshot: false,
+            ..o.clone()
+        })?;
+        return Ok(Arc::new(overlay::Overlay::new(base, &o.path)?));
+    }
+    open_image(o)
+}
+
+fn open_image(o: &Options) -> Result<Arc<dyn BlockBackend>, String> {
     let format = match o.format {
         Some(f) => f,
         None => probe(&o.path)?,
     };
     match format {
         Format::Raw => Ok(Arc::new(raw::Raw::open(o)?)),
-        Format::Qcow2 => Err(format!("{name}: qcow2 images are not supported yet")),
+        Format::Qcow2 => Ok(Arc::new(qcow2::Qcow2::open(o)?)),
     }
+}
+
+/// Opens an image file and locks it: shared for a reader, exclusive for a writer, never waiting,
+/// so that two lpar processes cannot both write one image (nor read one that is being written).
+/// `flags` are extra open(2) flags.
+fn open_locked(
+    path: &Path,
+    read_only: bool,
+    flags: i32,
+) -> Result<(std::fs::File, std::fs::Metadata), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let name = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
+    if meta.is_dir() {
+        return Err(format!("{name}: is a directory"));
+    }
+    let lock = if read_only {
+        libc::LOCK_SH
+    } else {
+        libc::LOCK_EX
+    };
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), lock | libc::LOCK_NB) } != 0 {
+        return Err(format!(
+            "{name}: in use by another process (image locked{})",
+            if read_only { " for writing" } else { "" }
+        ));
+    }
+    Ok((file, meta))
 }
 
 /// The qcow2 magic, "QFI\xfb".
@@ -136,5 +192,33 @@ mod tests {
         let e = open(&o).err().expect("must fail");
         assert!(e.starts_with("/nonexistent/disk.img: "), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn snapshot_with_read_only_stays_read_only() {
+        let p = tmp("snap-ro.img", &[0u8; 4096]);
+        let b = open(&Options {
+            path: p.clone(),
+            read_only: true,
+            snapshot: true,
+            ..Default::default()
+        })
+        .expect("open");
+        assert!(b.read_only());
+        drop(b);
+        let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn probing_opens_a_qcow2_image_as_qcow2() {
+        let t = testutil::TempPath::new("probe-open.qcow2");
+        testutil::qemu_img(&["create", "-q", "-f", "qcow2", testutil::s(t.path()), "3M"]);
+        let b = open(&Options {
+            path: t.path().to_path_buf(),
+            ..Default::default()
+        })
+        .expect("open");
+        // The guest sees the virtual disk, not the (smaller) file.
+        assert_eq!(b.size(), 3 << 20);
     }
 }

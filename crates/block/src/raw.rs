@@ -3,9 +3,8 @@
 //! lpar processes cannot write one image.
 
 use crate::{BlockBackend, Cache, Options};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 
 pub struct Raw {
@@ -18,28 +17,12 @@ pub struct Raw {
 impl Raw {
     pub fn open(o: &Options) -> Result<Raw, String> {
         let name = o.path.display();
-        let mut oo = OpenOptions::new();
-        oo.read(true).write(!o.read_only);
-        if o.cache == Cache::Writethrough {
-            oo.custom_flags(libc::O_DSYNC);
-        }
-        let file = oo.open(&o.path).map_err(|e| format!("{name}: {e}"))?;
-        let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
-        if meta.is_dir() {
-            return Err(format!("{name}: is a directory"));
-        }
-        let lock = if o.read_only {
-            libc::LOCK_SH
-        } else {
-            libc::LOCK_EX
+        // Writethrough: every write is durable before it completes.
+        let flags = match o.cache {
+            Cache::Writethrough => libc::O_DSYNC,
+            _ => 0,
         };
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        if unsafe { libc::flock(file.as_raw_fd(), lock | libc::LOCK_NB) } != 0 {
-            return Err(format!(
-                "{name}: in use by another process (image locked{})",
-                if o.read_only { " for writing" } else { "" }
-            ));
-        }
+        let (file, meta) = crate::open_locked(&o.path, o.read_only, flags)?;
         // A block device reports size 0 in its metadata; seeking to its end finds it.
         let size = match meta.len() {
             0 if !meta.is_file() => {
@@ -67,7 +50,7 @@ const IOV_BATCH: usize = 64;
 ///
 /// # Safety
 /// Every iovec must be valid for the transfer's direction for the call's duration.
-unsafe fn whole(
+pub(crate) unsafe fn whole(
     iov: &[libc::iovec],
     mut offset: u64,
     mut op: impl FnMut(&[libc::iovec], u64) -> isize,

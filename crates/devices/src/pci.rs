@@ -286,6 +286,10 @@ pub trait PciDevice: Send + Sync {
     fn bar_write(&self, bar: usize, off: u64, data: &[u8]);
     /// Machine reset: back to the power-on state (the BARs the firmware programs are kept).
     fn reset(&self);
+    /// The machine stops: finish in-flight work and make written data durable.
+    fn shutdown(&self) {
+        self.reset()
+    }
 }
 
 #[cfg(test)]

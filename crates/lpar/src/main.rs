@@ -69,6 +69,9 @@ fn run(cfg: &MachineConfig, serial: Serial, current: &console::Current) -> i32 {
         set_current(current, Some(m.clone()));
         let st = boot::run(&m, vcpus);
         set_current(current, None);
+        m.shutdown();
+        // The image locks go with the machine, before a reset opens the images again.
+        drop(m);
         match st {
             RunState::PowerOff => return 0,
             RunState::Reset if cfg.no_reboot => return 0,

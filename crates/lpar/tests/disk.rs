@@ -249,3 +249,218 @@ fn bad_drives_are_one_line_errors() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(out.stderr.contains("drive=nothere"), "{out:?}");
 }
+
+fn qemu_img(args: &[&str]) -> std::process::Output {
+    Command::new("qemu-img")
+        .args(args)
+        .output()
+        .expect("qemu-img (apt-get install qemu-utils; scripts/fetch-assets.sh does)")
+}
+
+/// `qemu-img check`: no corruption (exit 0; leaked clusters, which cost only space, are 3).
+fn qcow2_check(image: &Path, allow_leaks: bool) {
+    let out = qemu_img(&["check", image.to_str().unwrap()]);
+    let ok = match out.status.code() {
+        Some(0) => true,
+        Some(3) => allow_leaks,
+        _ => false,
+    };
+    assert!(
+        ok,
+        "qemu-img check failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_ext4_qcow2_disk_with_a_backing_file_round_trips() {
+    let _g = lock();
+    let dir = scratch("disk-qcow2");
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("base.txt"), b"from the base image\n").unwrap();
+    let raw = dir.join("base.img");
+    mkfs(&files, &raw, 32);
+    // A compressed qcow2 base and a qcow2 overlay on it: the guest writes only to the overlay.
+    let base = dir.join("base.qcow2");
+    let top = dir.join("top.qcow2");
+    let o = qemu_img(&[
+        "convert",
+        "-c",
+        "-O",
+        "qcow2",
+        raw.to_str().unwrap(),
+        base.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let o = qemu_img(&[
+        "create",
+        "-f",
+        "qcow2",
+        "-b",
+        base.to_str().unwrap(),
+        "-F",
+        "qcow2",
+        top.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let base_before = std::fs::read(&base).unwrap();
+    let body = "mount -t ext4 /dev/vda /mnt || echo mount-failed
+cat /mnt/base.txt
+seq 1 30000 > /mnt/new.txt
+umount /mnt && echo unmounted";
+    let d = format!("file={},format=qcow2,if=virtio", top.display());
+    let out = boot(&dir, &init(body), &["-drive", &d]);
+    assert!(out.status.success(), "{out:?}");
+    let l = lines(&out.stdout);
+    assert!(l.contains(&"from the base image"), "{out:?}");
+    assert!(l.contains(&"unmounted"), "{out:?}");
+    assert!(!out.stdout.contains("failed"), "{out:?}");
+    qcow2_check(&top, false);
+    assert_eq!(
+        std::fs::read(&base).unwrap(),
+        base_before,
+        "the backing file changed"
+    );
+    let flat = dir.join("flat.img");
+    let o = qemu_img(&[
+        "convert",
+        "-O",
+        "raw",
+        top.to_str().unwrap(),
+        flat.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let want: String = (1..=30000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(debugfs_cat(&flat, "/new.txt"), want.as_bytes());
+    fsck_clean(&flat);
+}
+
+#[test]
+fn snapshot_on_leaves_the_image_untouched() {
+    let _g = lock();
+    let dir = scratch("disk-snapshot");
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("a.txt"), b"original\n").unwrap();
+    let image = dir.join("disk.img");
+    mkfs(&files, &image, 16);
+    let before = std::fs::read(&image).unwrap();
+    let body = "mount -t ext4 /dev/vda /mnt && echo changed > /mnt/a.txt && sync && cat /mnt/a.txt
+umount /mnt";
+    let d = format!("file={},format=raw,snapshot=on", image.display());
+    let out = boot(&dir, &init(body), &["-drive", &d]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(lines(&out.stdout).contains(&"changed"), "{out:?}");
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        before,
+        "snapshot=on wrote the image"
+    );
+}
+
+#[test]
+fn a_reboot_reopens_the_disk_and_sees_what_was_written() {
+    let _g = lock();
+    let dir = scratch("disk-reboot");
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let image = dir.join("disk.qcow2");
+    let o = qemu_img(&["create", "-f", "qcow2", image.to_str().unwrap(), "16M"]);
+    assert!(o.status.success(), "{o:?}");
+    // First boot: no marker yet, write it and reboot; second boot: find it and power off.
+    let body = "if dd if=/dev/vda bs=6 count=1 2>/dev/null | grep -q marker; then
+  echo second-boot; poweroff -f
+fi
+echo marker | dd of=/dev/vda conv=fsync 2>/dev/null && echo first-boot
+reboot -f";
+    let d = format!("file={},format=qcow2,if=virtio", image.display());
+    let out = boot(&dir, &init(body), &["-drive", &d]);
+    assert!(out.status.success(), "{out:?}");
+    let l = lines(&out.stdout);
+    let first = l
+        .iter()
+        .position(|x| *x == "first-boot")
+        .expect("first boot");
+    let second = l
+        .iter()
+        .position(|x| *x == "second-boot")
+        .expect("second boot");
+    assert!(first < second, "{out:?}");
+    qcow2_check(&image, false);
+}
+
+/// Data safety: lpar is killed (SIGKILL) while the guest writes and flushes block after block;
+/// every block the guest saw acknowledged after its flush is in the image afterwards, and the
+/// qcow2 image has no corruption (clusters allocated after the last flush may leak).
+#[test]
+fn writes_acknowledged_after_a_flush_survive_sigkill() {
+    let _g = lock();
+    let dir = scratch("disk-sigkill");
+    let image = dir.join("disk.qcow2");
+    let o = qemu_img(&["create", "-f", "qcow2", image.to_str().unwrap(), "64M"]);
+    assert!(o.status.success(), "{o:?}");
+    // Block i (4 KiB at 4096*i) is 256 lines "%015d\n" of i; conv=fsync flushes the disk before
+    // dd returns, so "ACK i" means "durable".
+    let body = "i=1
+while [ $i -le 4000 ]; do
+  yes $(printf %015d $i) | head -c 4096 > /tmp/b
+  dd if=/tmp/b of=/dev/vda bs=4096 seek=$i count=1 conv=fsync 2>/dev/null && echo ACK $i
+  i=$((i + 1))
+done";
+    let a = assets();
+    let initrd = dir.join("initrd.cpio");
+    initramfs_with_modules(&a, &init(body), VIRTIO_BLK_EXT4, &initrd);
+    let vmlinux = a.join("vmlinux");
+    let d = format!("file={},format=qcow2,if=virtio", image.display());
+    let mut s = Session::start(
+        &[
+            "-M",
+            "pseries",
+            "-m",
+            "512M",
+            "-kernel",
+            vmlinux.to_str().unwrap(),
+            "-initrd",
+            initrd.to_str().unwrap(),
+            "-append",
+            "console=hvc0 quiet",
+            "-nographic",
+            "-drive",
+            &d,
+        ],
+        BOOT_TIMEOUT,
+    );
+    // The guest tty ends lines with CR LF.
+    s.wait_for("ACK 40\r", 0);
+    s.signal(libc::SIGKILL);
+    let out = s.finish();
+    let acked: Vec<u32> = lines(&out.stdout)
+        .iter()
+        .filter_map(|l| l.strip_prefix("ACK ")?.parse().ok())
+        .collect();
+    let last = *acked.last().expect("acknowledged writes");
+    assert!(last >= 40, "{out:?}");
+    qcow2_check(&image, true);
+    let flat = dir.join("flat.img");
+    let o = qemu_img(&[
+        "convert",
+        "-O",
+        "raw",
+        image.to_str().unwrap(),
+        flat.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let disk = std::fs::read(&flat).unwrap();
+    for i in 1..=last {
+        let want = format!("{i:015}\n").repeat(256);
+        let at = 4096 * i as usize;
+        assert_eq!(
+            &disk[at..at + 4096],
+            want.as_bytes(),
+            "block {i} (acknowledged; the last acknowledged was {last}) is not in the image"
+        );
+    }
+}

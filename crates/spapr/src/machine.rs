@@ -381,6 +381,14 @@ impl Machine {
         }
     }
 
+    /// Stops the devices once the vCPUs have: I/O in flight completes and disk images are
+    /// flushed (qcow2 metadata written), so nothing the guest wrote is lost at exit or reset.
+    pub fn shutdown(&self) {
+        for p in &self.phbs {
+            p.shutdown();
+        }
+    }
+
     /// Wakes idle vCPUs so they re-check interrupts and the run state.
     pub fn kick(&self) {
         self.wake.kick();

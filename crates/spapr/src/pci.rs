@@ -283,6 +283,13 @@ impl Phb {
         let _ = self.assign_bars();
     }
 
+    /// The machine stops: devices finish and flush.
+    pub fn shutdown(&self) {
+        for (_, d) in self.devices() {
+            d.shutdown();
+        }
+    }
+
     /// The device at configuration address `addr` (RTAS form: bus, devfn, register).
     fn config_target(&self, addr: u32) -> Option<(&Arc<dyn PciDevice>, usize)> {
         let bus = (addr >> 16) & 0xff;

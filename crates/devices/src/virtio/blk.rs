@@ -175,6 +175,13 @@ impl VirtioDevice for Blk {
         }
     }
 
+    fn shutdown(&mut self) {
+        self.reset();
+        if let Err(e) = self.disk.flush() {
+            eprintln!("lpar: virtio-blk: flushing the disk image at exit failed: {e}");
+        }
+    }
+
     fn reset(&mut self) {
         if let Some(w) = self.worker.take() {
             w.kick.stop.store(true, Ordering::SeqCst);

@@ -59,6 +59,10 @@ pub trait VirtioDevice: Send {
     fn notify(&self, q: u16);
     /// Stops serving (device reset or machine reset); the queues are dropped.
     fn reset(&mut self);
+    /// The machine stops: stop serving and make written data durable.
+    fn shutdown(&mut self) {
+        self.reset()
+    }
 }
 
 /// How a device's notifications reach the driver: MSI-X vectors when the driver enabled them,

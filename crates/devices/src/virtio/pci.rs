@@ -425,4 +425,10 @@ impl PciDevice for VirtioPci {
         }
         self.msix.reset();
     }
+
+    fn shutdown(&self) {
+        if let Ok(mut st) = self.st.lock() {
+            st.dev.shutdown();
+        }
+    }
 }

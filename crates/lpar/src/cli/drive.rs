@@ -76,11 +76,8 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
                     })?,
                 }
             }
-            "snapshot" => {
-                if on_off(&k, &val)? {
-                    return Err(format!("{opt} {v}: snapshot=on: not supported yet"));
-                }
-            }
+            // Writes go to a temporary overlay, deleted at exit; the image is not changed.
+            "snapshot" => d.opts.snapshot = on_off(&k, &val)?,
             "serial" => d.serial = val,
             // How the host does the I/O; lpar uses its own thread either way.
             "aio" if matches!(val.as_str(), "threads" | "native" | "io_uring") => {}
