@@ -464,3 +464,33 @@ done";
         );
     }
 }
+
+/// NVRAM persistence: what the guest stores through /dev/nvram (RTAS nvram-store) is in the
+/// pflash image after power-off, and the next run reads it back.
+#[test]
+fn the_nvram_image_keeps_what_the_guest_stored() {
+    let _g = lock();
+    let dir = scratch("nvram");
+    let image = dir.join("nvram.img");
+    std::fs::write(&image, vec![0u8; 64 << 10]).unwrap();
+    let write = "printf lpar-nvram-persists | dd of=/dev/nvram bs=1 seek=40000 conv=notrunc 2>/dev/null && echo stored";
+    let d = format!("if=pflash,file={},format=raw", image.display());
+    let out = boot(&dir, &init(write), &["-drive", &d]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(lines(&out.stdout).contains(&"stored"), "{out:?}");
+    let bytes = std::fs::read(&image).unwrap();
+    assert_eq!(&bytes[40000..40019], b"lpar-nvram-persists");
+    // The second run names the drive the other way QEMU allows.
+    let read = "dd if=/dev/nvram bs=1 skip=40000 count=19 2>/dev/null; echo";
+    let d = format!("if=none,id=nv,file={},format=raw", image.display());
+    let out = boot(
+        &dir,
+        &init(read),
+        &["-drive", &d, "-global", "spapr-nvram.drive=nv"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        lines(&out.stdout).contains(&"lpar-nvram-persists"),
+        "{out:?}"
+    );
+}

@@ -83,6 +83,9 @@ pub struct MachineConfig {
     /// Devices from the command line (`-device`, `-drive if=virtio`), in order; the default PCI
     /// host bridge (index 0) is always there.
     pub devices: Vec<crate::wiring::DeviceConfig>,
+    /// The image behind spapr-nvram (`-drive if=pflash` or `-global spapr-nvram.drive=`);
+    /// None: 64 KiB in memory.
+    pub nvram: Option<block::Options>,
 }
 
 impl MachineConfig {
@@ -170,6 +173,7 @@ impl Default for MachineConfig {
             rtc_base: None,
             rtc_vm: false,
             devices: Vec::new(),
+            nvram: None,
         }
     }
 }
@@ -318,7 +322,7 @@ impl Machine {
             state: Mutex::new(RunState::Running),
             wake: wake.clone(),
             vty: crate::vty::Vty::new(console),
-            nvram: crate::nvram::Nvram::default(),
+            nvram: crate::nvram::Nvram::new(config.nvram.as_ref())?,
             xics,
             vof: Mutex::new(crate::vof::Vof::default()),
             tod_offset: std::sync::atomic::AtomicI64::new(initial_tod_offset(&config)),
@@ -379,6 +383,9 @@ impl Machine {
         for p in &self.phbs {
             p.build_tree(t, intc);
         }
+        if let Some(n) = t.find(&format!("/vdevice/nvram@{:x}", layout::NVRAM_REG)) {
+            t.set_u32(n, "#bytes", self.nvram.size() as u32);
+        }
     }
 
     /// Stops the devices once the vCPUs have: I/O in flight completes and disk images are
@@ -387,6 +394,7 @@ impl Machine {
         for p in &self.phbs {
             p.shutdown();
         }
+        self.nvram.flush();
     }
 
     /// Wakes idle vCPUs so they re-check interrupts and the run state.

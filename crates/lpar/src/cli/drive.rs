@@ -11,8 +11,10 @@ use std::path::PathBuf;
 pub enum Interface {
     /// A virtio-blk-pci device of its own.
     Virtio,
-    /// Only for a `-device ...,drive=ID`.
+    /// Only for a `-device ...,drive=ID` (or `-global spapr-nvram.drive=ID`).
     None,
+    /// The machine's flash: on pseries, the image behind spapr-nvram.
+    Pflash,
 }
 
 #[derive(Clone, Debug)]
@@ -46,7 +48,8 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
                 d.interface = match val.as_str() {
                     "virtio" => Interface::Virtio,
                     "none" => Interface::None,
-                    "scsi" | "ide" | "pflash" | "sd" | "mtd" | "floppy" => {
+                    "pflash" => Interface::Pflash,
+                    "scsi" | "ide" | "sd" | "mtd" | "floppy" => {
                         return Err(format!("{opt} {v}: if={val}: not supported yet (use if=virtio or if=none)"))
                     }
                     _ => return Err(format!("{opt} {v}: if={val}: unknown interface")),
@@ -127,6 +130,48 @@ fn pci_addr(opt: &str, v: &str, val: &str) -> Result<u32, String> {
             "{opt} {v}: addr={val}: multifunction devices are not supported yet"
         )),
     }
+}
+
+/// `-global DRIVER.PROP=VALUE`: the one lpar knows is spapr-nvram.drive.
+pub fn global(opt: &str, v: &str) -> Result<String, String> {
+    match v.split_once('=') {
+        Some(("spapr-nvram.drive", id)) if !id.is_empty() => Ok(id.to_string()),
+        _ => Err(format!(
+            "{opt} {v}: not supported (lpar knows -global spapr-nvram.drive=ID)"
+        )),
+    }
+}
+
+/// The NVRAM image: `-global spapr-nvram.drive=ID`, or the `if=pflash` drive.
+pub fn nvram(drives: &mut [Drive], global: Option<&str>) -> Result<Option<block::Options>, String> {
+    let flash: Vec<usize> = (0..drives.len())
+        .filter(|&i| drives[i].interface == Interface::Pflash)
+        .collect();
+    if flash.len() > 1 {
+        return Err("-drive if=pflash: pseries has one flash (the spapr-nvram)".into());
+    }
+    if let Some(id) = global {
+        if !flash.is_empty() {
+            return Err(format!(
+                "-global spapr-nvram.drive={id}: the NVRAM already has the if=pflash drive"
+            ));
+        }
+        let d = drives
+            .iter_mut()
+            .find(|d| d.id.as_deref() == Some(id))
+            .ok_or_else(|| format!("-global spapr-nvram.drive={id}: no -drive with that id"))?;
+        if d.used {
+            return Err(format!(
+                "-global spapr-nvram.drive={id}: drive already in use"
+            ));
+        }
+        d.used = true;
+        return Ok(Some(d.opts.clone()));
+    }
+    Ok(flash.first().map(|&i| {
+        drives[i].used = true;
+        drives[i].opts.clone()
+    }))
 }
 
 /// Resolves the `if=virtio` drives and the pending `-device`s into the machine's devices.
@@ -306,6 +351,25 @@ mod tests {
             }
         ));
         assert!(matches!(devs[2], DeviceConfig::Phb { index: 1 }));
+    }
+
+    #[test]
+    fn the_nvram_image_comes_from_pflash_or_global() {
+        let mut d = vec![drive("-drive", "file=nv.img,if=pflash,format=raw").unwrap()];
+        let o = nvram(&mut d, None).unwrap().unwrap();
+        assert_eq!(o.path.as_os_str(), "nv.img");
+        let mut d = vec![drive("-drive", "file=nv.img,if=none,id=pf").unwrap()];
+        assert!(nvram(&mut d, Some("pf")).unwrap().is_some());
+        // Taken: a device cannot have it as well.
+        assert!(resolve(&mut d, &[pend("virtio-blk-pci,drive=pf")])
+            .unwrap_err()
+            .contains("already in use"));
+        let mut d = vec![drive("-drive", "file=nv.img,if=none,id=pf").unwrap()];
+        assert!(nvram(&mut d, Some("nope"))
+            .unwrap_err()
+            .contains("no -drive"));
+        assert_eq!(global("-global", "spapr-nvram.drive=pf"), Ok("pf".into()));
+        assert!(global("-global", "virtio-blk-pci.x=1").is_err());
     }
 
     #[test]

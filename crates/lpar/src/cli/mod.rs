@@ -89,6 +89,8 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
          [,cache=writeback|writethrough|unsafe][,serial=S]
                          a disk image; if=virtio (the default) makes a virtio-blk-pci
                          device, if=none waits for -device virtio-blk-pci,drive=ID
+  -drive if=pflash,file=F,format=raw, or -drive if=none,id=ID,... -global spapr-nvram.drive=ID
+                         keep the NVRAM (spapr-nvram, 8K-1M) in an image across runs
   -device virtio-blk-pci,drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N]
   -device spapr-pci-host-bridge,index=N
                          another PCI host bridge (bridge 0 is always there)
@@ -155,7 +157,6 @@ const NOT_YET: &[&str] = &[
     "usbdevice",
     "object",
     "numa",
-    "global",
     "gdb",
     "s",
     "S",
@@ -259,6 +260,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 }
             }
             "drive" => b.drives.push(drive::drive(&opt, &value(&mut p, &opt)?)?),
+            "global" => b.nvram_drive = Some(drive::global(&opt, &value(&mut p, &opt)?)?),
             "nic" | "net" => {
                 let v = value(&mut p, &opt)?;
                 if v != "none" {
@@ -777,6 +779,8 @@ struct Builder {
     drives: Vec<drive::Drive>,
     /// `-device`s that refer to drives, resolved at the end.
     pending: Vec<drive::PendingDevice>,
+    /// `-global spapr-nvram.drive=ID`.
+    nvram_drive: Option<String>,
 }
 
 impl Builder {
@@ -948,6 +952,7 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Options, String> {
+        self.config.nvram = drive::nvram(&mut self.drives, self.nvram_drive.as_deref())?;
         self.config.devices = drive::resolve(&mut self.drives, &self.pending)?;
         if let Some(v) = self.vsmt {
             let t = self.config.threads;
