@@ -41,6 +41,12 @@ impl GuestRam {
         &self.mem
     }
 
+    /// Gives `len` bytes at `addr` back to the host (they read as zeroes afterwards); ignored
+    /// outside RAM.
+    pub fn discard(&self, addr: u64, len: u64) {
+        self._backing.discard(addr, len)
+    }
+
     /// Host pointer to `len` bytes of RAM at `addr`, if they are all inside RAM.
     pub fn ptr(&self, addr: u64, len: u64) -> Option<*mut u8> {
         self._backing.ptr(addr, len)

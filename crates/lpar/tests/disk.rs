@@ -1,4 +1,4 @@
-//! End to end: disks. The Debian kernel finds a virtio-blk-pci disk behind the default PCI host
+//! End to end: disks and the other virtio-pci devices. The Debian kernel finds a virtio-blk-pci disk behind the default PCI host
 //! bridge, mounts the ext4 file system the host made on it, reads a file byte for byte and writes
 //! one the host then reads back with debugfs; the image passes e2fsck afterwards. Also read-only
 //! drives, several disks, and the command-line errors of bad drives.
@@ -23,11 +23,15 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// An init that loads the disk modules, runs `body`, and powers off.
 fn init(body: &str) -> String {
+    init_with(VIRTIO_BLK_EXT4, body)
+}
+
+fn init_with(modules: &[&str], body: &str) -> String {
     let mut s = String::from(
         "#!/bin/sh\n/bin/busybox mount -t proc proc /proc\n/bin/busybox --install -s\n\
          mount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev\n",
     );
-    for m in VIRTIO_BLK_EXT4 {
+    for m in modules {
         s.push_str(&format!(
             "insmod /modules/{m}.ko || echo insmod-{m}-failed\n"
         ));
@@ -39,9 +43,13 @@ fn init(body: &str) -> String {
 
 /// Boots with `init` and the extra arguments (drives); returns the console output.
 fn boot(dir: &Path, init: &str, extra: &[&str]) -> common::Output {
+    boot_with(dir, VIRTIO_BLK_EXT4, init, extra)
+}
+
+fn boot_with(dir: &Path, modules: &[&str], init: &str, extra: &[&str]) -> common::Output {
     let a = assets();
     let initrd = dir.join("initrd.cpio");
-    initramfs_with_modules(&a, init, VIRTIO_BLK_EXT4, &initrd);
+    initramfs_with_modules(&a, init, modules, &initrd);
     let vmlinux = a.join("vmlinux");
     let mut args = vec![
         "-M",
@@ -492,5 +500,64 @@ fn the_nvram_image_keeps_what_the_guest_stored() {
     assert!(
         lines(&out.stdout).contains(&"lpar-nvram-persists"),
         "{out:?}"
+    );
+}
+
+/// virtio-rng feeds the guest's /dev/hwrng (from a file source and from getrandom), and the
+/// balloon binds to its driver; both sit on the PCI bus with MSI-X.
+#[test]
+fn rng_and_balloon_devices_work_in_the_guest() {
+    let _g = lock();
+    let dir = scratch("rng");
+    let modules = [
+        "virtio_ring",
+        "virtio",
+        "virtio_pci_modern_dev",
+        "virtio_pci_legacy_dev",
+        "virtio_pci",
+        "virtio-rng",
+        "virtio_balloon",
+    ];
+    // The file source is a pattern the test knows, so the bytes prove where they came from.
+    let src = dir.join("entropy.bin");
+    std::fs::write(&src, b"0123456789abcdef".repeat(4096)).unwrap();
+    let body = "cat /sys/class/misc/hw_random/rng_current
+dd if=/dev/hwrng bs=16 count=2 2>/dev/null; echo
+ls /sys/bus/virtio/drivers/virtio_balloon | grep -c virtio";
+    let obj = format!("rng-random,id=r0,filename={}", src.display());
+    let out = boot_with(
+        &dir,
+        &modules,
+        &init_with(&modules, body),
+        &[
+            "-object",
+            &obj,
+            "-device",
+            "virtio-rng-pci,rng=r0",
+            "-device",
+            "virtio-balloon-pci",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let l = lines(&out.stdout);
+    assert!(l.iter().any(|x| x.starts_with("virtio_rng")), "{out:?}");
+    assert!(l.contains(&"0123456789abcdef0123456789abcdef"), "{out:?}");
+    assert!(l.contains(&"1"), "balloon not bound: {out:?}");
+    // The builtin source: random bytes, not a pattern (16 bytes, 32 hex digits, not all equal).
+    let body = "dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' \\n'; echo";
+    let out = boot_with(
+        &dir,
+        &modules,
+        &init_with(&modules, body),
+        &["-device", "virtio-rng-pci"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let hex = lines(&out.stdout)
+        .into_iter()
+        .find(|x| x.len() == 32 && x.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no random bytes: {out:?}"));
+    assert!(
+        hex.as_bytes().chunks(2).any(|c| c != &hex.as_bytes()[..2]),
+        "{hex}"
     );
 }

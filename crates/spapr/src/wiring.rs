@@ -22,6 +22,45 @@ pub enum DeviceConfig {
         queues: u16,
         serial: String,
     },
+    /// `-device virtio-rng-pci[,rng=ID]`: entropy from a file (`rng-random`) or getrandom.
+    VirtioRng {
+        file: Option<std::path::PathBuf>,
+        bus: u32,
+        slot: Option<u32>,
+    },
+    /// `-device virtio-balloon-pci`.
+    VirtioBalloon { bus: u32, slot: Option<u32> },
+}
+
+impl DeviceConfig {
+    /// The PCI bus and slot of a PCI device.
+    fn placement(&self) -> Option<(u32, Option<u32>, &'static str)> {
+        match self {
+            DeviceConfig::Phb { .. } => None,
+            DeviceConfig::VirtioBlk { bus, slot, .. } => Some((*bus, *slot, "virtio-blk-pci")),
+            DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
+            DeviceConfig::VirtioBalloon { bus, slot } => Some((*bus, *slot, "virtio-balloon-pci")),
+        }
+    }
+
+    /// The virtio device itself.
+    fn virtio(&self) -> Result<Option<Box<dyn devices::virtio::VirtioDevice>>, String> {
+        use devices::virtio::{balloon, blk, rng};
+        Ok(Some(match self {
+            DeviceConfig::Phb { .. } => return Ok(None),
+            DeviceConfig::VirtioBlk {
+                drive,
+                queues,
+                serial,
+                ..
+            } => Box::new(blk::Blk::new(block::open(drive)?, *queues, serial)),
+            DeviceConfig::VirtioRng { file, .. } => Box::new(rng::Rng::new(match file {
+                Some(f) => rng::Source::File(f.clone()),
+                None => rng::Source::Builtin,
+            })?),
+            DeviceConfig::VirtioBalloon { .. } => Box::new(balloon::Balloon::default()),
+        }))
+    }
 }
 
 /// Creates the PCI host bridges and every device on them, maps their windows.
@@ -55,31 +94,18 @@ pub fn build(
         .collect();
     let ram = Arc::new(devices::ram::GuestRam::new(mem.clone())?);
     for d in &cfg.devices {
-        if let DeviceConfig::VirtioBlk {
-            drive,
-            bus,
-            slot,
-            queues,
-            serial,
-        } = d
-        {
-            let phb = phbs
-                .iter_mut()
-                .find(|p| p.index == *bus)
-                .ok_or_else(|| format!("-device virtio-blk-pci,bus=pci.{bus}: no such PCI bus"))?;
-            let disk = block::open(drive)?;
-            let blk = devices::virtio::blk::Blk::new(disk, *queues, serial);
-            let ram = ram.clone();
-            phb.plug(*slot, move |irq, msi| {
-                Ok(Arc::new(VirtioPci::new(
-                    "virtio-blk-pci",
-                    Box::new(blk),
-                    ram,
-                    irq,
-                    msi,
-                )))
-            })?;
-        }
+        let (Some((bus, slot, name)), Some(dev)) = (d.placement(), d.virtio()?) else {
+            continue;
+        };
+        let phb = phbs
+            .iter_mut()
+            .find(|p| p.index == bus)
+            .ok_or_else(|| format!("-device {name},bus=pci.{bus}: no such PCI bus"))?;
+        let ram = ram.clone();
+        phb.plug(slot, move |irq, msi| {
+            Ok(Arc::new(VirtioPci::new(name, dev, ram, irq, msi)))
+        })
+        .map_err(|e| format!("-device {name}: {e}"))?;
     }
     let phbs: Vec<Arc<Phb>> = phbs.into_iter().map(Arc::new).collect();
     for p in &phbs {

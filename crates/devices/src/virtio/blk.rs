@@ -2,12 +2,11 @@
 //! thread: the driver's doorbell only sets a bit and wakes it, so a vCPU never waits for the host
 //! disk. Data moves between the image and guest RAM with vectored I/O, without a bounce buffer.
 
-use super::{kind, Queue, QueueT, VirtioDevice, VirtioInterrupt};
+use super::worker::{Descriptor, Handler, Worker};
+use super::{kind, Queue, VirtioDevice, VirtioInterrupt};
 use crate::ram::GuestRam;
 use block::BlockBackend;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use virtio_queue::desc::split::Descriptor;
+use std::sync::Arc;
 use vm_memory::{Bytes, GuestAddress};
 
 /// Feature bits.
@@ -38,43 +37,6 @@ pub struct Blk {
     serial: [u8; ID_LEN],
     sizes: Vec<u16>,
     worker: Option<Worker>,
-}
-
-struct Worker {
-    kick: Arc<Kick>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-/// Doorbells rung and the stop request, for the I/O thread.
-#[derive(Default)]
-struct Kick {
-    pending: AtomicU64,
-    stop: AtomicBool,
-    lock: Mutex<()>,
-    cv: Condvar,
-}
-
-impl Kick {
-    fn ring(&self, bits: u64) {
-        self.pending.fetch_or(bits, Ordering::SeqCst);
-        let _g = self.lock.lock();
-        self.cv.notify_one();
-    }
-
-    /// Waits for doorbells; None once stopped.
-    fn wait(&self) -> Option<u64> {
-        let mut g = self.lock.lock().ok()?;
-        loop {
-            if self.stop.load(Ordering::SeqCst) {
-                return None;
-            }
-            let p = self.pending.swap(0, Ordering::SeqCst);
-            if p != 0 {
-                return Some(p);
-            }
-            g = self.cv.wait(g).ok()?;
-        }
-    }
 }
 
 impl Blk {
@@ -144,34 +106,18 @@ impl VirtioDevice for Blk {
         irq: Arc<VirtioInterrupt>,
     ) -> Result<(), String> {
         self.reset();
-        let kick = Arc::new(Kick::default());
-        let mut io = Io {
+        let io = Io {
             disk: self.disk.clone(),
             serial: self.serial,
-            mem,
-            irq,
-            queues,
             iov: Vec::with_capacity(QUEUE_SIZE as usize),
-            descs: Vec::with_capacity(QUEUE_SIZE as usize),
         };
-        let k = kick.clone();
-        let thread = std::thread::Builder::new()
-            .name("virtio-blk".into())
-            .spawn(move || {
-                while let Some(bits) = k.wait() {
-                    io.serve(bits);
-                }
-            })
-            .map_err(|e| format!("cannot start the virtio-blk I/O thread: {e}"))?;
-        // Buffers made available before DRIVER_OK are served at once.
-        kick.ring(u64::MAX);
-        self.worker = Some(Worker { kick, thread });
+        self.worker = Some(Worker::spawn("virtio-blk", io, queues, mem, irq)?);
         Ok(())
     }
 
     fn notify(&self, q: u16) {
         if let Some(w) = &self.worker {
-            w.kick.ring(1 << (q & 63));
+            w.notify(q);
         }
     }
 
@@ -183,81 +129,33 @@ impl VirtioDevice for Blk {
     }
 
     fn reset(&mut self) {
-        if let Some(w) = self.worker.take() {
-            w.kick.stop.store(true, Ordering::SeqCst);
-            w.kick.ring(0);
-            let _ = w.thread.join();
+        if let Some(mut w) = self.worker.take() {
+            w.stop();
         }
     }
 }
 
-impl Drop for Blk {
-    fn drop(&mut self) {
-        self.reset();
-    }
-}
-
-/// The I/O thread's state.
+/// The I/O thread's side of the disk.
 struct Io {
     disk: Arc<dyn BlockBackend>,
     serial: [u8; ID_LEN],
-    mem: Arc<GuestRam>,
-    irq: Arc<VirtioInterrupt>,
-    queues: Vec<(u16, Queue)>,
     /// Scatter list of the request being served (capacity: a whole ring; never grows beyond).
     iov: Vec<libc::iovec>,
-    /// Descriptors of the request being served (same bound).
-    descs: Vec<Descriptor>,
 }
 
-// SAFETY: the iovecs are scratch space pointing into guest RAM, which the Arc<GuestRam> in the
-// same struct keeps mapped; they are rebuilt for every request and never dereferenced across
-// threads.
+// SAFETY: the iovecs are scratch space pointing into guest RAM, rebuilt for every request and
+// used only during it, on the I/O thread; the worker keeps the RAM mapping alive meanwhile.
 unsafe impl Send for Io {}
 
+impl Handler for Io {
+    fn handle(&mut self, _queue: u16, descs: &[Descriptor], mem: &GuestRam) -> u32 {
+        self.request(descs, mem)
+    }
+}
+
 impl Io {
-    fn serve(&mut self, bits: u64) {
-        for qi in 0..self.queues.len() {
-            let index = self.queues[qi].0;
-            if bits & (1 << (index & 63)) != 0 && self.serve_queue(qi) {
-                self.irq.signal_used(index);
-            }
-        }
-    }
-
-    /// Serves queue `qi` until empty; whether the driver wants an interrupt.
-    fn serve_queue(&mut self, qi: usize) -> bool {
-        let mem = self.mem.clone();
-        let m = mem.mem();
-        let mut notify = false;
-        loop {
-            if self.queues[qi].1.disable_notification(m).is_err() {
-                return false;
-            }
-            while let Some(chain) = self.queues[qi].1.pop_descriptor_chain(m) {
-                let head = chain.head_index();
-                let mut descs = std::mem::take(&mut self.descs);
-                descs.clear();
-                descs.extend(chain.take(QUEUE_SIZE as usize));
-                let len = self.request(&descs);
-                self.descs = descs;
-                let q = &mut self.queues[qi].1;
-                if q.add_used(m, head, len).is_err() {
-                    return false;
-                }
-                notify |= q.needs_notification(m).unwrap_or(true);
-            }
-            // Re-enable and look again: a buffer posted meanwhile must not be missed.
-            match self.queues[qi].1.enable_notification(m) {
-                Ok(true) => continue,
-                _ => return notify,
-            }
-        }
-    }
-
     /// Serves one request; returns the bytes written into the guest's buffers.
-    fn request(&mut self, d: &[Descriptor]) -> u32 {
-        let mem = self.mem.clone();
+    fn request(&mut self, d: &[Descriptor], mem: &GuestRam) -> u32 {
         let m = mem.mem();
         // Header (16 bytes, device-readable) first, status byte last (device-writable).
         let Some((&hdr, rest)) = d.split_first() else {
@@ -282,7 +180,7 @@ impl Io {
             .checked_add(status_d.len() as u64 - 1)
             .unwrap_or(status_d.addr().0);
         let (st, written) = match ty {
-            T_IN | T_OUT => self.rw(ty == T_IN, sector, data),
+            T_IN | T_OUT => self.rw(ty == T_IN, sector, data, mem),
             T_FLUSH => (
                 if self.disk.flush().is_ok() {
                     S_OK
@@ -308,7 +206,13 @@ impl Io {
     }
 
     /// A read (`into_guest`) or write of `data` at `sector`.
-    fn rw(&mut self, into_guest: bool, sector: u64, data: &[Descriptor]) -> (u8, u32) {
+    fn rw(
+        &mut self,
+        into_guest: bool,
+        sector: u64,
+        data: &[Descriptor],
+        mem: &GuestRam,
+    ) -> (u8, u32) {
         self.iov.clear();
         let mut total = 0u64;
         for b in data {
@@ -316,7 +220,7 @@ impl Io {
             if b.is_write_only() != into_guest {
                 return (S_IOERR, 0);
             }
-            let Some(p) = self.mem.ptr(b.addr().0, b.len() as u64) else {
+            let Some(p) = mem.ptr(b.addr().0, b.len() as u64) else {
                 return (S_IOERR, 0);
             };
             self.iov.push(libc::iovec {
@@ -335,8 +239,8 @@ impl Io {
         if !total.is_multiple_of(SECTOR) {
             return (S_IOERR, 0);
         }
-        // SAFETY: every iovec was bounds-checked against guest RAM just above, and `self.mem`
-        // keeps that mapping alive through the call.
+        // SAFETY: every iovec was bounds-checked against guest RAM just above, and `mem` keeps
+        // that mapping alive through the call.
         let r = unsafe {
             if into_guest {
                 self.disk.readv(&self.iov, off)

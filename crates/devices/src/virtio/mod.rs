@@ -4,8 +4,11 @@
 //! virtio-queue's split rings; devices serve them on their own I/O thread so a vCPU never waits
 //! for the host.
 
+pub mod balloon;
 pub mod blk;
 pub mod pci;
+pub mod rng;
+pub mod worker;
 
 use crate::msix::Msix;
 use crate::ram::GuestRam;
@@ -34,6 +37,8 @@ pub mod status {
 /// Device type ids.
 pub mod kind {
     pub const BLOCK: u16 = 2;
+    pub const RNG: u16 = 4;
+    pub const BALLOON: u16 = 5;
 }
 
 /// A virtio device behind some transport.

@@ -2,7 +2,7 @@
 //! options, `key=value,...` lists with `,,` for a literal comma) and QEMU's defaults. Anything lpar
 //! cannot honour is refused with one message naming the culprit rather than silently ignored.
 
-mod drive;
+mod devices;
 
 use spapr::MachineConfig;
 use std::ffi::{OsStr, OsString};
@@ -92,6 +92,9 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -drive if=pflash,file=F,format=raw, or -drive if=none,id=ID,... -global spapr-nvram.drive=ID
                          keep the NVRAM (spapr-nvram, 8K-1M) in an image across runs
   -device virtio-blk-pci,drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N]
+  -device virtio-rng-pci[,rng=ID], -object rng-random,id=ID[,filename=F] | rng-builtin,id=ID
+                         entropy for the guest's /dev/hwrng (default: the host's getrandom)
+  -device virtio-balloon-pci
   -device spapr-pci-host-bridge,index=N
                          another PCI host bridge (bridge 0 is always there)
   -device spapr-vty|spapr-nvram
@@ -132,6 +135,8 @@ name \"spapr-vty\", bus spapr-vio-bus
 name \"spapr-nvram\", bus spapr-vio-bus
 name \"spapr-pci-host-bridge\", bus System, desc \"more PCI buses: index=N (1-63)\"
 name \"virtio-blk-pci\", bus PCI, desc \"drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N][,serial=S]\"
+name \"virtio-rng-pci\", bus PCI, desc \"[rng=ID][,bus=pci.N][,addr=SLOT]\"
+name \"virtio-balloon-pci\", bus PCI
 ";
 
 /// Options QEMU has that lpar knows about but does not implement yet.
@@ -155,7 +160,6 @@ const NOT_YET: &[&str] = &[
     "virtfs",
     "usb",
     "usbdevice",
-    "object",
     "numa",
     "gdb",
     "s",
@@ -253,14 +257,17 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
             "device" => {
                 let v = value(&mut p, &opt)?;
                 let driver = keyval(&v, "driver").first().map(|(_, d)| d.clone());
-                if driver.as_deref().is_some_and(drive::handles) {
-                    b.pending.push(drive::PendingDevice { opt, value: v });
+                if driver.as_deref().is_some_and(devices::handles) {
+                    b.pending.push(devices::PendingDevice { opt, value: v });
                 } else if let Some(list) = device(&opt, &v)? {
                     return Ok(Action::List(list));
                 }
             }
-            "drive" => b.drives.push(drive::drive(&opt, &value(&mut p, &opt)?)?),
-            "global" => b.nvram_drive = Some(drive::global(&opt, &value(&mut p, &opt)?)?),
+            "drive" => b.drives.push(devices::drive(&opt, &value(&mut p, &opt)?)?),
+            "object" => b
+                .objects
+                .push(devices::object(&opt, &value(&mut p, &opt)?)?),
+            "global" => b.nvram_drive = Some(devices::global(&opt, &value(&mut p, &opt)?)?),
             "nic" | "net" => {
                 let v = value(&mut p, &opt)?;
                 if v != "none" {
@@ -776,11 +783,12 @@ struct Builder {
     warnings: Vec<String>,
     /// `-M vsmt=`: checked against the threads per core once -smp is known.
     vsmt: Option<u32>,
-    drives: Vec<drive::Drive>,
+    drives: Vec<devices::Drive>,
     /// `-device`s that refer to drives, resolved at the end.
-    pending: Vec<drive::PendingDevice>,
+    pending: Vec<devices::PendingDevice>,
     /// `-global spapr-nvram.drive=ID`.
     nvram_drive: Option<String>,
+    objects: Vec<devices::Object>,
 }
 
 impl Builder {
@@ -952,8 +960,8 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Options, String> {
-        self.config.nvram = drive::nvram(&mut self.drives, self.nvram_drive.as_deref())?;
-        self.config.devices = drive::resolve(&mut self.drives, &self.pending)?;
+        self.config.nvram = devices::nvram(&mut self.drives, self.nvram_drive.as_deref())?;
+        self.config.devices = devices::resolve(&mut self.drives, &self.objects, &self.pending)?;
         if let Some(v) = self.vsmt {
             let t = self.config.threads;
             if v < t {

@@ -1,6 +1,7 @@
-//! `-drive` and the `-device` drivers that take one (virtio-blk-pci), plus
-//! `-device spapr-pci-host-bridge`: QEMU's spellings, resolved into the machine's device list
-//! once the whole command line is read (a `-device` may name a `-drive` given after it).
+//! `-drive`, `-object`, and the `-device`s on the PCI side (spapr-pci-host-bridge, virtio-blk-pci,
+//! virtio-rng-pci, virtio-balloon-pci): QEMU's spellings, resolved into the machine's device list
+//! once the whole command line is read (a `-device` may name a `-drive` or `-object` given after
+//! it).
 
 use super::{boolean, keyval, number};
 use spapr::wiring::DeviceConfig;
@@ -103,8 +104,74 @@ pub struct PendingDevice {
 pub fn handles(driver: &str) -> bool {
     matches!(
         driver,
-        "virtio-blk-pci" | "virtio-blk" | "spapr-pci-host-bridge"
+        "virtio-blk-pci"
+            | "virtio-blk"
+            | "spapr-pci-host-bridge"
+            | "virtio-rng-pci"
+            | "virtio-rng"
+            | "virtio-balloon-pci"
+            | "virtio-balloon"
     )
+}
+
+/// An `-object`: entropy sources for now.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub id: String,
+    /// None: the host's getrandom (rng-builtin).
+    pub rng_file: Option<PathBuf>,
+}
+
+/// Parses `-object rng-random,id=ID,filename=F` or `-object rng-builtin,id=ID`.
+pub fn object(opt: &str, v: &str) -> Result<Object, String> {
+    let items = keyval(v, "qom-type");
+    let ty = items.first().map(|(_, t)| t.as_str()).unwrap_or("");
+    if !matches!(ty, "rng-random" | "rng-builtin") {
+        return Err(format!(
+            "{opt} {v}: object type '{ty}' is not supported yet (rng-random, rng-builtin)"
+        ));
+    }
+    let (mut id, mut file) = (None, None);
+    for (k, val) in &items[1..] {
+        match k.as_str() {
+            "id" => id = Some(val.clone()),
+            "filename" if ty == "rng-random" => file = Some(PathBuf::from(val)),
+            _ => return Err(format!("{opt} {v}: unknown property '{k}' of {ty}")),
+        }
+    }
+    let id = id.ok_or_else(|| format!("{opt} {v}: missing id="))?;
+    let rng_file = match ty {
+        // QEMU's rng-random reads /dev/urandom unless told otherwise.
+        "rng-random" => Some(file.unwrap_or_else(|| PathBuf::from("/dev/urandom"))),
+        _ => None,
+    };
+    Ok(Object { id, rng_file })
+}
+
+/// Where a PCI device goes (`bus=pci.N`, `addr=SLOT`), for devices with no other properties
+/// than these and `id`; `extra` handles the rest.
+fn pci_placement(
+    opt: &str,
+    v: &str,
+    items: &[(String, String)],
+    mut extra: impl FnMut(&str, &str) -> Result<bool, String>,
+) -> Result<(u32, Option<u32>), String> {
+    let driver = items.first().map(|(_, d)| d.as_str()).unwrap_or("");
+    let (mut bus, mut slot) = (0, None);
+    for (k, val) in &items[1..] {
+        match k.as_str() {
+            "bus" => bus = pci_bus(opt, v, val)?,
+            "addr" => slot = Some(pci_addr(opt, v, val)?),
+            "id" => {}
+            _ if extra(k, val)? => {}
+            _ => {
+                return Err(format!(
+                    "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                ))
+            }
+        }
+    }
+    Ok((bus, slot))
 }
 
 /// A PCI bus name (`pci.N`, QEMU's name of bridge N's root bus) -> N.
@@ -177,9 +244,15 @@ pub fn nvram(drives: &mut [Drive], global: Option<&str>) -> Result<Option<block:
 /// Resolves the `if=virtio` drives and the pending `-device`s into the machine's devices.
 pub fn resolve(
     drives: &mut [Drive],
+    objects: &[Object],
     pending: &[PendingDevice],
 ) -> Result<Vec<DeviceConfig>, String> {
     let mut out = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        if objects[..i].iter().any(|p| p.id == o.id) {
+            return Err(format!("-object id={}: duplicate object id", o.id));
+        }
+    }
     for (i, d) in drives.iter().enumerate() {
         if let Some(id) = &d.id {
             if drives[..i].iter().any(|o| o.id.as_ref() == Some(id)) {
@@ -225,6 +298,36 @@ pub fn resolve(
                 }
                 let index = index.ok_or_else(|| format!("{opt} {v}: missing index="))?;
                 out.push(DeviceConfig::Phb { index });
+            }
+            "virtio-rng-pci" | "virtio-rng" => {
+                let mut rng = None;
+                let (bus, slot) = pci_placement(opt, v, &items, |k, val| {
+                    Ok(match k {
+                        "rng" => {
+                            rng = Some(val.to_string());
+                            true
+                        }
+                        // Rate limits: lpar does not throttle (the host's getrandom is cheap).
+                        "max-bytes" | "period" => number(val).is_some(),
+                        _ => false,
+                    })
+                })?;
+                let file = match rng {
+                    Some(id) => objects
+                        .iter()
+                        .find(|o| o.id == id)
+                        .ok_or_else(|| format!("{opt} {v}: rng={id}: no -object with that id"))?
+                        .rng_file
+                        .clone(),
+                    None => None,
+                };
+                out.push(DeviceConfig::VirtioRng { file, bus, slot });
+            }
+            "virtio-balloon-pci" | "virtio-balloon" => {
+                let (bus, slot) = pci_placement(opt, v, &items, |k, val| {
+                    Ok(k == "deflate-on-oom" && boolean(val) == Some(false))
+                })?;
+                out.push(DeviceConfig::VirtioBalloon { bus, slot });
             }
             _ => {
                 let (mut drive_id, mut bus, mut slot, mut queues, mut serial) =
@@ -331,6 +434,7 @@ mod tests {
         ];
         let devs = resolve(
             &mut drives,
+            &[],
             &[
                 pend("virtio-blk-pci,drive=d0,addr=5,num-queues=4,bus=pci.1"),
                 pend("spapr-pci-host-bridge,index=1"),
@@ -361,7 +465,7 @@ mod tests {
         let mut d = vec![drive("-drive", "file=nv.img,if=none,id=pf").unwrap()];
         assert!(nvram(&mut d, Some("pf")).unwrap().is_some());
         // Taken: a device cannot have it as well.
-        assert!(resolve(&mut d, &[pend("virtio-blk-pci,drive=pf")])
+        assert!(resolve(&mut d, &[], &[pend("virtio-blk-pci,drive=pf")])
             .unwrap_err()
             .contains("already in use"));
         let mut d = vec![drive("-drive", "file=nv.img,if=none,id=pf").unwrap()];
@@ -373,15 +477,62 @@ mod tests {
     }
 
     #[test]
+    fn rng_and_balloon_devices() {
+        let objs = vec![
+            object("-object", "rng-random,id=r0,filename=/dev/urandom").unwrap(),
+            object("-object", "rng-builtin,id=r1").unwrap(),
+        ];
+        let devs = resolve(
+            &mut [],
+            &objs,
+            &[
+                pend("virtio-rng-pci,rng=r0,addr=6"),
+                pend("virtio-rng-pci,rng=r1"),
+                pend("virtio-balloon-pci,bus=pci.0"),
+            ],
+        )
+        .unwrap();
+        assert!(
+            matches!(&devs[0], DeviceConfig::VirtioRng { file: Some(f), slot: Some(6), .. } if f.as_os_str() == "/dev/urandom")
+        );
+        assert!(matches!(
+            &devs[1],
+            DeviceConfig::VirtioRng { file: None, .. }
+        ));
+        assert!(matches!(
+            &devs[2],
+            DeviceConfig::VirtioBalloon { bus: 0, slot: None }
+        ));
+        assert!(resolve(&mut [], &objs, &[pend("virtio-rng-pci,rng=nope")])
+            .unwrap_err()
+            .contains("rng=nope"));
+        assert!(object("-object", "memory-backend-ram,id=m")
+            .unwrap_err()
+            .contains("not supported"));
+        assert!(object("-object", "rng-random")
+            .unwrap_err()
+            .contains("missing id="));
+        assert!(resolve(&mut [], &[], &[pend("virtio-balloon-pci,foo=1")])
+            .unwrap_err()
+            .contains("'foo'"));
+    }
+
+    #[test]
     fn bad_device_drive_combinations_are_refused() {
         let mut drives = vec![drive("-drive", "file=a.img,if=none,id=d0").unwrap()];
-        let e = resolve(&mut drives.clone(), &[pend("virtio-blk-pci,drive=nope")]).unwrap_err();
+        let e = resolve(
+            &mut drives.clone(),
+            &[],
+            &[pend("virtio-blk-pci,drive=nope")],
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             "-device virtio-blk-pci,drive=nope: drive=nope: no -drive with that id"
         );
         let e = resolve(
             &mut drives,
+            &[],
             &[
                 pend("virtio-blk-pci,drive=d0"),
                 pend("virtio-blk-pci,drive=d0"),
@@ -389,16 +540,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("already in use"), "{e}");
-        let e = resolve(&mut [], &[pend("virtio-blk-pci")]).unwrap_err();
+        let e = resolve(&mut [], &[], &[pend("virtio-blk-pci")]).unwrap_err();
         assert!(e.contains("missing drive="), "{e}");
         let mut dup = vec![
             drive("-drive", "file=a,if=none,id=x").unwrap(),
             drive("-drive", "file=b,if=none,id=x").unwrap(),
         ];
-        assert!(resolve(&mut dup, &[])
+        assert!(resolve(&mut dup, &[], &[])
             .unwrap_err()
             .contains("duplicate drive id"));
-        let e = resolve(&mut [], &[pend("virtio-blk-pci,drive=d,addr=3.1")]).unwrap_err();
+        let e = resolve(&mut [], &[], &[pend("virtio-blk-pci,drive=d,addr=3.1")]).unwrap_err();
         assert!(e.contains("multifunction"), "{e}");
     }
 }

@@ -1,0 +1,162 @@
+//! The I/O thread every virtio device serves its queues on. The driver's doorbell (a vCPU's MMIO
+//! store) only sets the queue's bit and wakes the thread, like an ioeventfd: a vCPU never waits for
+//! host I/O. The thread pops descriptor chains, hands each to the device's [`Handler`], returns
+//! it to the used ring and interrupts the driver when the ring's notification rules say so.
+
+use super::{Queue, QueueT, VirtioInterrupt};
+use crate::ram::GuestRam;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+pub use virtio_queue::desc::split::Descriptor;
+
+/// What a device does with one request.
+pub trait Handler: Send + 'static {
+    /// Serves the chain `descs` from queue `queue`; returns how many bytes it wrote into the
+    /// chain's device-writable buffers (the used length).
+    fn handle(&mut self, queue: u16, descs: &[Descriptor], mem: &GuestRam) -> u32;
+}
+
+/// Doorbells rung and the stop request.
+#[derive(Default)]
+struct Kick {
+    pending: AtomicU64,
+    stop: AtomicBool,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Kick {
+    fn ring(&self, bits: u64) {
+        self.pending.fetch_or(bits, Ordering::SeqCst);
+        let _g = self.lock.lock();
+        self.cv.notify_one();
+    }
+
+    /// Waits for doorbells; None once stopped.
+    fn wait(&self) -> Option<u64> {
+        let mut g = self.lock.lock().ok()?;
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let p = self.pending.swap(0, Ordering::SeqCst);
+            if p != 0 {
+                return Some(p);
+            }
+            g = self.cv.wait(g).ok()?;
+        }
+    }
+}
+
+/// A running I/O thread.
+pub struct Worker {
+    kick: Arc<Kick>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Longest chain served (a ring's worth; virtio-queue bounds chains by the queue size too).
+pub const MAX_CHAIN: usize = 1024;
+
+impl Worker {
+    /// Starts serving `queues` with `handler` on a thread named `name`.
+    pub fn spawn<H: Handler>(
+        name: &str,
+        handler: H,
+        queues: Vec<(u16, Queue)>,
+        mem: Arc<GuestRam>,
+        irq: Arc<VirtioInterrupt>,
+    ) -> Result<Worker, String> {
+        let kick = Arc::new(Kick::default());
+        let k = kick.clone();
+        let mut s = Serve {
+            handler,
+            queues,
+            mem,
+            irq,
+            descs: Vec::with_capacity(256),
+        };
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                while let Some(bits) = k.wait() {
+                    s.serve(bits);
+                }
+            })
+            .map_err(|e| format!("cannot start the {name} I/O thread: {e}"))?;
+        // Buffers made available before DRIVER_OK are served at once.
+        kick.ring(u64::MAX);
+        Ok(Worker {
+            kick,
+            thread: Some(thread),
+        })
+    }
+
+    /// The driver rang queue `q`'s doorbell.
+    pub fn notify(&self, q: u16) {
+        self.kick.ring(1 << (q & 63));
+    }
+
+    /// Stops the thread after the request in progress.
+    pub fn stop(&mut self) {
+        self.kick.stop.store(true, Ordering::SeqCst);
+        self.kick.ring(0);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Serve<H> {
+    handler: H,
+    queues: Vec<(u16, Queue)>,
+    mem: Arc<GuestRam>,
+    irq: Arc<VirtioInterrupt>,
+    /// The chain being served (reused: no allocation per request).
+    descs: Vec<Descriptor>,
+}
+
+impl<H: Handler> Serve<H> {
+    fn serve(&mut self, bits: u64) {
+        for qi in 0..self.queues.len() {
+            let index = self.queues[qi].0;
+            if bits & (1 << (index & 63)) != 0 && self.serve_queue(qi) {
+                self.irq.signal_used(index);
+            }
+        }
+    }
+
+    /// Serves queue `qi` until empty; whether the driver wants an interrupt.
+    fn serve_queue(&mut self, qi: usize) -> bool {
+        let mem = self.mem.clone();
+        let m = mem.mem();
+        let index = self.queues[qi].0;
+        let mut notify = false;
+        loop {
+            if self.queues[qi].1.disable_notification(m).is_err() {
+                return false;
+            }
+            while let Some(chain) = self.queues[qi].1.pop_descriptor_chain(m) {
+                let head = chain.head_index();
+                self.descs.clear();
+                self.descs.extend(chain.take(MAX_CHAIN));
+                let len = self.handler.handle(index, &self.descs, &mem);
+                let q = &mut self.queues[qi].1;
+                if q.add_used(m, head, len).is_err() {
+                    return false;
+                }
+                notify |= q.needs_notification(m).unwrap_or(true);
+            }
+            // Re-enable and look again: a buffer posted meanwhile must not be missed.
+            match self.queues[qi].1.enable_notification(m) {
+                Ok(true) => continue,
+                _ => return notify,
+            }
+        }
+    }
+}
