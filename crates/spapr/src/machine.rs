@@ -368,10 +368,7 @@ impl Machine {
 
     /// The TCE table (DMA window) with LIOBN `liobn`.
     pub fn tce_table(&self, liobn: u32) -> Option<Arc<crate::tce::TceTable>> {
-        self.phbs
-            .iter()
-            .find(|p| p.tce.liobn == liobn)
-            .map(|p| p.tce.clone())
+        self.phbs.iter().find_map(|p| p.table(liobn))
     }
 
     /// Adds the nodes of the configured devices (PCI host bridges and what is on them).

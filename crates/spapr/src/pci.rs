@@ -33,6 +33,13 @@ pub const MEM32_BUS: u64 = 0x8000_0000;
 pub const BUID_BASE: u64 = 0x0800_0000_2000_0000;
 /// The default 32-bit DMA window: 1 GiB at bus address 0.
 pub const DMA_WINDOW_SIZE: u64 = 0x4000_0000;
+/// Where a dynamic (64-bit) DMA window starts on the bus (QEMU's choice, 2^59).
+pub const DDW_BUS_ADDR: u64 = 0x800_0000_0000_0000;
+/// Most entries a dynamic window's table may have (32 MiB of table): larger windows must use
+/// larger pages.
+const DDW_MAX_ENTRIES: u64 = 1 << 22;
+/// I/O page sizes offered for dynamic windows (ibm,query-pe-dma-window's mask: 4K, 64K, 16M).
+const DDW_PAGE_MASK: u32 = 0x1 | 0x2 | 0x4;
 /// Highest `index` a bridge may have (its four INTx sources must fit the XICS source range).
 pub const MAX_INDEX: u32 = 63;
 /// Slots (devices) on the root bus; function 0 of each.
@@ -158,6 +165,8 @@ pub struct Phb {
     msi_pool: Arc<MsiPool>,
     msi_window: Arc<MsiWindow>,
     msis: Mutex<Vec<MsiGrant>>,
+    /// The dynamic DMA window the OS created (ibm,create-pe-dma-window), if any.
+    ddw: Mutex<Option<Arc<TceTable>>>,
 }
 
 impl Phb {
@@ -188,7 +197,21 @@ impl Phb {
             msi_pool: pool,
             msi_window: Arc::new(MsiWindow { intc }),
             msis: Mutex::new(Vec::new()),
+            ddw: Mutex::new(None),
         }
+    }
+
+    /// The DMA window with LIOBN `liobn`: the default one or the dynamic one.
+    pub fn table(&self, liobn: u32) -> Option<Arc<TceTable>> {
+        if self.tce.liobn == liobn {
+            return Some(self.tce.clone());
+        }
+        self.ddw
+            .lock()
+            .ok()?
+            .as_ref()
+            .filter(|t| t.liobn == liobn)
+            .cloned()
     }
 
     /// The interrupt source of INTA in `slot` (the standard swizzle).
@@ -280,6 +303,9 @@ impl Phb {
             }
         }
         self.tce.clear();
+        if let Ok(mut d) = self.ddw.lock() {
+            *d = None;
+        }
         let _ = self.assign_bars();
     }
 
@@ -373,6 +399,23 @@ impl Phb {
                 hi(win),
                 lo(win),
             ]),
+        );
+        // Dynamic DMA windows: the three services, then the extensions (two: the reset service,
+        // and "query returns six cells").
+        let tok = |n| crate::rtas::token(n).unwrap_or(0);
+        t.set_prop(
+            node,
+            "ibm,ddw-applicable",
+            cells(&[
+                tok("ibm,query-pe-dma-window"),
+                tok("ibm,create-pe-dma-window"),
+                tok("ibm,remove-pe-dma-window"),
+            ]),
+        );
+        t.set_prop(
+            node,
+            "ibm,ddw-extensions",
+            cells(&[2, tok("ibm,reset-pe-dma-window"), 1]),
         );
         // INTx routing: (slot, pin) -> (controller, source, level-sensitive).
         t.set_prop(node, "interrupt-map-mask", cells(&[0xf800, 0, 0, 7]));
@@ -497,7 +540,112 @@ pub const RTAS: &[(&str, RtasFn)] = &[
         "ibm,query-interrupt-source-number",
         ibm_query_interrupt_source_number,
     ),
+    ("ibm,query-pe-dma-window", ibm_query_pe_dma_window),
+    ("ibm,create-pe-dma-window", ibm_create_pe_dma_window),
+    ("ibm,remove-pe-dma-window", ibm_remove_pe_dma_window),
+    ("ibm,reset-pe-dma-window", ibm_reset_pe_dma_window),
+    // EEH: the devices here are emulated, so there is no error state to report or recover
+    // from; like QEMU's emulated bridges, the services exist and answer "parameter error",
+    // which Linux reads as "EEH not supported on this device".
+    ("ibm,set-eeh-option", eeh_unsupported),
+    ("ibm,get-config-addr-info2", eeh_unsupported),
+    ("ibm,read-slot-reset-state2", eeh_unsupported),
+    ("ibm,set-slot-reset", eeh_unsupported),
+    ("ibm,configure-pe", eeh_unsupported),
+    ("ibm,slot-error-detail", eeh_unsupported),
 ];
+
+fn eeh_unsupported(_m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
+    c.status(RTAS_OUT_PARAM_ERROR);
+}
+
+/// The bridge named by (buid hi, buid lo) of args 1-2, if arg 0 addresses a device on it.
+fn pe_of<'a>(m: &'a Machine, c: &RtasCall) -> Option<&'a Arc<Phb>> {
+    let p = phb_by_buid(m, c.arg(1)?, c.arg(2)?)?;
+    p.config_target(c.arg(0)? & !0xff)?;
+    Some(p)
+}
+
+/// ibm,query-pe-dma-window(config addr, buid hi, buid lo) -> (status, windows available,
+/// largest block in 4 KiB pages (two cells with the 6-output extension), page sizes, migration).
+fn ibm_query_pe_dma_window(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
+    let Some(p) = pe_of(m, c).filter(|_| c.args.len() == 3) else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    let avail = p.ddw.lock().map_or(0, |d| u32::from(d.is_none()));
+    // The largest window worth having maps all of RAM.
+    let pages = m.config.ram_size.next_power_of_two() >> crate::tce::PAGE_SHIFT;
+    c.status(RTAS_OUT_SUCCESS);
+    c.set_ret(1, avail);
+    if c.rets.len() == 6 {
+        c.set_ret(2, hi(pages));
+        c.set_ret(3, lo(pages));
+        c.set_ret(4, DDW_PAGE_MASK);
+        c.set_ret(5, 0);
+    } else {
+        c.set_ret(2, pages.min(u32::MAX as u64) as u32);
+        c.set_ret(3, DDW_PAGE_MASK);
+        c.set_ret(4, 0);
+    }
+}
+
+/// ibm,create-pe-dma-window(config addr, buid hi, buid lo, page shift, window shift) ->
+/// (status, liobn, bus address hi, lo).
+fn ibm_create_pe_dma_window(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
+    let (Some(p), Some(ps), Some(ws), 5) = (pe_of(m, c), c.arg(3), c.arg(4), c.args.len()) else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    // The page sizes of DDW_PAGE_MASK; a table of at most DDW_MAX_ENTRIES.
+    if !matches!(ps, 12 | 16 | 24) || ws < ps || ws > 63 || (1u64 << (ws - ps)) > DDW_MAX_ENTRIES {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    }
+    let Ok(mut d) = p.ddw.lock() else {
+        return c.status(RTAS_OUT_HW_ERROR);
+    };
+    if d.is_some() {
+        // One dynamic window per bridge: the OS must remove it first.
+        return c.status(RTAS_OUT_HW_ERROR);
+    }
+    let t = Arc::new(TceTable::with_pages(
+        p.tce.liobn | 1,
+        DDW_BUS_ADDR,
+        1u64 << ws,
+        ps,
+    ));
+    c.status(RTAS_OUT_SUCCESS);
+    c.set_ret(1, t.liobn);
+    c.set_ret(2, hi(DDW_BUS_ADDR));
+    c.set_ret(3, lo(DDW_BUS_ADDR));
+    *d = Some(t);
+}
+
+/// ibm,remove-pe-dma-window(liobn) -> status.
+fn ibm_remove_pe_dma_window(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
+    let Some(liobn) = c.arg(0).filter(|_| c.args.len() == 1) else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    for p in &m.phbs {
+        if let Ok(mut d) = p.ddw.lock() {
+            if d.as_ref().is_some_and(|t| t.liobn == liobn) {
+                *d = None;
+                return c.status(RTAS_OUT_SUCCESS);
+            }
+        }
+    }
+    c.status(RTAS_OUT_PARAM_ERROR);
+}
+
+/// ibm,reset-pe-dma-window(config addr, buid hi, buid lo) -> status: back to the default window
+/// only (which lpar never removes).
+fn ibm_reset_pe_dma_window(m: &Machine, _cpu: &mut Cpu, c: &mut RtasCall) {
+    let Some(p) = pe_of(m, c).filter(|_| c.args.len() == 3) else {
+        return c.status(RTAS_OUT_PARAM_ERROR);
+    };
+    if let Ok(mut d) = p.ddw.lock() {
+        *d = None;
+    }
+    c.status(RTAS_OUT_SUCCESS);
+}
 
 /// ibm,change-msi functions (PAPR): which kind of message interrupts the OS wants.
 const CHANGE_FN: u32 = 1;
@@ -857,6 +1005,75 @@ mod tests {
         // The freed sources are handed out again.
         assert_eq!(rtas(&m, &mut c, "ibm,change-msi", &args(1), 4)[1], 1);
         assert_eq!(q(0)[1], first);
+        let _ = std::fs::remove_file(img);
+    }
+
+    #[test]
+    fn a_dynamic_dma_window_is_queried_created_used_and_removed() {
+        let (m, img) = machine_with_disk("ddw");
+        let mut c = cpu(&m);
+        let pe = [SLOT2, BUID_HI, BUID_LO];
+        let q = rtas(&m, &mut c, "ibm,query-pe-dma-window", &pe, 6);
+        // One window free, all 64 MiB of RAM in 4 KiB pages, 4K/64K/16M pages.
+        assert_eq!(q, vec![0, 1, 0, (64 << 20) >> 12, 7, 0]);
+        let bad = rtas(
+            &m,
+            &mut c,
+            "ibm,create-pe-dma-window",
+            &[SLOT2, BUID_HI, BUID_LO, 13, 30],
+            4,
+        );
+        assert_eq!(bad[0], RTAS_OUT_PARAM_ERROR as u32);
+        let huge = rtas(
+            &m,
+            &mut c,
+            "ibm,create-pe-dma-window",
+            &[SLOT2, BUID_HI, BUID_LO, 12, 60],
+            4,
+        );
+        assert_eq!(huge[0], RTAS_OUT_PARAM_ERROR as u32);
+        let w = rtas(
+            &m,
+            &mut c,
+            "ibm,create-pe-dma-window",
+            &[SLOT2, BUID_HI, BUID_LO, 24, 31],
+            4,
+        );
+        assert_eq!(w, vec![0, liobn(0) | 1, hi(DDW_BUS_ADDR), lo(DDW_BUS_ADDR)]);
+        assert_eq!(rtas(&m, &mut c, "ibm,query-pe-dma-window", &pe, 5)[1], 0);
+        // The OS maps RAM with 16 MiB TCEs through the usual hcalls on the new LIOBN.
+        let ioba = DDW_BUS_ADDR + (1 << 24);
+        let tce = (2 << 24) | crate::tce::TCE_READ | crate::tce::TCE_WRITE;
+        let r = crate::testutil::hcall(
+            &m,
+            &mut c,
+            crate::tce::H_PUT_TCE,
+            &[(liobn(0) | 1) as u64, ioba, tce],
+        );
+        assert_eq!(r, 0);
+        let t = m.tce_table(liobn(0) | 1).unwrap();
+        assert_eq!(t.translate(ioba + 0x123, true), Some((2 << 24) + 0x123));
+        assert_eq!(
+            rtas(&m, &mut c, "ibm,remove-pe-dma-window", &[liobn(0) | 1], 1),
+            vec![0]
+        );
+        assert!(m.tce_table(liobn(0) | 1).is_none());
+        assert_eq!(
+            rtas(&m, &mut c, "ibm,remove-pe-dma-window", &[liobn(0) | 1], 1)[0],
+            RTAS_OUT_PARAM_ERROR as u32
+        );
+        assert_eq!(rtas(&m, &mut c, "ibm,reset-pe-dma-window", &pe, 1), vec![0]);
+        // EEH is not offered for emulated devices.
+        assert_eq!(
+            rtas(
+                &m,
+                &mut c,
+                "ibm,set-eeh-option",
+                &[SLOT2, BUID_HI, BUID_LO, 1],
+                1
+            )[0],
+            RTAS_OUT_PARAM_ERROR as u32
+        );
         let _ = std::fs::remove_file(img);
     }
 

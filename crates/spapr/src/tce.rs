@@ -24,17 +24,27 @@ pub struct TceTable {
     pub liobn: u32,
     /// Bus address of the window's first page.
     pub offset: u64,
+    /// I/O page size of this window: 4 KiB for default windows; dynamic windows may use 64 KiB
+    /// or 16 MiB pages.
+    pub page_shift: u32,
     entries: Mutex<Vec<u64>>,
 }
 
 impl TceTable {
-    /// A window of `size` bytes at bus address `offset`, all entries invalid. The table is
-    /// zero-filled lazily by the host (a 1 GiB window's 2 MiB table costs nothing until used).
+    /// A window of `size` bytes of 4 KiB pages at bus address `offset`, all entries invalid. The
+    /// table is zero-filled lazily by the host (a 1 GiB window's 2 MiB table costs nothing until
+    /// used).
     pub fn new(liobn: u32, offset: u64, size: u64) -> TceTable {
+        TceTable::with_pages(liobn, offset, size, PAGE_SHIFT)
+    }
+
+    /// A window of `size` bytes of `1 << page_shift`-byte pages.
+    pub fn with_pages(liobn: u32, offset: u64, size: u64, page_shift: u32) -> TceTable {
         TceTable {
             liobn,
             offset,
-            entries: Mutex::new(vec![0; (size >> PAGE_SHIFT) as usize]),
+            page_shift,
+            entries: Mutex::new(vec![0; (size >> page_shift) as usize]),
         }
     }
 
@@ -42,12 +52,12 @@ impl TceTable {
     pub fn size(&self) -> u64 {
         self.entries
             .lock()
-            .map_or(0, |e| (e.len() as u64) << PAGE_SHIFT)
+            .map_or(0, |e| (e.len() as u64) << self.page_shift)
     }
 
     /// Index of the entry for bus address `ioba`, `n` entries from there staying in the window.
     fn index(&self, entries: &[u64], ioba: u64, n: u64) -> Option<usize> {
-        let i = ioba.checked_sub(self.offset)? >> PAGE_SHIFT;
+        let i = ioba.checked_sub(self.offset)? >> self.page_shift;
         (i.checked_add(n)? <= entries.len() as u64).then_some(i as usize)
     }
 
@@ -87,7 +97,8 @@ impl TceTable {
     pub fn translate(&self, ioba: u64, write: bool) -> Option<u64> {
         let tce = self.get(ioba)?;
         let need = if write { TCE_WRITE } else { TCE_READ };
-        (tce & need != 0).then_some((tce & !(PAGE - 1)) | (ioba & (PAGE - 1)))
+        let mask = (1u64 << self.page_shift) - 1;
+        (tce & need != 0).then_some((tce & !mask & !(PAGE - 1)) | (ioba & mask))
     }
 
     /// Invalidates every entry (machine reset).
@@ -162,7 +173,7 @@ fn h_put_tce_indirect(m: &Machine, cpu: &mut Cpu) -> i64 {
     for (k, c) in buf.chunks_exact(8).enumerate() {
         let mut b = [0u8; 8];
         b.copy_from_slice(c);
-        if !t.put(ioba + ((k as u64) << PAGE_SHIFT), u64::from_be_bytes(b)) {
+        if !t.put(ioba + ((k as u64) << t.page_shift), u64::from_be_bytes(b)) {
             return H_PARAMETER;
         }
     }
@@ -188,5 +199,14 @@ mod tests {
         assert_eq!(t.get(u64::MAX), None);
         t.clear();
         assert_eq!(t.get(0x3000), Some(0));
+        // A 16 MiB-page window at a 64-bit bus address.
+        let d = TceTable::with_pages(1, 1 << 59, 1 << 31, 24);
+        assert_eq!(d.size(), 1 << 31);
+        assert!(d.put((1 << 59) + (3 << 24), (7 << 24) | TCE_READ | TCE_WRITE));
+        assert_eq!(
+            d.translate((1 << 59) + (3 << 24) + 0x12345, true),
+            Some((7 << 24) + 0x12345)
+        );
+        assert!(!d.put((1 << 59) + (1 << 31), 1));
     }
 }
