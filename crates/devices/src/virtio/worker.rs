@@ -79,7 +79,7 @@ impl Worker {
             .name(name.into())
             .spawn(move || {
                 while let Some(bits) = k.wait() {
-                    s.serve(bits);
+                    s.serve(bits, &k.stop);
                 }
             })
             .map_err(|e| format!("cannot start the {name} I/O thread: {e}"))?;
@@ -122,17 +122,17 @@ struct Serve<H> {
 }
 
 impl<H: Handler> Serve<H> {
-    fn serve(&mut self, bits: u64) {
+    fn serve(&mut self, bits: u64, stop: &AtomicBool) {
         for qi in 0..self.queues.len() {
             let index = self.queues[qi].0;
-            if bits & (1 << (index & 63)) != 0 && self.serve_queue(qi) {
+            if bits & (1 << (index & 63)) != 0 && self.serve_queue(qi, stop) {
                 self.irq.signal_used(index);
             }
         }
     }
 
-    /// Serves queue `qi` until empty; whether the driver wants an interrupt.
-    fn serve_queue(&mut self, qi: usize) -> bool {
+    /// Serves queue `qi` until empty (or a stop request); whether the driver wants an interrupt.
+    fn serve_queue(&mut self, qi: usize, stop: &AtomicBool) -> bool {
         let mem = self.mem.clone();
         let m = mem.mem();
         let index = self.queues[qi].0;
@@ -141,7 +141,9 @@ impl<H: Handler> Serve<H> {
             if self.queues[qi].1.disable_notification(m).is_err() {
                 return false;
             }
+            let mut served = 0u32;
             while let Some(chain) = self.queues[qi].1.pop_descriptor_chain(m) {
+                served += 1;
                 let head = chain.head_index();
                 self.descs.clear();
                 self.descs.extend(chain.take(MAX_CHAIN));
@@ -151,10 +153,15 @@ impl<H: Handler> Serve<H> {
                     return false;
                 }
                 notify |= q.needs_notification(m).unwrap_or(true);
+                if stop.load(Ordering::Relaxed) {
+                    return notify;
+                }
             }
-            // Re-enable and look again: a buffer posted meanwhile must not be missed.
+            // Re-enable and look again: a buffer posted meanwhile must not be missed. A ring
+            // that claims buffers no chain can be popped from (a corrupt avail index or head)
+            // would spin here: it waits for the next doorbell instead.
             match self.queues[qi].1.enable_notification(m) {
-                Ok(true) => continue,
+                Ok(true) if served > 0 => continue,
                 _ => return notify,
             }
         }
