@@ -95,6 +95,29 @@ impl Tlb {
         }
         self.used.clear();
     }
+
+    /// Drops the entries of quadrants 0-2 and keeps quadrant 3's (EA top bits 0b11: a radix
+    /// guest's kernel, translated through process-table entry 0 whatever PIDR says). A context
+    /// switch changes PIDR and so the user quadrant only; keeping the kernel's translations
+    /// spares a table walk per kernel page after every switch.
+    pub fn flush_user(&mut self) {
+        let mut keep = 0;
+        for i in 0..self.used.len() {
+            let s = self.used[i] as usize;
+            let e = &self.e[s];
+            let tag = [e.tag_r, e.tag_w, e.tag_x]
+                .into_iter()
+                .find(|&t| t != NO_TAG)
+                .unwrap_or(NO_TAG);
+            if tag != NO_TAG && tag >> 62 == 3 {
+                self.used[keep] = s as u16;
+                keep += 1;
+            } else {
+                self.e[s] = TlbEntry::default();
+            }
+        }
+        self.used.truncate(keep);
+    }
 }
 
 /// Tag of a page for the current privilege: page EA with MSR[PR] folded into bit 1 (page
@@ -355,12 +378,38 @@ impl Cpu {
         self.tlb.flush();
         self.end_slice();
     }
+
+    /// Drops the translations a new PIDR changes (quadrant 0; see `Tlb::flush_user`).
+    pub fn tlb_flush_user(&mut self) {
+        self.tlb.flush_user();
+        self.end_slice();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::cpu;
+
+    #[test]
+    fn a_pid_change_keeps_the_kernel_quadrant() {
+        let mut t = Tlb::default();
+        let user = 0x0000_7fff_1234_5000u64;
+        let kernel = 0xc000_0000_0123_4000u64;
+        for (ea, ra) in [(user, 0x10_0000), (kernel, 0x20_0000)] {
+            let s = slot(ea);
+            t.e[s].tag_r = tag(ea, false);
+            t.e[s].ra = ra;
+            t.used.push(s as u16);
+        }
+        t.flush_user();
+        assert_eq!(t.e[slot(user)].tag_r, NO_TAG);
+        assert_eq!(t.e[slot(kernel)].tag_r, tag(kernel, false));
+        assert_eq!(t.used, vec![slot(kernel) as u16]);
+        t.flush();
+        assert_eq!(t.e[slot(kernel)].tag_r, NO_TAG);
+        assert!(t.used.is_empty());
+    }
 
     /// Builds a 4-level radix tree (52-bit, 13/9/9/9 split, 4K pages) in test memory mapping
     /// `ea` -> `ra` with leaf flags `flags`, for PID `pid`.

@@ -166,6 +166,7 @@ fn run_round_robin(m: &Machine, vcpus: &mut [Vcpu]) -> RunState {
     loop {
         let mut ran = false;
         let mut next: Option<u64> = None;
+        let token = m.wake.token();
         for v in vcpus.iter_mut() {
             match v.step(m) {
                 crate::vcpu::Step::Stopped(st) => return st,
@@ -185,7 +186,7 @@ fn run_round_robin(m: &Machine, vcpus: &mut [Vcpu]) -> RunState {
                     (t as u128 * 1_000_000_000 / ppc::cpu::TB_FREQ as u128).clamp(1000, 10_000_000)
                         as u64
                 });
-                m.wake.wait(ns);
+                m.wake.wait(token, ns);
             }
         }
     }

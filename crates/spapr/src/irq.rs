@@ -3,6 +3,7 @@
 //! VIO devices and MSIs send) or sets its level (PCI INTx). The controller behind the line is an
 //! [`Intc`]: XICS today, XIVE later, chosen when the machine is built.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -60,23 +61,41 @@ impl devices::Interrupt for IrqLine {
 }
 
 /// Wakes vCPUs idling in H_CEDE (and the round-robin scheduler) when an interrupt is posted or
-/// the run state changes.
+/// the run state changes. Kicks are counted, so a sleeper that looked for work before a kick
+/// and sleeps after it is not left waiting for its timeout (a lost wake-up cost an I/O up to
+/// 10 ms).
 #[derive(Default)]
 pub struct Waker {
+    kicks: AtomicU64,
     lock: Mutex<()>,
     cv: Condvar,
 }
 
 impl Waker {
     pub fn kick(&self) {
+        self.kicks.fetch_add(1, Ordering::SeqCst);
         let _g = self.lock.lock();
         self.cv.notify_all();
     }
 
-    /// Sleeps until kicked or `ns` nanoseconds passed.
-    pub fn wait(&self, ns: u64) {
-        if let Ok(g) = self.lock.lock() {
-            let _ = self.cv.wait_timeout(g, Duration::from_nanos(ns));
+    /// Take this before looking for work; pass it to `wait`.
+    pub fn token(&self) -> u64 {
+        self.kicks.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps until kicked after `token` was taken, or `ns` nanoseconds passed.
+    pub fn wait(&self, token: u64, ns: u64) {
+        let Ok(g) = self.lock.lock() else {
+            return;
+        };
+        // A kick between `token` and here has already happened: do not sleep.
+        if self.kicks.load(Ordering::SeqCst) != token {
+            return;
         }
+        let _ = self
+            .cv
+            .wait_timeout_while(g, Duration::from_nanos(ns), |_| {
+                self.kicks.load(Ordering::SeqCst) == token
+            });
     }
 }

@@ -31,6 +31,8 @@ pub struct Vcpu {
     pub cache: DecodeCache,
     /// Set by H_CEDE: the vCPU sleeps until an interrupt is pending.
     pub ceded: bool,
+    /// `Machine::wake`'s kick count when this vCPU last looked for work.
+    pub wake_token: u64,
     /// Generation of the partition-wide CPU state last applied.
     gen_seen: u64,
     /// Slices run, for the LPAR_DEBUG_PC sampler.
@@ -53,6 +55,7 @@ impl Vcpu {
             cpu,
             cache: DecodeCache::with_config(code_budget, jit),
             ceded: false,
+            wake_token: 0,
             gen_seen: u64::MAX,
             slices: 0,
         }
@@ -75,6 +78,8 @@ impl Vcpu {
     /// interrupt that ended it, or nothing while the vCPU is stopped or ceded with nothing
     /// pending (`Idle`, with the timebase ticks until its decrementer fires if ceded).
     pub fn step(&mut self, m: &Machine) -> Step {
+        // Before anything is checked: a kick after this point ends the sleep that may follow.
+        self.wake_token = m.wake.token();
         let st = m.run_state();
         if st != RunState::Running {
             return Step::Stopped(st);
@@ -173,7 +178,7 @@ impl Vcpu {
     }
 
     fn sleep(&self, m: &Machine, ns: u64) {
-        m.wake.wait(ns);
+        m.wake.wait(self.wake_token, ns);
     }
 }
 

@@ -215,11 +215,11 @@ fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
             cpu.set_dec(v);
             0
         }
-        // A new PID changes every quadrant-0 translation.
+        // A new PID changes every quadrant-0 translation (and only those).
         (sprn::PIDR, None) => cpu.spr[sprn::PIDR],
         (sprn::PIDR, Some(v)) => {
             cpu.spr[sprn::PIDR] = v & 0xffff_ffff;
-            cpu.tlb_flush();
+            cpu.tlb_flush_user();
             0
         }
         (sprn::PVR | sprn::PIR, None) => cpu.spr[n],
