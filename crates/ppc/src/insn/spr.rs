@@ -189,11 +189,14 @@ fn supervisor(cpu: &mut Cpu, n: u32, w: Option<u64>) -> Result<u64, Exception> {
     Ok(match (n, w) {
         (n, None) if PLAIN.contains(&n) => cpu.spr[n],
         // The hash MMU checks page keys against AMR/IAMR when it fills the TLB, so cached
-        // translations must go when they change.
+        // translations must go when they change. Radix translation does not use them, and a
+        // radix kernel writes the AMR around every user access (KUAP): no flush there.
         (sprn::AMR | sprn::IAMR, Some(v)) => {
             if cpu.spr[n] != v {
                 cpu.spr[n] = v;
-                cpu.tlb_flush();
+                if cpu.spr[sprn::LPCR] & crate::cpu::lpcr::HR == 0 {
+                    cpu.tlb_flush();
+                }
             }
             0
         }

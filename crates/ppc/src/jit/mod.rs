@@ -168,6 +168,12 @@ pub struct JitStats {
     pub insns: u64,
     /// Blocks translated as regions (loops whole).
     pub regions: u64,
+    /// Entries into translated code from the dispatcher, and the miss exits among their ends
+    /// (an access the inline path could not do, e.g. MMIO): what it costs to leave generated code.
+    pub enters: u64,
+    pub misses: u64,
+    /// Instructions interpreted because their code was not (yet) translated.
+    pub cold: u64,
 }
 
 /// The host address of a translated block's entry (tail-call convention: called only through
@@ -578,8 +584,11 @@ impl Drop for Jit {
             // One line per vCPU, read by bench/*.sh.
             let s = &self.stats;
             eprintln!(
-                "jit: insns={} blocks={} regions={} compile_ms={:.1} code_kib={} flushes={} inline={} helpers={} failed={}",
+                "jit: insns={} cold={} enters={} misses={} blocks={} regions={} compile_ms={:.1} code_kib={} flushes={} inline={} helpers={} failed={}",
                 s.insns,
+                s.cold,
+                s.enters,
+                s.misses,
                 s.blocks,
                 s.regions,
                 s.compile_ns as f64 / 1e6,
@@ -731,11 +740,13 @@ pub(crate) fn run(
             // trampoline made for the blocks' convention; it gets the vCPU's Cpu, which nothing
             // else uses while the block runs.
             let r = unsafe { (jit.enter)(cpu as *mut Cpu, f) };
+            jit.stats.enters += 1;
             n += start.wrapping_sub(cpu.jit_left) as u64;
             match r {
                 EXIT_NORMAL => {}
                 EXIT_RETIRED => n += 1,
                 EXIT_MISS => {
+                    jit.stats.misses += 1;
                     // The access the block could not do inline: one instruction in the
                     // interpreter, which fills the TLB (so the block's next run stays inline).
                     let ra = match cpu.fetch_page(cpu.pc) {
@@ -771,6 +782,7 @@ pub(crate) fn run(
             }
             let straight = s.p == 0 && cpu.pc == fall;
             n += 1;
+            jit.stats.cold += 1;
             if lines.exit_requested() || cpu.pc & !4095 != page_ea || n >= budget {
                 break;
             }
