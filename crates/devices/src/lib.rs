@@ -5,6 +5,7 @@
 pub mod msix;
 pub mod pci;
 pub mod ram;
+pub mod scsi;
 pub mod virtio;
 
 /// An interrupt line as a device sees it; the machine decides which controller is behind it.

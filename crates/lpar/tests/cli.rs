@@ -122,8 +122,12 @@ fn bad_and_unsupported_options() {
     refused(&["-accel", "kvm", "-kernel", "k"], &["-accel kvm", "KVM"]);
     refused(&["-enable-kvm", "-kernel", "k"], &["-enable-kvm"]);
     refused(
-        &["-drive", "file=disk.img", "-kernel", "k"],
-        &["-drive", "not supported yet"],
+        &["-drive", "file=disk.img,if=ide", "-kernel", "k"],
+        &["-drive", "if=ide", "not supported yet"],
+    );
+    refused(
+        &["-drive", "file=/nonexistent/disk.img", "-kernel", "k"],
+        &["/nonexistent/disk.img"],
     );
     refused(
         &["-netdev", "user,id=n0", "-kernel", "k"],

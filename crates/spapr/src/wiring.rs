@@ -8,6 +8,12 @@ use crate::xics::Xics;
 use devices::virtio::pci::VirtioPci;
 use std::sync::Arc;
 
+/// Addressing limits of a virtio-scsi bus, for the command line's checks: SCSI ids 0-255,
+/// LUNs 0-16383, request queues 1-62.
+pub const SCSI_MAX_TARGET: u16 = devices::virtio::scsi::MAX_TARGET;
+pub const SCSI_MAX_LUN: u16 = devices::virtio::scsi::MAX_LUN;
+pub const SCSI_MAX_QUEUES: u16 = devices::virtio::scsi::MAX_QUEUES;
+
 /// One device of the command line.
 #[derive(Clone, Debug)]
 pub enum DeviceConfig {
@@ -30,6 +36,30 @@ pub enum DeviceConfig {
     },
     /// `-device virtio-balloon-pci`.
     VirtioBalloon { bus: u32, slot: Option<u32> },
+    /// `-device virtio-scsi-pci` with the `scsi-hd`/`scsi-cd` units on its bus (and the
+    /// `-cdrom` drive).
+    VirtioScsi {
+        bus: u32,
+        slot: Option<u32>,
+        /// Request queues (`num_queues=`).
+        queues: u16,
+        disks: Vec<ScsiDiskConfig>,
+    },
+}
+
+/// One `-device scsi-hd` or `scsi-cd` on a SCSI controller.
+#[derive(Clone, Debug)]
+pub struct ScsiDiskConfig {
+    pub drive: block::Options,
+    /// A CD-ROM (read-only medium, 2048-byte blocks) rather than a hard disk.
+    pub cdrom: bool,
+    /// SCSI id (`scsi-id=`) and LUN (`lun=`); the channel is always 0.
+    pub target: u16,
+    pub lun: u16,
+    /// VPD unit serial number (`serial=`; may be empty).
+    pub serial: String,
+    /// VPD device identification (page 0x83): the serial, else the drive's id, as QEMU.
+    pub device_id: String,
 }
 
 impl DeviceConfig {
@@ -40,6 +70,7 @@ impl DeviceConfig {
             DeviceConfig::VirtioBlk { bus, slot, .. } => Some((*bus, *slot, "virtio-blk-pci")),
             DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
             DeviceConfig::VirtioBalloon { bus, slot } => Some((*bus, *slot, "virtio-balloon-pci")),
+            DeviceConfig::VirtioScsi { bus, slot, .. } => Some((*bus, *slot, "virtio-scsi-pci")),
         }
     }
 
@@ -59,6 +90,26 @@ impl DeviceConfig {
                 None => rng::Source::Builtin,
             })?),
             DeviceConfig::VirtioBalloon { .. } => Box::new(balloon::Balloon::default()),
+            DeviceConfig::VirtioScsi { queues, disks, .. } => {
+                let mut bus = devices::scsi::Bus::new();
+                for d in disks {
+                    let kind = if d.cdrom {
+                        devices::scsi::Kind::Cdrom
+                    } else {
+                        devices::scsi::Kind::Disk
+                    };
+                    let disk = devices::scsi::ScsiDisk::new(
+                        block::open(&d.drive)?,
+                        kind,
+                        &d.serial,
+                        &d.device_id,
+                    );
+                    let name = if d.cdrom { "scsi-cd" } else { "scsi-hd" };
+                    bus.attach(d.target, d.lun, disk)
+                        .map_err(|e| format!("-device {name}: {e}"))?;
+                }
+                Box::new(devices::virtio::scsi::Scsi::new(bus, *queues))
+            }
         }))
     }
 }

@@ -6,8 +6,10 @@
 
 pub mod balloon;
 pub mod blk;
+pub mod console;
 pub mod pci;
 pub mod rng;
+pub mod scsi;
 pub mod worker;
 
 use crate::msix::Msix;
@@ -37,8 +39,10 @@ pub mod status {
 /// Device type ids.
 pub mod kind {
     pub const BLOCK: u16 = 2;
+    pub const CONSOLE: u16 = 3;
     pub const RNG: u16 = 4;
     pub const BALLOON: u16 = 5;
+    pub const SCSI: u16 = 8;
 }
 
 /// A virtio device behind some transport.

@@ -14,6 +14,13 @@ pub trait Handler: Send + 'static {
     /// Serves the chain `descs` from queue `queue`; returns how many bytes it wrote into the
     /// chain's device-writable buffers (the used length).
     fn handle(&mut self, queue: u16, descs: &[Descriptor], mem: &GuestRam) -> u32;
+
+    /// Whether the device can serve a request on `queue` now. A receive queue with nothing to
+    /// deliver says no: its buffers stay with the device until input arrives (and the device
+    /// rings the queue's doorbell itself then, with `Worker::notify`).
+    fn ready(&mut self, _queue: u16) -> bool {
+        true
+    }
 }
 
 /// Doorbells rung and the stop request.
@@ -45,6 +52,16 @@ impl Kick {
             }
             g = self.cv.wait(g).ok()?;
         }
+    }
+}
+
+/// Rings a worker's doorbells; harmless after the worker stopped.
+#[derive(Clone)]
+pub struct Doorbell(Arc<Kick>);
+
+impl Doorbell {
+    pub fn ring(&self, q: u16) {
+        self.0.ring(1 << (q & 63));
     }
 }
 
@@ -96,6 +113,11 @@ impl Worker {
         self.kick.ring(1 << (q & 63));
     }
 
+    /// A handle that rings the doorbells from elsewhere (a backend with input to deliver).
+    pub fn doorbell(&self) -> Doorbell {
+        Doorbell(self.kick.clone())
+    }
+
     /// Stops the thread after the request in progress.
     pub fn stop(&mut self) {
         self.kick.stop.store(true, Ordering::SeqCst);
@@ -142,7 +164,10 @@ impl<H: Handler> Serve<H> {
                 return false;
             }
             let mut served = 0u32;
-            while let Some(chain) = self.queues[qi].1.pop_descriptor_chain(m) {
+            while self.handler.ready(index) {
+                let Some(chain) = self.queues[qi].1.pop_descriptor_chain(m) else {
+                    break;
+                };
                 served += 1;
                 let head = chain.head_index();
                 self.descs.clear();

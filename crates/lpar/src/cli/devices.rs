@@ -1,10 +1,16 @@
-//! `-drive`, `-object`, and the `-device`s on the PCI side (spapr-pci-host-bridge, virtio-blk-pci,
-//! virtio-rng-pci, virtio-balloon-pci): QEMU's spellings, resolved into the machine's device list
-//! once the whole command line is read (a `-device` may name a `-drive` or `-object` given after
-//! it).
+//! `-drive`, `-cdrom`, `-object`, and the `-device`s on the PCI side (spapr-pci-host-bridge,
+//! virtio-blk-pci, virtio-rng-pci, virtio-balloon-pci, virtio-scsi-pci with its scsi-hd and
+//! scsi-cd units): QEMU's spellings, resolved into the machine's device list once the whole
+//! command line is read (a `-device` may name a `-drive`, `-object` or SCSI controller given
+//! after it).
+//!
+//! `-cdrom FILE` is QEMU's `-drive file=FILE,media=cdrom,index=2` on the machine's default SCSI
+//! bus. QEMU's pseries has a spapr-vscsi controller by default; lpar puts the CD-ROM on the
+//! first `-device virtio-scsi-pci` instead, and adds one (`bus=pci.0`) when none is given. The
+//! CD-ROM is SCSI id 2 (QEMU's unit 2) when that is free, else the first free id, at LUN 0.
 
 use super::{boolean, keyval, number};
-use spapr::wiring::DeviceConfig;
+use spapr::wiring::{DeviceConfig, ScsiDiskConfig, SCSI_MAX_LUN, SCSI_MAX_QUEUES, SCSI_MAX_TARGET};
 use std::path::PathBuf;
 
 /// Where a drive is attached (`if=`).
@@ -16,6 +22,8 @@ pub enum Interface {
     None,
     /// The machine's flash: on pseries, the image behind spapr-nvram.
     Pflash,
+    /// The `-cdrom` drive: a scsi-cd on the default SCSI controller.
+    Cdrom,
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +101,21 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
     Ok(d)
 }
 
+/// `-cdrom FILE`: a read-only medium for the default SCSI controller's CD-ROM.
+pub fn cdrom(file: PathBuf) -> Drive {
+    Drive {
+        id: None,
+        interface: Interface::Cdrom,
+        opts: block::Options {
+            path: file,
+            read_only: true,
+            ..Default::default()
+        },
+        serial: String::new(),
+        used: false,
+    }
+}
+
 /// A `-device` naming a driver this module handles, kept until the drives are all known.
 #[derive(Clone, Debug)]
 pub struct PendingDevice {
@@ -111,6 +134,10 @@ pub fn handles(driver: &str) -> bool {
             | "virtio-rng"
             | "virtio-balloon-pci"
             | "virtio-balloon"
+            | "virtio-scsi-pci"
+            | "virtio-scsi"
+            | "scsi-hd"
+            | "scsi-cd"
     )
 }
 
@@ -172,6 +199,26 @@ fn pci_placement(
         }
     }
     Ok((bus, slot))
+}
+
+/// The virtio-pci interface properties: `disable-legacy=` (either way: lpar has only the modern
+/// interface) and `disable-modern=off`. Whether `k` was one of them.
+fn virtio_interface(opt: &str, v: &str, k: &str, val: &str) -> Result<bool, String> {
+    match k {
+        "disable-legacy" => {
+            boolean(val).ok_or_else(|| format!("{opt} {v}: {k}={val}: expected on or off"))?;
+            Ok(true)
+        }
+        "disable-modern" => {
+            if boolean(val) != Some(false) {
+                return Err(format!(
+                    "{opt} {v}: {k}={val}: only the modern (virtio 1.x) interface is supported"
+                ));
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// A PCI bus name (`pci.N`, QEMU's name of bridge N's root bus) -> N.
@@ -241,13 +288,225 @@ pub fn nvram(drives: &mut [Drive], global: Option<&str>) -> Result<Option<block:
     }))
 }
 
-/// Resolves the `if=virtio` drives and the pending `-device`s into the machine's devices.
+/// A virtio-scsi-pci controller being resolved: its units are attached once all controllers
+/// are known.
+struct Controller {
+    id: Option<String>,
+    /// Its entry in the device list.
+    index: usize,
+    disks: Vec<ScsiDiskConfig>,
+    /// What put each unit there (`drive=ID`, `-cdrom`), for the errors naming a conflict.
+    owners: Vec<String>,
+}
+
+impl Controller {
+    /// QEMU's name of the controller's bus: `ID.0`, or `scsi.0` without an id; the
+    /// controller's id alone names it too.
+    fn is_bus(&self, name: &str) -> bool {
+        match &self.id {
+            Some(id) => name == id || name.strip_suffix(".0") == Some(id.as_str()),
+            None => name == "scsi.0",
+        }
+    }
+
+    fn bus_name(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{id}.0"),
+            None => "scsi.0".into(),
+        }
+    }
+
+    /// Who has `target`/`lun`, if taken.
+    fn owner(&self, target: u16, lun: u16) -> Option<&str> {
+        self.disks
+            .iter()
+            .zip(&self.owners)
+            .find(|(d, _)| d.target == target && d.lun == lun)
+            .map(|(_, o)| o.as_str())
+    }
+}
+
+/// The SCSI id and LUN of a new unit, QEMU's way: with neither given, the first id free at the
+/// LUN (0 by default); with the id alone, its first free LUN.
+fn scsi_address(
+    opt: &str,
+    v: &str,
+    c: &Controller,
+    target: Option<u16>,
+    lun: Option<u16>,
+) -> Result<(u16, u16), String> {
+    let bus = c.bus_name();
+    match (target, lun) {
+        (Some(t), Some(l)) => match c.owner(t, l) {
+            Some(o) => Err(format!(
+                "{opt} {v}: scsi-id={t},lun={l} on bus {bus} is already used by {o}"
+            )),
+            None => Ok((t, l)),
+        },
+        (Some(t), None) => (0..=SCSI_MAX_LUN)
+            .find(|&l| c.owner(t, l).is_none())
+            .map(|l| (t, l))
+            .ok_or_else(|| format!("{opt} {v}: scsi-id={t} on bus {bus} has no free LUN")),
+        (None, l) => {
+            let l = l.unwrap_or(0);
+            (0..=SCSI_MAX_TARGET)
+                .find(|&t| c.owner(t, l).is_none())
+                .map(|t| (t, l))
+                .ok_or_else(|| format!("{opt} {v}: bus {bus} has no free scsi-id for lun={l}"))
+        }
+    }
+}
+
+/// Attaches a pending `-device scsi-hd|scsi-cd` to its controller.
+fn scsi_unit(
+    p: &PendingDevice,
+    drives: &mut [Drive],
+    controllers: &mut [Controller],
+) -> Result<(), String> {
+    let (opt, v) = (p.opt.as_str(), p.value.as_str());
+    let items = keyval(v, "driver");
+    let driver = items.first().map(|(_, d)| d.as_str()).unwrap_or("");
+    let (mut drive_id, mut bus, mut target, mut lun, mut serial) = (None, None, None, None, None);
+    for (k, val) in &items[1..] {
+        match k.as_str() {
+            "drive" => drive_id = Some(val.clone()),
+            "bus" => bus = Some(val.clone()),
+            // virtio-scsi has one channel.
+            "channel" if number(val) == Some(0) => {}
+            "channel" => return Err(format!("{opt} {v}: channel={val}: only channel 0 exists")),
+            "scsi-id" => {
+                target = Some(
+                    number(val)
+                        .filter(|&n| n <= SCSI_MAX_TARGET as u64)
+                        .ok_or_else(|| {
+                            format!("{opt} {v}: scsi-id={val}: expected 0-{SCSI_MAX_TARGET}")
+                        })? as u16,
+                )
+            }
+            "lun" => {
+                lun = Some(
+                    number(val)
+                        .filter(|&n| n <= SCSI_MAX_LUN as u64)
+                        .ok_or_else(|| format!("{opt} {v}: lun={val}: expected 0-{SCSI_MAX_LUN}"))?
+                        as u16,
+                )
+            }
+            "serial" => serial = Some(val.clone()),
+            "id" | "bootindex" => {}
+            _ => {
+                return Err(format!(
+                    "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                ))
+            }
+        }
+    }
+    let c = match &bus {
+        Some(b) => controllers.iter_mut().find(|c| c.is_bus(b)).ok_or_else(|| {
+            format!(
+                "{opt} {v}: bus={b}: no SCSI bus with that name (-device virtio-scsi-pci,id=ID makes bus ID.0)"
+            )
+        })?,
+        None => controllers.first_mut().ok_or_else(|| {
+            format!("{opt} {v}: no SCSI bus for {driver} (add -device virtio-scsi-pci)")
+        })?,
+    };
+    let id = drive_id.ok_or_else(|| format!("{opt} {v}: missing drive="))?;
+    let (t, l) = scsi_address(opt, v, c, target, lun)?;
+    let d = drives
+        .iter_mut()
+        .find(|d| d.id.as_deref() == Some(id.as_str()))
+        .ok_or_else(|| format!("{opt} {v}: drive={id}: no -drive with that id"))?;
+    if d.used {
+        return Err(format!(
+            "{opt} {v}: drive={id}: already in use by another device"
+        ));
+    }
+    d.used = true;
+    let cdrom = driver == "scsi-cd";
+    let mut drive = d.opts.clone();
+    // A CD-ROM's medium is read-only, as QEMU's scsi-cd.
+    drive.read_only |= cdrom;
+    let serial = serial.unwrap_or_else(|| d.serial.clone());
+    c.disks.push(ScsiDiskConfig {
+        drive,
+        cdrom,
+        target: t,
+        lun: l,
+        // QEMU identifies the unit by its serial, else by the drive's name.
+        device_id: if serial.is_empty() {
+            id.clone()
+        } else {
+            serial.clone()
+        },
+        serial,
+    });
+    c.owners.push(format!("drive={id}"));
+    Ok(())
+}
+
+/// Puts the `-cdrom` drive on the first SCSI controller, adding one when there is none.
+fn cdrom_unit(
+    drives: &mut [Drive],
+    controllers: &mut Vec<Controller>,
+    out: &mut Vec<DeviceConfig>,
+) -> Result<(), String> {
+    let mut cds = drives
+        .iter_mut()
+        .filter(|d| d.interface == Interface::Cdrom);
+    let Some(d) = cds.next() else {
+        return Ok(());
+    };
+    if let Some(second) = cds.next() {
+        return Err(format!(
+            "-cdrom {}: only one -cdrom is supported (use -device scsi-cd for more)",
+            second.opts.path.display()
+        ));
+    }
+    if controllers.is_empty() {
+        controllers.push(Controller {
+            id: None,
+            index: out.len(),
+            disks: Vec::new(),
+            owners: Vec::new(),
+        });
+        out.push(DeviceConfig::VirtioScsi {
+            bus: 0,
+            slot: None,
+            queues: 1,
+            disks: Vec::new(),
+        });
+    }
+    let c = &mut controllers[0];
+    let name = format!("-cdrom {}", d.opts.path.display());
+    // QEMU's -cdrom is unit 2 of its default SCSI bus.
+    let target = std::iter::once(2)
+        .chain(0..=SCSI_MAX_TARGET)
+        .find(|&t| c.owner(t, 0).is_none())
+        .ok_or_else(|| format!("{name}: bus {} has no free scsi-id", c.bus_name()))?;
+    d.used = true;
+    c.disks.push(ScsiDiskConfig {
+        drive: d.opts.clone(),
+        cdrom: true,
+        target,
+        lun: 0,
+        serial: String::new(),
+        // QEMU's name of that legacy drive.
+        device_id: "scsi0-cd2".into(),
+    });
+    c.owners.push("-cdrom".into());
+    Ok(())
+}
+
+/// Resolves the `if=virtio` drives, `-cdrom` and the pending `-device`s into the machine's
+/// devices.
 pub fn resolve(
     drives: &mut [Drive],
     objects: &[Object],
     pending: &[PendingDevice],
 ) -> Result<Vec<DeviceConfig>, String> {
     let mut out = Vec::new();
+    let mut controllers: Vec<Controller> = Vec::new();
+    let mut units = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         if objects[..i].iter().any(|p| p.id == o.id) {
             return Err(format!("-object id={}: duplicate object id", o.id));
@@ -329,6 +588,48 @@ pub fn resolve(
                 })?;
                 out.push(DeviceConfig::VirtioBalloon { bus, slot });
             }
+            "virtio-scsi-pci" | "virtio-scsi" => {
+                let mut queues = 1u16;
+                let (bus, slot) = pci_placement(opt, v, &items, |k, val| {
+                    Ok(match k {
+                        // QEMU spells it num_queues; num-queues as virtio-blk's is accepted.
+                        "num_queues" | "num-queues" => {
+                            queues = number(val)
+                                .filter(|n| (1..=SCSI_MAX_QUEUES as u64).contains(n))
+                                .ok_or_else(|| {
+                                    format!("{opt} {v}: {k}={val}: expected 1-{SCSI_MAX_QUEUES}")
+                                })? as u16;
+                            true
+                        }
+                        _ => virtio_interface(opt, v, k, val)?,
+                    })
+                })?;
+                let id = items[1..]
+                    .iter()
+                    .find(|(k, _)| k == "id")
+                    .map(|(_, i)| i.clone());
+                if let Some(id) = &id {
+                    if controllers.iter().any(|c| c.id.as_ref() == Some(id)) {
+                        return Err(format!(
+                            "{opt} {v}: id={id}: a SCSI controller with that id exists"
+                        ));
+                    }
+                }
+                controllers.push(Controller {
+                    id,
+                    index: out.len(),
+                    disks: Vec::new(),
+                    owners: Vec::new(),
+                });
+                out.push(DeviceConfig::VirtioScsi {
+                    bus,
+                    slot,
+                    queues,
+                    disks: Vec::new(),
+                });
+            }
+            // Attached once every controller is known.
+            "scsi-hd" | "scsi-cd" => units.push(p),
             _ => {
                 let (mut drive_id, mut bus, mut slot, mut queues, mut serial) =
                     (None, 0, None, 1u16, None);
@@ -347,16 +648,7 @@ pub fn resolve(
                         }
                         "serial" => serial = Some(val.clone()),
                         "id" | "bootindex" => {}
-                        "disable-legacy" => {
-                            boolean(val).ok_or_else(|| {
-                                format!("{opt} {v}: {k}={val}: expected on or off")
-                            })?;
-                        }
-                        "disable-modern" => {
-                            if boolean(val) != Some(false) {
-                                return Err(format!("{opt} {v}: {k}={val}: only the modern (virtio 1.x) interface is supported"));
-                            }
-                        }
+                        _ if virtio_interface(opt, v, k, val)? => {}
                         _ => {
                             return Err(format!(
                                 "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
@@ -383,6 +675,15 @@ pub fn resolve(
                     serial: serial.unwrap_or_else(|| d.serial.clone()),
                 });
             }
+        }
+    }
+    for p in units {
+        scsi_unit(p, drives, &mut controllers)?;
+    }
+    cdrom_unit(drives, &mut controllers, &mut out)?;
+    for c in controllers {
+        if let Some(DeviceConfig::VirtioScsi { disks, .. }) = out.get_mut(c.index) {
+            *disks = c.disks;
         }
     }
     Ok(out)
@@ -551,5 +852,199 @@ mod tests {
             .contains("duplicate drive id"));
         let e = resolve(&mut [], &[], &[pend("virtio-blk-pci,drive=d,addr=3.1")]).unwrap_err();
         assert!(e.contains("multifunction"), "{e}");
+    }
+
+    /// The units of the VirtioScsi entry `d`: (path, cdrom, read-only, target, lun, serial, id).
+    fn units(d: &DeviceConfig) -> Vec<(String, bool, bool, u16, u16, String, String)> {
+        match d {
+            DeviceConfig::VirtioScsi { disks, .. } => disks
+                .iter()
+                .map(|u| {
+                    (
+                        u.drive.path.display().to_string(),
+                        u.cdrom,
+                        u.drive.read_only,
+                        u.target,
+                        u.lun,
+                        u.serial.clone(),
+                        u.device_id.clone(),
+                    )
+                })
+                .collect(),
+            other => panic!("not a SCSI controller: {other:?}"),
+        }
+    }
+
+    fn scsi_drives() -> Vec<Drive> {
+        ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| drive("-drive", &format!("file={n}.img,if=none,id={n}")).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn scsi_units_go_on_their_controllers() {
+        let mut drives = scsi_drives();
+        let devs = resolve(
+            &mut drives,
+            &[],
+            &[
+                // A unit may come before its controller.
+                pend("scsi-hd,drive=c,bus=scsi1.0,scsi-id=3,lun=5"),
+                pend("virtio-scsi-pci,id=scsi0,num_queues=4,addr=6"),
+                pend("scsi-hd,drive=a,serial=SER-A"),
+                pend("scsi-cd,drive=b,bus=scsi0.0,channel=0"),
+                pend("virtio-scsi-pci,id=scsi1,bus=pci.1"),
+                pend("scsi-hd,drive=d,bus=scsi1,scsi-id=3"),
+                pend("spapr-pci-host-bridge,index=1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(devs.len(), 3);
+        assert!(matches!(
+            devs[0],
+            DeviceConfig::VirtioScsi {
+                bus: 0,
+                slot: Some(6),
+                queues: 4,
+                ..
+            }
+        ));
+        // No scsi-id: the first free one (QEMU's rule); scsi-cd is read-only.
+        assert_eq!(
+            units(&devs[0]),
+            vec![
+                (
+                    "a.img".into(),
+                    false,
+                    false,
+                    0,
+                    0,
+                    "SER-A".into(),
+                    "SER-A".into()
+                ),
+                ("b.img".into(), true, true, 1, 0, "".into(), "b".into()),
+            ]
+        );
+        assert!(matches!(
+            devs[1],
+            DeviceConfig::VirtioScsi {
+                bus: 1,
+                slot: None,
+                queues: 1,
+                ..
+            }
+        ));
+        // scsi-id without lun: the first free LUN of that id.
+        let u = units(&devs[1]);
+        assert_eq!((u[0].3, u[0].4), (3, 5));
+        assert_eq!((u[1].3, u[1].4), (3, 0));
+    }
+
+    #[test]
+    fn cdrom_uses_the_first_controller_or_adds_one() {
+        // Alone: a controller of its own, the CD-ROM at scsi-id 2 (QEMU's unit 2).
+        let mut drives = vec![cdrom(PathBuf::from("x.iso"))];
+        let devs = resolve(&mut drives, &[], &[pend("virtio-rng-pci")]).unwrap();
+        assert_eq!(devs.len(), 2);
+        assert!(matches!(
+            devs[1],
+            DeviceConfig::VirtioScsi {
+                bus: 0,
+                slot: None,
+                queues: 1,
+                ..
+            }
+        ));
+        assert_eq!(
+            units(&devs[1]),
+            vec![(
+                "x.iso".into(),
+                true,
+                true,
+                2,
+                0,
+                "".into(),
+                "scsi0-cd2".into()
+            )]
+        );
+        // With a controller given: on it; scsi-id 2 taken, so the first free id.
+        let mut drives = scsi_drives();
+        drives.push(cdrom(PathBuf::from("x.iso")));
+        let devs = resolve(
+            &mut drives,
+            &[],
+            &[
+                pend("virtio-scsi-pci,id=s"),
+                pend("scsi-hd,drive=a,scsi-id=2"),
+                pend("scsi-hd,drive=b,scsi-id=0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(devs.len(), 1);
+        let u = units(&devs[0]);
+        assert_eq!(u.len(), 3);
+        assert_eq!((u[2].0.as_str(), u[2].1, u[2].3), ("x.iso", true, 1));
+        // One -cdrom only.
+        let mut drives = vec![cdrom(PathBuf::from("x.iso")), cdrom(PathBuf::from("y.iso"))];
+        assert_eq!(
+            resolve(&mut drives, &[], &[]).unwrap_err(),
+            "-cdrom y.iso: only one -cdrom is supported (use -device scsi-cd for more)"
+        );
+    }
+
+    #[test]
+    fn bad_scsi_combinations_name_the_culprit() {
+        let e = |pending: &[&str]| {
+            let p: Vec<PendingDevice> = pending.iter().map(|v| pend(v)).collect();
+            resolve(&mut scsi_drives(), &[], &p).unwrap_err()
+        };
+        assert_eq!(
+            e(&["scsi-hd,drive=a"]),
+            "-device scsi-hd,drive=a: no SCSI bus for scsi-hd (add -device virtio-scsi-pci)"
+        );
+        assert_eq!(
+            e(&["virtio-scsi-pci,id=s0", "scsi-hd,drive=a,bus=nope.0"]),
+            "-device scsi-hd,drive=a,bus=nope.0: bus=nope.0: no SCSI bus with that name (-device virtio-scsi-pci,id=ID makes bus ID.0)"
+        );
+        // Without an id the bus is scsi.0.
+        assert!(e(&["virtio-scsi-pci", "scsi-hd,drive=a,bus=s0.0"]).contains("bus=s0.0"));
+        assert_eq!(
+            e(&[
+                "virtio-scsi-pci,id=s0",
+                "scsi-hd,drive=a,scsi-id=1",
+                "scsi-hd,drive=b,scsi-id=1,lun=0"
+            ]),
+            "-device scsi-hd,drive=b,scsi-id=1,lun=0: scsi-id=1,lun=0 on bus s0.0 is already used by drive=a"
+        );
+        assert_eq!(
+            e(&[
+                "virtio-scsi-pci",
+                "scsi-hd,drive=a,bus=scsi.0",
+                "scsi-cd,drive=a"
+            ]),
+            "-device scsi-cd,drive=a: drive=a: already in use by another device"
+        );
+        assert!(e(&[
+            "virtio-scsi-pci",
+            "virtio-blk-pci,drive=a",
+            "scsi-hd,drive=a"
+        ])
+        .contains("already in use"));
+        assert!(e(&["virtio-scsi-pci", "scsi-hd,drive=zz"]).contains("drive=zz: no -drive"));
+        assert!(e(&["virtio-scsi-pci", "scsi-cd"]).contains("missing drive="));
+        assert!(e(&["virtio-scsi-pci", "scsi-hd,drive=a,channel=1"]).contains("channel=1"));
+        assert!(e(&["virtio-scsi-pci", "scsi-hd,drive=a,scsi-id=256"]).contains("scsi-id=256"));
+        assert!(e(&["virtio-scsi-pci", "scsi-hd,drive=a,lun=16384"]).contains("lun=16384"));
+        assert!(e(&["virtio-scsi-pci", "scsi-hd,drive=a,wwn=1"]).contains("'wwn'"));
+        assert!(e(&["virtio-scsi-pci,num_queues=0"]).contains("num_queues=0"));
+        assert!(e(&["virtio-scsi-pci,num_queues=63"]).contains("expected 1-62"));
+        assert!(e(&["virtio-scsi-pci,disable-modern=on"]).contains("modern"));
+        assert!(e(&["virtio-scsi-pci,bogus=1"]).contains("'bogus'"));
+        assert_eq!(
+            e(&["virtio-scsi-pci,id=s", "virtio-scsi-pci,id=s"]),
+            "-device virtio-scsi-pci,id=s: id=s: a SCSI controller with that id exists"
+        );
+        assert!(handles("scsi-hd") && handles("scsi-cd") && handles("virtio-scsi-pci"));
     }
 }

@@ -92,6 +92,14 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -drive if=pflash,file=F,format=raw, or -drive if=none,id=ID,... -global spapr-nvram.drive=ID
                          keep the NVRAM (spapr-nvram, 8K-1M) in an image across runs
   -device virtio-blk-pci,drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N]
+  -device virtio-scsi-pci[,id=ID][,num_queues=N][,bus=pci.N][,addr=SLOT]
+                         a SCSI controller; its bus is ID.0 (scsi.0 without an id)
+  -device scsi-hd,drive=ID[,bus=ID.0][,scsi-id=N][,lun=N][,serial=S]
+  -device scsi-cd,drive=ID[,bus=ID.0][,scsi-id=N][,lun=N]
+                         a SCSI disk or CD-ROM (read-only) on a virtio-scsi-pci bus
+                         (the first one without bus=); scsi-id 0-255, lun 0-16383
+  -cdrom FILE            a CD-ROM image: a scsi-cd (scsi-id 2) on the first virtio-scsi-pci,
+                         one being added if there is none (QEMU's pseries uses spapr-vscsi)
   -device virtio-rng-pci[,rng=ID], -object rng-random,id=ID[,filename=F] | rng-builtin,id=ID
                          entropy for the guest's /dev/hwrng (default: the host's getrandom)
   -device virtio-balloon-pci
@@ -137,6 +145,9 @@ name \"spapr-pci-host-bridge\", bus System, desc \"more PCI buses: index=N (1-63
 name \"virtio-blk-pci\", bus PCI, desc \"drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N][,serial=S]\"
 name \"virtio-rng-pci\", bus PCI, desc \"[rng=ID][,bus=pci.N][,addr=SLOT]\"
 name \"virtio-balloon-pci\", bus PCI
+name \"virtio-scsi-pci\", bus PCI, desc \"[id=ID][,num_queues=N][,bus=pci.N][,addr=SLOT]\"
+name \"scsi-hd\", bus SCSI, desc \"drive=ID[,bus=ID.0][,channel=0][,scsi-id=N][,lun=N][,serial=S]\"
+name \"scsi-cd\", bus SCSI, desc \"drive=ID[,bus=ID.0][,channel=0][,scsi-id=N][,lun=N][,serial=S]\"
 ";
 
 /// Options QEMU has that lpar knows about but does not implement yet.
@@ -147,7 +158,6 @@ const NOT_YET: &[&str] = &[
     "hdb",
     "hdc",
     "hdd",
-    "cdrom",
     "fda",
     "pflash",
     "sd",
@@ -264,6 +274,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 }
             }
             "drive" => b.drives.push(devices::drive(&opt, &value(&mut p, &opt)?)?),
+            "cdrom" => b
+                .drives
+                .push(devices::cdrom(PathBuf::from(raw_value(&mut p, &opt)?))),
             "object" => b
                 .objects
                 .push(devices::object(&opt, &value(&mut p, &opt)?)?),
@@ -1431,6 +1444,22 @@ mod tests {
         assert!(err(&["-vga", "std"]).starts_with("-vga std:"));
         assert!(err(&["-nic", "user"]).starts_with("-nic user:"));
         assert!(err(&["--nographic=yes"]).contains("nographic"));
+    }
+
+    #[test]
+    fn cdrom_is_a_scsi_cd_on_a_virtio_scsi_controller() {
+        let o = with_kernel(&["-cdrom", "install,1.iso"]).unwrap();
+        match &o.config.devices[..] {
+            [spapr::wiring::DeviceConfig::VirtioScsi { disks, .. }] => {
+                assert_eq!(disks.len(), 1);
+                assert!(disks[0].cdrom && disks[0].drive.read_only);
+                // A file name, not an option list: the comma is part of it.
+                assert_eq!(disks[0].drive.path, PathBuf::from("install,1.iso"));
+            }
+            d => panic!("{d:?}"),
+        }
+        assert_eq!(err(&["-cdrom"]), "-cdrom: requires an argument");
+        assert!(DEVICES.contains("\"scsi-hd\"") && HELP.contains("-cdrom FILE"));
     }
 
     #[test]
