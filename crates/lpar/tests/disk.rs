@@ -561,3 +561,73 @@ ls /sys/bus/virtio/drivers/virtio_balloon | grep -c virtio";
         "{hex}"
     );
 }
+
+/// A virtconsole on a unix-socket chardev: the guest's /dev/hvc1 writes reach the socket's client
+/// and what the client sends arrives in the guest.
+#[test]
+fn a_virtconsole_carries_bytes_over_a_socket_chardev() {
+    use std::io::{BufRead, BufReader, Write};
+    let _g = lock();
+    let dir = scratch("virtconsole");
+    let modules = [
+        "virtio_ring",
+        "virtio",
+        "virtio_pci_modern_dev",
+        "virtio_pci_legacy_dev",
+        "virtio_pci",
+        "virtio_console",
+    ];
+    let body = "stty -F /dev/hvc1 raw -echo
+echo hello-from-guest > /dev/hvc1
+read line < /dev/hvc1
+echo \"got: $line\"";
+    let a = assets();
+    let initrd = dir.join("initrd.cpio");
+    initramfs_with_modules(&a, &init_with(&modules, body), &modules, &initrd);
+    let sock = dir.join("console.sock");
+    let chardev = format!("socket,id=c0,path={},server=on,wait=off", sock.display());
+    let vmlinux = a.join("vmlinux");
+    let mut s = Session::start(
+        &[
+            "-M",
+            "pseries",
+            "-m",
+            "512M",
+            "-kernel",
+            vmlinux.to_str().unwrap(),
+            "-initrd",
+            initrd.to_str().unwrap(),
+            "-append",
+            "console=hvc0 quiet",
+            "-nographic",
+            "-chardev",
+            &chardev,
+            "-device",
+            "virtio-serial-pci",
+            "-device",
+            "virtconsole,chardev=c0",
+        ],
+        BOOT_TIMEOUT,
+    );
+    let t = std::time::Instant::now();
+    let client = loop {
+        match std::os::unix::net::UnixStream::connect(&sock) {
+            Ok(c) => break c,
+            Err(_) if t.elapsed() < Duration::from_secs(30) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("cannot connect to the chardev socket: {e}"),
+        }
+    };
+    client
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut r = BufReader::new(client.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).expect("the guest's line");
+    assert_eq!(line.trim_end(), "hello-from-guest");
+    (&client).write_all(b"ping-from-host\n").unwrap();
+    s.wait_for("got: ping-from-host", 0);
+    let out = s.finish();
+    assert!(out.status.success(), "{out:?}");
+}

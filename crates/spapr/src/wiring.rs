@@ -36,6 +36,12 @@ pub enum DeviceConfig {
     },
     /// `-device virtio-balloon-pci`.
     VirtioBalloon { bus: u32, slot: Option<u32> },
+    /// `-device virtio-serial-pci` with its `virtconsole` port (None: no port connected).
+    VirtioConsole {
+        chardev: Option<chardev::Config>,
+        bus: u32,
+        slot: Option<u32>,
+    },
     /// `-device virtio-scsi-pci` with the `scsi-hd`/`scsi-cd` units on its bus (and the
     /// `-cdrom` drive).
     VirtioScsi {
@@ -71,6 +77,9 @@ impl DeviceConfig {
             DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
             DeviceConfig::VirtioBalloon { bus, slot } => Some((*bus, *slot, "virtio-balloon-pci")),
             DeviceConfig::VirtioScsi { bus, slot, .. } => Some((*bus, *slot, "virtio-scsi-pci")),
+            DeviceConfig::VirtioConsole { bus, slot, .. } => {
+                Some((*bus, *slot, "virtio-serial-pci"))
+            }
         }
     }
 
@@ -90,6 +99,15 @@ impl DeviceConfig {
                 None => rng::Source::Builtin,
             })?),
             DeviceConfig::VirtioBalloon { .. } => Box::new(balloon::Balloon::default()),
+            DeviceConfig::VirtioConsole { chardev, .. } => {
+                let c = chardev.clone().unwrap_or(chardev::Config {
+                    id: String::new(),
+                    backend: chardev::Backend::Null,
+                });
+                Box::new(devices::virtio::console::Console::new(
+                    chardev::Chardev::open(&c)?,
+                ))
+            }
             DeviceConfig::VirtioScsi { queues, disks, .. } => {
                 let mut bus = devices::scsi::Bus::new();
                 for d in disks {

@@ -138,6 +138,10 @@ pub fn handles(driver: &str) -> bool {
             | "virtio-scsi"
             | "scsi-hd"
             | "scsi-cd"
+            | "virtio-serial-pci"
+            | "virtio-serial"
+            | "virtconsole"
+            | "virtserialport"
     )
 }
 
@@ -502,9 +506,18 @@ fn cdrom_unit(
 pub fn resolve(
     drives: &mut [Drive],
     objects: &[Object],
+    chardevs: &[chardev::Config],
     pending: &[PendingDevice],
 ) -> Result<Vec<DeviceConfig>, String> {
     let mut out = Vec::new();
+    // virtio-serial controllers: (id, index in `out`, port given).
+    let mut serials: Vec<(Option<String>, usize, bool)> = Vec::new();
+    for (i, c) in chardevs.iter().enumerate() {
+        if chardevs[..i].iter().any(|p| p.id == c.id) {
+            return Err(format!("-chardev id={}: duplicate chardev id", c.id));
+        }
+    }
+    let mut chardev_used = vec![false; chardevs.len()];
     let mut controllers: Vec<Controller> = Vec::new();
     let mut units = Vec::new();
     for (i, o) in objects.iter().enumerate() {
@@ -581,6 +594,78 @@ pub fn resolve(
                     None => None,
                 };
                 out.push(DeviceConfig::VirtioRng { file, bus, slot });
+            }
+            "virtio-serial-pci" | "virtio-serial" => {
+                let mut id = None;
+                let (bus, slot) = pci_placement(opt, v, &items, |k, val| {
+                    Ok(match k {
+                        // Ports beyond the one console need multiport, which is not there yet.
+                        "max_ports" => number(val).is_some_and(|n| n >= 1),
+                        _ => false,
+                    })
+                })?;
+                for (k, val) in &items[1..] {
+                    if k == "id" {
+                        id = Some(val.clone());
+                    }
+                }
+                serials.push((id, out.len(), false));
+                out.push(DeviceConfig::VirtioConsole {
+                    chardev: None,
+                    bus,
+                    slot,
+                });
+            }
+            "virtserialport" => {
+                return Err(format!(
+                    "{opt} {v}: virtserialport is not supported yet (virtconsole is)"
+                ))
+            }
+            "virtconsole" => {
+                let (mut chardev, mut bus) = (None, None);
+                for (k, val) in &items[1..] {
+                    match k.as_str() {
+                        "chardev" => chardev = Some(val.clone()),
+                        "bus" => bus = Some(val.clone()),
+                        "id" | "name" | "nr" => {}
+                        _ => {
+                            return Err(format!(
+                                "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                            ))
+                        }
+                    }
+                }
+                let id = chardev.ok_or_else(|| format!("{opt} {v}: missing chardev="))?;
+                let ci = chardevs
+                    .iter()
+                    .position(|c| c.id == id)
+                    .ok_or_else(|| format!("{opt} {v}: chardev={id}: no -chardev with that id"))?;
+                if chardev_used[ci] {
+                    return Err(format!("{opt} {v}: chardev={id}: already in use"));
+                }
+                // bus=ID.0 names a virtio-serial-pci; without it, the first one.
+                let s = match &bus {
+                    Some(b) => {
+                        let name = b.strip_suffix(".0").unwrap_or(b);
+                        serials
+                            .iter_mut()
+                            .find(|s| s.0.as_deref() == Some(name))
+                            .ok_or_else(|| format!("{opt} {v}: bus={b}: no virtio-serial-pci with that id"))?
+                    }
+                    None => serials.first_mut().ok_or_else(|| {
+                        format!("{opt} {v}: no virtio-serial-pci to put it on (add -device virtio-serial-pci)")
+                    })?,
+                };
+                if s.2 {
+                    return Err(format!(
+                        "{opt} {v}: one console per virtio-serial-pci for now (add another controller)"
+                    ));
+                }
+                s.2 = true;
+                chardev_used[ci] = true;
+                if let Some(DeviceConfig::VirtioConsole { chardev, .. }) = out.get_mut(s.1) {
+                    *chardev = Some(chardevs[ci].clone());
+                }
             }
             "virtio-balloon-pci" | "virtio-balloon" => {
                 let (bus, slot) = pci_placement(opt, v, &items, |k, val| {
@@ -736,6 +821,7 @@ mod tests {
         let devs = resolve(
             &mut drives,
             &[],
+            &[],
             &[
                 pend("virtio-blk-pci,drive=d0,addr=5,num-queues=4,bus=pci.1"),
                 pend("spapr-pci-host-bridge,index=1"),
@@ -766,9 +852,11 @@ mod tests {
         let mut d = vec![drive("-drive", "file=nv.img,if=none,id=pf").unwrap()];
         assert!(nvram(&mut d, Some("pf")).unwrap().is_some());
         // Taken: a device cannot have it as well.
-        assert!(resolve(&mut d, &[], &[pend("virtio-blk-pci,drive=pf")])
-            .unwrap_err()
-            .contains("already in use"));
+        assert!(
+            resolve(&mut d, &[], &[], &[pend("virtio-blk-pci,drive=pf")])
+                .unwrap_err()
+                .contains("already in use")
+        );
         let mut d = vec![drive("-drive", "file=nv.img,if=none,id=pf").unwrap()];
         assert!(nvram(&mut d, Some("nope"))
             .unwrap_err()
@@ -786,6 +874,7 @@ mod tests {
         let devs = resolve(
             &mut [],
             &objs,
+            &[],
             &[
                 pend("virtio-rng-pci,rng=r0,addr=6"),
                 pend("virtio-rng-pci,rng=r1"),
@@ -804,18 +893,69 @@ mod tests {
             &devs[2],
             DeviceConfig::VirtioBalloon { bus: 0, slot: None }
         ));
-        assert!(resolve(&mut [], &objs, &[pend("virtio-rng-pci,rng=nope")])
-            .unwrap_err()
-            .contains("rng=nope"));
+        assert!(
+            resolve(&mut [], &objs, &[], &[pend("virtio-rng-pci,rng=nope")])
+                .unwrap_err()
+                .contains("rng=nope")
+        );
         assert!(object("-object", "memory-backend-ram,id=m")
             .unwrap_err()
             .contains("not supported"));
         assert!(object("-object", "rng-random")
             .unwrap_err()
             .contains("missing id="));
-        assert!(resolve(&mut [], &[], &[pend("virtio-balloon-pci,foo=1")])
+        assert!(
+            resolve(&mut [], &[], &[], &[pend("virtio-balloon-pci,foo=1")])
+                .unwrap_err()
+                .contains("'foo'")
+        );
+    }
+
+    #[test]
+    fn virtconsoles_find_their_chardev_and_controller() {
+        let cd = |id: &str| chardev::Config {
+            id: id.into(),
+            backend: chardev::Backend::Null,
+        };
+        let chardevs = vec![cd("c0"), cd("c1")];
+        let devs = resolve(
+            &mut [],
+            &[],
+            &chardevs,
+            &[
+                pend("virtio-serial-pci,id=s0"),
+                pend("virtio-serial-pci,id=s1,addr=7"),
+                pend("virtconsole,chardev=c1,bus=s1.0"),
+                pend("virtconsole,chardev=c0"),
+            ],
+        )
+        .unwrap();
+        assert!(
+            matches!(&devs[0], DeviceConfig::VirtioConsole { chardev: Some(c), .. } if c.id == "c0")
+        );
+        assert!(
+            matches!(&devs[1], DeviceConfig::VirtioConsole { chardev: Some(c), slot: Some(7), .. } if c.id == "c1")
+        );
+        let e = |p: &[&str]| {
+            let p: Vec<PendingDevice> = p.iter().map(|v| pend(v)).collect();
+            resolve(&mut [], &[], &chardevs, &p).unwrap_err()
+        };
+        assert!(e(&["virtconsole,chardev=c0"]).contains("no virtio-serial-pci"));
+        assert!(e(&["virtio-serial-pci", "virtconsole,chardev=zz"]).contains("chardev=zz"));
+        assert!(e(&[
+            "virtio-serial-pci",
+            "virtconsole,chardev=c0",
+            "virtconsole,chardev=c1"
+        ])
+        .contains("one console per"));
+        assert!(
+            e(&["virtio-serial-pci,id=a", "virtconsole,chardev=c0,bus=b.0"]).contains("bus=b.0")
+        );
+        assert!(e(&["virtio-serial-pci", "virtserialport,chardev=c0"]).contains("virtserialport"));
+        let dup = vec![cd("x"), cd("x")];
+        assert!(resolve(&mut [], &[], &dup, &[])
             .unwrap_err()
-            .contains("'foo'"));
+            .contains("duplicate chardev"));
     }
 
     #[test]
@@ -823,6 +963,7 @@ mod tests {
         let mut drives = vec![drive("-drive", "file=a.img,if=none,id=d0").unwrap()];
         let e = resolve(
             &mut drives.clone(),
+            &[],
             &[],
             &[pend("virtio-blk-pci,drive=nope")],
         )
@@ -834,6 +975,7 @@ mod tests {
         let e = resolve(
             &mut drives,
             &[],
+            &[],
             &[
                 pend("virtio-blk-pci,drive=d0"),
                 pend("virtio-blk-pci,drive=d0"),
@@ -841,16 +983,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("already in use"), "{e}");
-        let e = resolve(&mut [], &[], &[pend("virtio-blk-pci")]).unwrap_err();
+        let e = resolve(&mut [], &[], &[], &[pend("virtio-blk-pci")]).unwrap_err();
         assert!(e.contains("missing drive="), "{e}");
         let mut dup = vec![
             drive("-drive", "file=a,if=none,id=x").unwrap(),
             drive("-drive", "file=b,if=none,id=x").unwrap(),
         ];
-        assert!(resolve(&mut dup, &[], &[])
+        assert!(resolve(&mut dup, &[], &[], &[])
             .unwrap_err()
             .contains("duplicate drive id"));
-        let e = resolve(&mut [], &[], &[pend("virtio-blk-pci,drive=d,addr=3.1")]).unwrap_err();
+        let e = resolve(
+            &mut [],
+            &[],
+            &[],
+            &[pend("virtio-blk-pci,drive=d,addr=3.1")],
+        )
+        .unwrap_err();
         assert!(e.contains("multifunction"), "{e}");
     }
 
@@ -887,6 +1035,7 @@ mod tests {
         let mut drives = scsi_drives();
         let devs = resolve(
             &mut drives,
+            &[],
             &[],
             &[
                 // A unit may come before its controller.
@@ -945,7 +1094,7 @@ mod tests {
     fn cdrom_uses_the_first_controller_or_adds_one() {
         // Alone: a controller of its own, the CD-ROM at scsi-id 2 (QEMU's unit 2).
         let mut drives = vec![cdrom(PathBuf::from("x.iso"))];
-        let devs = resolve(&mut drives, &[], &[pend("virtio-rng-pci")]).unwrap();
+        let devs = resolve(&mut drives, &[], &[], &[pend("virtio-rng-pci")]).unwrap();
         assert_eq!(devs.len(), 2);
         assert!(matches!(
             devs[1],
@@ -974,6 +1123,7 @@ mod tests {
         let devs = resolve(
             &mut drives,
             &[],
+            &[],
             &[
                 pend("virtio-scsi-pci,id=s"),
                 pend("scsi-hd,drive=a,scsi-id=2"),
@@ -988,7 +1138,7 @@ mod tests {
         // One -cdrom only.
         let mut drives = vec![cdrom(PathBuf::from("x.iso")), cdrom(PathBuf::from("y.iso"))];
         assert_eq!(
-            resolve(&mut drives, &[], &[]).unwrap_err(),
+            resolve(&mut drives, &[], &[], &[]).unwrap_err(),
             "-cdrom y.iso: only one -cdrom is supported (use -device scsi-cd for more)"
         );
     }
@@ -997,7 +1147,7 @@ mod tests {
     fn bad_scsi_combinations_name_the_culprit() {
         let e = |pending: &[&str]| {
             let p: Vec<PendingDevice> = pending.iter().map(|v| pend(v)).collect();
-            resolve(&mut scsi_drives(), &[], &p).unwrap_err()
+            resolve(&mut scsi_drives(), &[], &[], &p).unwrap_err()
         };
         assert_eq!(
             e(&["scsi-hd,drive=a"]),

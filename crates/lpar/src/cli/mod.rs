@@ -103,6 +103,9 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -device virtio-rng-pci[,rng=ID], -object rng-random,id=ID[,filename=F] | rng-builtin,id=ID
                          entropy for the guest's /dev/hwrng (default: the host's getrandom)
   -device virtio-balloon-pci
+  -chardev socket,id=ID,path=P|port=N[,server=on,wait=off] | file,id=ID,path=P | null,id=ID
+  -device virtio-serial-pci -device virtconsole,chardev=ID
+                         a second console (the guest's /dev/hvc1) on a chardev
   -device spapr-pci-host-bridge,index=N
                          another PCI host bridge (bridge 0 is always there)
   -device spapr-vty|spapr-nvram
@@ -145,6 +148,8 @@ name \"spapr-pci-host-bridge\", bus System, desc \"more PCI buses: index=N (1-63
 name \"virtio-blk-pci\", bus PCI, desc \"drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N][,serial=S]\"
 name \"virtio-rng-pci\", bus PCI, desc \"[rng=ID][,bus=pci.N][,addr=SLOT]\"
 name \"virtio-balloon-pci\", bus PCI
+name \"virtio-serial-pci\", bus PCI, desc \"one virtconsole port\"
+name \"virtconsole\", bus virtio-serial-bus, desc \"chardev=ID\"
 name \"virtio-scsi-pci\", bus PCI, desc \"[id=ID][,num_queues=N][,bus=pci.N][,addr=SLOT]\"
 name \"scsi-hd\", bus SCSI, desc \"drive=ID[,bus=ID.0][,channel=0][,scsi-id=N][,lun=N][,serial=S]\"
 name \"scsi-cd\", bus SCSI, desc \"drive=ID[,bus=ID.0][,channel=0][,scsi-id=N][,lun=N][,serial=S]\"
@@ -163,7 +168,6 @@ const NOT_YET: &[&str] = &[
     "sd",
     "mtdblock",
     "snapshot",
-    "chardev",
     "mon",
     "qmp",
     "fsdev",
@@ -281,6 +285,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 .objects
                 .push(devices::object(&opt, &value(&mut p, &opt)?)?),
             "global" => b.nvram_drive = Some(devices::global(&opt, &value(&mut p, &opt)?)?),
+            "chardev" => {
+                let v = value(&mut p, &opt)?;
+                b.chardevs
+                    .push(chardev::parse(&opt, &keyval(&v, "backend"))?);
+            }
             "nic" | "net" => {
                 let v = value(&mut p, &opt)?;
                 if v != "none" {
@@ -774,7 +783,7 @@ fn device(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
             "reg" => return Err(format!("{opt} {v}: {driver} is at reg={reg:#x} only")),
             "chardev" => {
                 return Err(format!(
-                    "{opt} {v}: -chardev is not supported yet (use -serial)"
+                    "{opt} {v}: spapr-vty on a -chardev is not supported yet (use -serial)"
                 ))
             }
             _ => return Err(format!("{opt} {v}: unknown property '{k}' of {driver}")),
@@ -802,6 +811,7 @@ struct Builder {
     /// `-global spapr-nvram.drive=ID`.
     nvram_drive: Option<String>,
     objects: Vec<devices::Object>,
+    chardevs: Vec<chardev::Config>,
 }
 
 impl Builder {
@@ -974,7 +984,12 @@ impl Builder {
 
     fn finish(mut self) -> Result<Options, String> {
         self.config.nvram = devices::nvram(&mut self.drives, self.nvram_drive.as_deref())?;
-        self.config.devices = devices::resolve(&mut self.drives, &self.objects, &self.pending)?;
+        self.config.devices = devices::resolve(
+            &mut self.drives,
+            &self.objects,
+            &self.chardevs,
+            &self.pending,
+        )?;
         if let Some(v) = self.vsmt {
             let t = self.config.threads;
             if v < t {
