@@ -631,3 +631,54 @@ echo \"got: $line\"";
     let out = s.finish();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// `-blockdev` nodes (a qcow2 format node over a file node, in key=value and JSON form) give
+/// a virtio-blk-pci device its image.
+#[test]
+fn blockdev_nodes_back_a_virtio_disk() {
+    let _g = lock();
+    let dir = scratch("blockdev");
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("a.txt"), b"through blockdev\n").unwrap();
+    let raw = dir.join("a.img");
+    mkfs(&files, &raw, 16);
+    let q = dir.join("a.qcow2");
+    let o = qemu_img(&[
+        "convert",
+        "-O",
+        "qcow2",
+        raw.to_str().unwrap(),
+        q.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let body = "mount -t ext4 -o ro /dev/vda /mnt && cat /mnt/a.txt; umount /mnt
+mount -t ext4 -o ro /dev/vdb /mnt && cat /mnt/a.txt";
+    let f = format!("driver=file,node-name=f0,filename={}", q.display());
+    let j = format!(
+        r#"{{"driver":"raw","node-name":"d1","read-only":true,"file":{{"driver":"file","filename":"{}"}}}}"#,
+        raw.display()
+    );
+    let out = boot(
+        &dir,
+        &init(body),
+        &[
+            "-blockdev",
+            &f,
+            "-blockdev",
+            "driver=qcow2,node-name=d0,file=f0",
+            "-blockdev",
+            &j,
+            "-device",
+            "virtio-blk-pci,drive=d0",
+            "-device",
+            "virtio-blk-pci,drive=d1",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let n = lines(&out.stdout)
+        .iter()
+        .filter(|l| **l == "through blockdev")
+        .count();
+    assert_eq!(n, 2, "{out:?}");
+}

@@ -36,6 +36,17 @@ pub struct Drive {
     used: bool,
 }
 
+/// A drive made from a `-blockdev` node (only `-device ...,drive=ID` uses it).
+pub fn node_drive(id: String, opts: block::Options) -> Drive {
+    Drive {
+        id: Some(id),
+        interface: Interface::None,
+        opts,
+        serial: String::new(),
+        used: false,
+    }
+}
+
 /// Parses one `-drive` list.
 pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
     let mut d = Drive {

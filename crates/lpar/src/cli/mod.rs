@@ -2,6 +2,7 @@
 //! options, `key=value,...` lists with `,,` for a literal comma) and QEMU's defaults. Anything lpar
 //! cannot honour is refused with one message naming the culprit rather than silently ignored.
 
+mod blockdev;
 mod devices;
 
 use spapr::MachineConfig;
@@ -91,6 +92,9 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
                          device, if=none waits for -device virtio-blk-pci,drive=ID
   -drive if=pflash,file=F,format=raw, or -drive if=none,id=ID,... -global spapr-nvram.drive=ID
                          keep the NVRAM (spapr-nvram, 8K-1M) in an image across runs
+  -blockdev driver=qcow2|raw,node-name=N,file=F | file.driver=file,file.filename=P
+  -blockdev driver=file,node-name=F,filename=P   (also in JSON form)
+                         block nodes; -device virtio-blk-pci,drive=N uses one
   -device virtio-blk-pci,drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N]
   -device virtio-scsi-pci[,id=ID][,num_queues=N][,bus=pci.N][,addr=SLOT]
                          a SCSI controller; its bus is ID.0 (scsi.0 without an id)
@@ -158,7 +162,6 @@ name \"scsi-cd\", bus SCSI, desc \"drive=ID[,bus=ID.0][,channel=0][,scsi-id=N][,
 /// Options QEMU has that lpar knows about but does not implement yet.
 const NOT_YET: &[&str] = &[
     "netdev",
-    "blockdev",
     "hda",
     "hdb",
     "hdc",
@@ -285,6 +288,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 .objects
                 .push(devices::object(&opt, &value(&mut p, &opt)?)?),
             "global" => b.nvram_drive = Some(devices::global(&opt, &value(&mut p, &opt)?)?),
+            "blockdev" => b
+                .blockdevs
+                .push(blockdev::blockdev(&opt, &value(&mut p, &opt)?)?),
             "chardev" => {
                 let v = value(&mut p, &opt)?;
                 b.chardevs
@@ -812,6 +818,7 @@ struct Builder {
     nvram_drive: Option<String>,
     objects: Vec<devices::Object>,
     chardevs: Vec<chardev::Config>,
+    blockdevs: Vec<blockdev::Node>,
 }
 
 impl Builder {
@@ -983,6 +990,7 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Options, String> {
+        self.drives.extend(blockdev::drives(&self.blockdevs)?);
         self.config.nvram = devices::nvram(&mut self.drives, self.nvram_drive.as_deref())?;
         self.config.devices = devices::resolve(
             &mut self.drives,
