@@ -3,7 +3,7 @@
 //! VIO devices and MSIs send) or sets its level (PCI INTx). The controller behind the line is an
 //! [`Intc`]: XICS today, XIVE later, chosen when the machine is built.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -67,6 +67,8 @@ impl devices::Interrupt for IrqLine {
 #[derive(Default)]
 pub struct Waker {
     kicks: AtomicU64,
+    /// Threads inside `wait`: a kick with nobody asleep costs no futex call.
+    sleepers: AtomicUsize,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -74,8 +76,12 @@ pub struct Waker {
 impl Waker {
     pub fn kick(&self) {
         self.kicks.fetch_add(1, Ordering::SeqCst);
-        let _g = self.lock.lock();
-        self.cv.notify_all();
+        // Paired with `wait`, which counts itself in before reading `kicks` (both SeqCst): a
+        // sleeper that missed this kick is seen here and woken.
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _g = self.lock.lock();
+            self.cv.notify_all();
+        }
     }
 
     /// Take this before looking for work; pass it to `wait`.
@@ -88,14 +94,15 @@ impl Waker {
         let Ok(g) = self.lock.lock() else {
             return;
         };
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
         // A kick between `token` and here has already happened: do not sleep.
-        if self.kicks.load(Ordering::SeqCst) != token {
-            return;
+        if self.kicks.load(Ordering::SeqCst) == token {
+            let _ = self
+                .cv
+                .wait_timeout_while(g, Duration::from_nanos(ns), |_| {
+                    self.kicks.load(Ordering::SeqCst) == token
+                });
         }
-        let _ = self
-            .cv
-            .wait_timeout_while(g, Duration::from_nanos(ns), |_| {
-                self.kicks.load(Ordering::SeqCst) == token
-            });
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -28,6 +28,8 @@ pub trait Handler: Send + 'static {
 struct Kick {
     pending: AtomicU64,
     stop: AtomicBool,
+    /// The I/O thread is (about to be) waiting: only then does a doorbell cost a futex wake.
+    sleeping: AtomicBool,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -35,19 +37,26 @@ struct Kick {
 impl Kick {
     fn ring(&self, bits: u64) {
         self.pending.fetch_or(bits, Ordering::SeqCst);
-        let _g = self.lock.lock();
-        self.cv.notify_one();
+        // Paired with `wait`: it sets `sleeping` before it looks at `pending`, we look at
+        // `sleeping` after setting `pending` (both SeqCst), so one of us sees the other.
+        if self.sleeping.load(Ordering::SeqCst) || self.stop.load(Ordering::SeqCst) {
+            let _g = self.lock.lock();
+            self.cv.notify_one();
+        }
     }
 
     /// Waits for doorbells; None once stopped.
     fn wait(&self) -> Option<u64> {
         let mut g = self.lock.lock().ok()?;
         loop {
+            self.sleeping.store(true, Ordering::SeqCst);
+            let p = self.pending.swap(0, Ordering::SeqCst);
             if self.stop.load(Ordering::SeqCst) {
+                self.sleeping.store(false, Ordering::SeqCst);
                 return None;
             }
-            let p = self.pending.swap(0, Ordering::SeqCst);
             if p != 0 {
+                self.sleeping.store(false, Ordering::SeqCst);
                 return Some(p);
             }
             g = self.cv.wait(g).ok()?;
