@@ -29,9 +29,10 @@ fi
 
 # cpio and gzip build initramfs images (always needed); the cross compilers, qemu-user (a test oracle
 # only) and the host busybox (a reference for output comparisons) are for the tests; e2fsprogs
-# makes and checks the ext4 disk images of the disk tests, qemu-utils' qemu-img checks qcow2 images.
+# makes and checks the ext4 disk images of the disk tests, qemu-utils' qemu-img checks qcow2 images,
+# xorriso makes the ISO of the CD-ROM test.
 pkgs=(cpio gzip)
-[ $want_tools -eq 1 ] && pkgs+=(gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu libc6-dev-ppc64el-cross qemu-user busybox-static e2fsprogs qemu-utils)
+[ $want_tools -eq 1 ] && pkgs+=(gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu libc6-dev-ppc64el-cross qemu-user busybox-static e2fsprogs qemu-utils xorriso)
 need=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
