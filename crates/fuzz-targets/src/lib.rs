@@ -10,6 +10,13 @@ fn tracing() -> bool {
     *T.get_or_init(|| std::env::var_os("FUZZ_TRACE").is_some())
 }
 
+/// `LPAR_FUZZ_KNOWN_BUGS=1` turns off the targets' workarounds for known, reported bugs (see
+/// FUZZING.md, "Known bugs"), so that their reproducers in `fuzz/regressions/` fail again.
+fn known_bugs() -> bool {
+    static K: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *K.get_or_init(|| std::env::var_os("LPAR_FUZZ_KNOWN_BUGS").is_some())
+}
+
 macro_rules! trace {
     ($($t:tt)*) => {
         if $crate::tracing() {
@@ -27,15 +34,21 @@ mod hcall;
 pub mod input;
 mod insn;
 mod machine;
+mod pci_config;
 mod rtas;
 pub mod seeds;
+mod tce;
+mod virtqueue;
 
 pub use cli::cli;
 pub use client::client_interface;
 pub use devtree::devtree;
 pub use hcall::hcall;
 pub use insn::insn_exec;
+pub use pci_config::pci_config;
 pub use rtas::rtas;
+pub use tce::tce;
+pub use virtqueue::virtqueue;
 
 /// A target's entry point.
 pub type Target = fn(&[u8]);
@@ -48,4 +61,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_interface", client_interface),
     ("devtree", devtree),
     ("cli", cli),
+    ("virtqueue", virtqueue),
+    ("pci_config", pci_config),
+    ("tce", tce),
 ];

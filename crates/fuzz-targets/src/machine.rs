@@ -64,7 +64,8 @@ pub fn hcall_numbers() -> &'static [u64] {
 }
 
 /// A 64-bit hcall argument: zero, small, a RAM or data-window address, the last bytes of RAM,
-/// all ones, a single bit, or anything.
+/// all ones, a single bit, a DMA window's LIOBN (the default bridge's or the next one's), or
+/// anything.
 pub fn arg64(inp: &mut Input, prev: u64) -> u64 {
     let tag = inp.u8();
     match tag & 0xf {
@@ -80,6 +81,7 @@ pub fn arg64(inp: &mut Input, prev: u64) -> u64 {
         9 => inp.u16() as u64,
         10 => (inp.u8() as u64) << 56 | inp.u16() as u64,
         11 => inp.u32() as u64,
+        12 => spapr::pci::liobn(inp.u8() as u32 & 1) as u64,
         _ => inp.u64(),
     }
 }

@@ -26,6 +26,15 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     for (name, s) in cli_seeds() {
         v.push(("cli", name, s));
     }
+    for (name, s) in virtqueue_seeds() {
+        v.push(("virtqueue", name, s));
+    }
+    for (name, s) in pci_config_seeds() {
+        v.push(("pci_config", name, s));
+    }
+    for (name, s) in tce_seeds() {
+        v.push(("tce", name, s));
+    }
     v
 }
 
@@ -600,5 +609,421 @@ fn cli_seeds() -> Vec<(&'static str, Vec<u8>)> {
                 "disk.img",
             ]),
         ),
+    ]
+}
+
+// ---- virtqueue ---------------------------------------------------------------------------------
+
+/// Encoders of `virtqueue` operations (see `virtqueue.rs`, `Harness::run`).
+mod vq {
+    /// Queue sizes by pick index: 2 = 4, 3 = 8, 5 = 16, 10 = 256.
+    pub const SIZE8: u8 = 3;
+    pub const SIZE16: u8 = 5;
+    pub const SIZE256: u8 = 10;
+    /// Request types by selector.
+    pub const IN: u8 = 0;
+    pub const OUT: u8 = 2;
+    pub const FLUSH: u8 = 4;
+    pub const GET_ID: u8 = 5;
+    /// Request flags.
+    pub const INDIRECT: u8 = 1;
+    pub const NO_PUBLISH: u8 = 4;
+    pub const NO_KICK: u8 = 8;
+
+    /// A driver initialisation: feature flags `f` (1 indirect, 2 event index, 4 all offered),
+    /// the feature mask, then (size pick, address mode bytes, enable) per queue.
+    pub fn init(v: &mut Vec<u8>, f: u8, queues: &[(u8, &[u8], bool)], driver_ok: bool) {
+        v.extend([0, f]);
+        v.extend(u32::MAX.to_be_bytes());
+        for &(size, mode, enable) in queues {
+            v.push(size);
+            v.extend(mode);
+            v.push(enable as u8);
+        }
+        v.push(driver_ok as u8);
+    }
+
+    /// A request on queue `q`: type selector, sector selector bytes, flags, data buffers
+    /// (length selector bytes, device-writable as the type wants or flipped).
+    pub fn req(
+        v: &mut Vec<u8>,
+        q: u8,
+        ty: &[u8],
+        sector: &[u8],
+        flags: u8,
+        segs: &[(&[u8], bool)],
+    ) {
+        v.extend([2, q]);
+        v.extend(ty);
+        v.extend(sector);
+        v.push(flags);
+        v.push(segs.len() as u8);
+        for &(len, flip) in segs {
+            v.extend(len);
+            // Allocated in the buffer area.
+            v.extend([0, if flip { 0 } else { 1 }]);
+        }
+    }
+
+    /// Buffer length selectors.
+    pub const L512: &[u8] = &[0];
+    pub const L1K: &[u8] = &[3];
+    pub const L4K: &[u8] = &[4];
+    pub const L20: &[u8] = &[5];
+
+    pub fn isr(v: &mut Vec<u8>) {
+        v.push(10);
+    }
+
+    pub fn notify(v: &mut Vec<u8>, q_pick: u8) {
+        v.extend([9, q_pick, 1]);
+    }
+
+    /// A common-configuration store of `n` (1, 2, 4 or 8 by pick index) bytes of `val`.
+    pub fn common(v: &mut Vec<u8>, off: u8, n_pick: u8, val: u64) {
+        v.extend([5, off, n_pick]);
+        v.extend(val.to_be_bytes());
+    }
+}
+
+fn virtqueue_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use vq::*;
+    let default: &[u8] = &[0];
+    let mut rw = vec![0];
+    init(&mut rw, 0, &[(SIZE8, default, true)], true);
+    req(&mut rw, 0, &[IN], &[0], 0, &[(L512, false)]);
+    req(
+        &mut rw,
+        0,
+        &[OUT],
+        &[2, 3],
+        0,
+        &[(L512, false), (L1K, false)],
+    );
+    req(&mut rw, 0, &[FLUSH], &[0], 0, &[]);
+    isr(&mut rw);
+    req(&mut rw, 0, &[GET_ID], &[0], 0, &[(L20, false)]);
+    // The last sector, then one beyond the disk.
+    req(&mut rw, 0, &[IN], &[3], 0, &[(L512, false)]);
+    req(&mut rw, 0, &[IN], &[5], 0, &[(L512, false)]);
+    isr(&mut rw);
+
+    let mut ind = vec![0];
+    init(&mut ind, 1 | 2, &[(SIZE16, default, true)], true);
+    req(
+        &mut ind,
+        0,
+        &[IN],
+        &[2, 7],
+        INDIRECT,
+        &[(L512, false), (L512, false)],
+    );
+    // used_event = 0: an interrupt for the next completion.
+    ind.extend([11, 0, 0, 2, 0, 0]);
+    req(&mut ind, 0, &[OUT], &[0], INDIRECT, &[(L1K, false)]);
+    // Two posted before one doorbell.
+    req(&mut ind, 0, &[FLUSH], &[0], NO_PUBLISH | NO_KICK, &[]);
+    req(
+        &mut ind,
+        0,
+        &[GET_ID],
+        &[0],
+        INDIRECT | NO_PUBLISH | NO_KICK,
+        &[(L20, false)],
+    );
+    ind.extend([8, 0, 0]);
+    notify(&mut ind, 0);
+    isr(&mut ind);
+
+    let mut mq = vec![1];
+    init(
+        &mut mq,
+        4,
+        &[(SIZE256, default, true), (SIZE8, default, true)],
+        true,
+    );
+    req(&mut mq, 1, &[IN], &[2, 9], 0, &[(L4K, false)]);
+    req(&mut mq, 0, &[OUT], &[0], 0, &[(L512, false)]);
+    notify(&mut mq, 3);
+    isr(&mut mq);
+
+    let mut errors = vec![0];
+    init(&mut errors, 0, &[(SIZE8, default, true)], true);
+    // An unknown type, a write from device-writable buffers, a partial sector, a huge sector.
+    req(
+        &mut errors,
+        0,
+        &[7, 0, 0, 0, 0x55],
+        &[0],
+        0,
+        &[(L512, false)],
+    );
+    req(&mut errors, 0, &[OUT], &[0], 0, &[(L512, true)]);
+    req(&mut errors, 0, &[IN], &[0], 0, &[(&[6, 0, 100], false)]);
+    req(
+        &mut errors,
+        0,
+        &[IN],
+        &[7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        0,
+        &[(L512, false)],
+    );
+    // Descriptors 0 -> 1 -> 0, made available (slot 4 holds head 0) and rung.
+    errors.extend([7, 0, 1, 0, 0, 0x10, 0, 0, 1, 1]);
+    errors.extend([7, 0, 1, 1, 2, 4, 2, 3, 0]);
+    errors.extend([8, 0, 4, 0, 5]);
+    notify(&mut errors, 0);
+    // The avail index a ring and one ahead.
+    errors.extend([8, 0, 3]);
+    notify(&mut errors, 0);
+    errors.push(15);
+    init(&mut errors, 0, &[(SIZE8, default, true)], true);
+    req(&mut errors, 0, &[FLUSH], &[0], 0, &[]);
+
+    let mut msix = vec![0];
+    // MSI-X on, entry 1 unmasked.
+    msix.extend([13, 1, 1]);
+    msix.extend(0x8000u32.to_be_bytes());
+    msix.extend([14, 0, 16, 16]);
+    msix.extend([0, 0, 0, 0, 0, 4, 0, 0, 0x21, 0x14, 0, 0, 0, 0, 0, 0]);
+    init(&mut msix, 0, &[(SIZE8, default, true)], false);
+    common(&mut msix, 0x1a, 1, 1);
+    msix.extend([6, 4]);
+    req(&mut msix, 0, &[IN], &[0], 0, &[(L512, false)]);
+    isr(&mut msix);
+
+    let mut ro = vec![2];
+    init(&mut ro, 4, &[(SIZE8, default, true)], true);
+    req(&mut ro, 0, &[OUT], &[0], 0, &[(L512, false)]);
+    req(&mut ro, 0, &[IN], &[0], 0, &[(L512, false)]);
+
+    // Rings a driver may pick but the device must survive: the avail ring at address 0, then
+    // rings a little misaligned.
+    let mut rings = vec![0];
+    let avail0: &[u8] = &[5, 4, 0x01, 0x00, 4, 0, 0, 2, 0];
+    init(&mut rings, 0, &[(SIZE8, avail0, true)], true);
+    // avail.idx (at address 2) = 1.
+    rings.extend([11, 0, 1, 4, 0, 0, 1, 0]);
+    notify(&mut rings, 0);
+    req(&mut rings, 0, &[FLUSH], &[0], 0, &[]);
+    init(&mut rings, 0, &[(SIZE8, &[6, 1], true)], true);
+    req(&mut rings, 0, &[FLUSH], &[0], 0, &[]);
+    rings.push(15);
+
+    vec![
+        ("read_write_flush_get_id", rw),
+        ("indirect_event_idx", ind),
+        ("two_queues", mq),
+        ("errors_loop_reset", errors),
+        ("msix", msix),
+        ("read_only", ro),
+        ("odd_rings", rings),
+    ]
+}
+
+// ---- pci_config --------------------------------------------------------------------------------
+
+/// Encoders of `pci_config` operations (see `pci_config.rs`, `Harness::run`).
+mod pc {
+    /// A configuration access: which (0 read-pci-config, 1 write-pci-config, 2 ibm,read, 3
+    /// ibm,write), register selector bytes, device selector bytes, buid selector bytes, size
+    /// selector, value selector bytes (writes), well-formed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cfg(
+        v: &mut Vec<u8>,
+        which: u8,
+        reg: &[u8],
+        dev: &[u8],
+        buid: &[u8],
+        size: u8,
+        val: &[u8],
+        ok: bool,
+    ) {
+        v.extend([0, which]);
+        v.extend(reg);
+        v.extend(dev);
+        v.push(1);
+        v.extend(buid);
+        v.push(size);
+        if which & 1 != 0 {
+            v.extend(val);
+        }
+        v.push(if ok { 1 } else { 8 });
+        if !ok {
+            v.extend(0xdead_beefu32.to_be_bytes());
+        }
+    }
+
+    /// Register selectors.
+    pub const VENDOR: &[u8] = &[0];
+    pub const COMMAND: &[u8] = &[1];
+    pub const CAPS: &[u8] = &[3];
+    /// Device selectors.
+    pub const DEV: &[u8] = &[0];
+    pub const OUR_BUID: &[u8] = &[0];
+    /// Size selectors.
+    pub const S4: u8 = 0;
+    pub const S2: u8 = 2;
+    pub const S1: u8 = 3;
+
+    pub fn mmio(v: &mut Vec<u8>, target: &[u8], n_pick: u8, write: Option<u64>) {
+        v.push(8);
+        v.extend(target);
+        v.push(n_pick);
+        match write {
+            Some(x) => {
+                v.push(1);
+                v.extend(x.to_be_bytes());
+            }
+            None => v.push(0),
+        }
+    }
+}
+
+fn pci_config_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use pc::*;
+    let mut probe = vec![2];
+    cfg(&mut probe, 2, VENDOR, DEV, OUR_BUID, S4, &[], true);
+    cfg(&mut probe, 0, CAPS, DEV, OUR_BUID, S1, &[], true);
+    probe.push(6);
+    // Size BARs 0, 1, 4 and 5.
+    probe.extend([4, 0, 4, 1, 4, 4, 4, 5]);
+    // Command: memory and bus master.
+    probe.extend([5, 2, 0]);
+    // Through BAR 4: num_queues, the ISR, a status store.
+    mmio(&mut probe, &[4, 0, 0x12], 1, None);
+    mmio(&mut probe, &[4, 1], 0, None);
+    mmio(&mut probe, &[5, 0, 0x14], 0, Some(0x0f));
+    mmio(&mut probe, &[6, 0, 0x10], 3, None);
+
+    let mut msi = vec![2];
+    // change-msi (MSI-X, 2 vectors), queries, release, query.
+    msi.extend([7, 0, 0, 1, 1, 2]);
+    msi.extend(7u32.to_be_bytes());
+    for k in [0u8, 2, 3] {
+        msi.extend([7, 0, 0, 0, k]);
+    }
+    msi.extend([7, 0, 0, 1, 5, 0]);
+    msi.extend(8u32.to_be_bytes());
+    msi.extend([7, 0, 0, 0, 0]);
+    // Plain MSI is refused; a wrong bridge too.
+    msi.extend([7, 0, 0, 1, 3, 1]);
+    msi.extend(9u32.to_be_bytes());
+    msi.extend([7, 0, 6, 1, 1, 1, 1]);
+    msi.extend(10u32.to_be_bytes());
+
+    let mut wild = vec![1];
+    // Another bridge, a bad size, an unaligned register, the extended space, an empty slot,
+    // a function, a bus, a raw address, the old form, argument counts off by one.
+    cfg(&mut wild, 2, VENDOR, DEV, &[6, 3], S4, &[], true);
+    cfg(&mut wild, 2, VENDOR, DEV, OUR_BUID, 5, &[], true);
+    cfg(&mut wild, 2, &[9, 1], DEV, OUR_BUID, S2, &[], true);
+    cfg(
+        &mut wild,
+        3,
+        &[6, 0x01, 0x00],
+        DEV,
+        OUR_BUID,
+        S4,
+        &[0],
+        true,
+    );
+    cfg(&mut wild, 2, &[7, 3], DEV, OUR_BUID, S4, &[], true);
+    cfg(&mut wild, 2, VENDOR, &[5, 7], OUR_BUID, S4, &[], true);
+    cfg(&mut wild, 2, VENDOR, &[6, 9], OUR_BUID, S4, &[], true);
+    cfg(&mut wild, 0, VENDOR, &[7, 1, 8], OUR_BUID, S2, &[], true);
+    cfg(&mut wild, 1, COMMAND, DEV, OUR_BUID, S2, &[2, 0], true);
+    cfg(&mut wild, 2, VENDOR, DEV, OUR_BUID, S4, &[], false);
+    cfg(&mut wild, 3, COMMAND, DEV, OUR_BUID, S2, &[0], false);
+    mmio(&mut wild, &[7, 0], 2, Some(1));
+    mmio(&mut wild, &[3, 0], 3, None);
+    wild.push(11);
+
+    let mut bars = vec![2];
+    // BAR 1 and BAR 4 into the 32-bit window, then use them there; BAR 4 high half; reset.
+    bars.extend([10, 3, 0, 0x10, 0]);
+    bars.extend([10, 3, 0, 0x20, 1]);
+    bars.extend([10, 1, 2]);
+    mmio(&mut bars, &[4, 0, 0x12], 1, None);
+    mmio(&mut bars, &[6, 0, 0x0c], 2, Some(0));
+    cfg(&mut bars, 2, &[2, 4], DEV, OUR_BUID, S4, &[], true);
+    bars.extend([10, 0, 2]);
+    mmio(&mut bars, &[2, 0, 0, 0, 0, 0, 0, 0, 0], 2, None);
+    bars.push(11);
+    bars.push(6);
+
+    vec![
+        ("linux_probe", probe),
+        ("msi", msi),
+        ("wild_addresses", wild),
+        ("bar_moves", bars),
+    ]
+}
+
+// ---- tce ---------------------------------------------------------------------------------------
+
+/// One `tce` call: selector (0 put, 1 get, 2 stuff, 3 indirect), LIOBN, ioba and operand
+/// selector bytes, then the probes.
+fn tce_call(v: &mut Vec<u8>, sel: u8, liobn: &[u8], ioba: &[u8], ops: &[u8]) {
+    v.push(sel);
+    v.extend(liobn);
+    v.extend(ioba);
+    v.extend(ops);
+    v.extend([0, 0, 0, 7, 0, 0, 0, 7, 0, 0x10]);
+}
+
+fn tce_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    const REAL: &[u8] = &[0];
+    let page = |p: u32| {
+        let mut b = vec![1];
+        b.extend(p.to_be_bytes());
+        b
+    };
+    // A TCE: RAM page 0x2000, read and write.
+    let rw_tce = [0, 0, 0, 0x20, 0, 3];
+    let mut basic = vec![2, 0, 0];
+    tce_call(&mut basic, 0, REAL, &page(5), &rw_tce);
+    tce_call(&mut basic, 1, REAL, &page(5), &[]);
+    // The last four pages of the window, then the window's end and beyond.
+    let mut stuff = rw_tce.to_vec();
+    stuff.extend([5, 4]);
+    tce_call(&mut basic, 2, REAL, &[7, 0, 4], &stuff);
+    tce_call(&mut basic, 0, REAL, &[4], &rw_tce);
+    tce_call(&mut basic, 1, REAL, &[3], &[]);
+    tce_call(&mut basic, 1, REAL, &[5], &[]);
+    // Unaligned.
+    tce_call(&mut basic, 0, REAL, &[6, 0, 0, 0, 9, 0, 0x21], &rw_tce);
+
+    let mut indirect = vec![2];
+    let list: Vec<u8> = (0..32u64)
+        .flat_map(|k| ((0x10_0000 + (k << 12)) | 1).to_be_bytes())
+        .collect();
+    indirect.extend((list.len() as u16).to_be_bytes());
+    indirect.extend(&list);
+    // 32 entries from the data window, 513 (too many), 512 from the end of RAM at the
+    // window's end, and a list that is not page-aligned.
+    tce_call(&mut indirect, 3, REAL, &[0], &[0, 0, 5, 32]);
+    tce_call(&mut indirect, 3, REAL, &[0], &[0, 0, 4]);
+    tce_call(&mut indirect, 3, REAL, &[7, 2, 0], &[3, 3]);
+    tce_call(&mut indirect, 3, REAL, &[0], &[4, 0, 8, 1]);
+    tce_call(&mut indirect, 3, REAL, &[0], &[6, 0x80, 5, 2]);
+
+    let mut wrong = vec![0, 0, 0];
+    // Bridge 1, a LIOBN with high bits, zero, anything; a huge count; stuffing all of it.
+    tce_call(&mut wrong, 0, &[6, 1, 0], &page(1), &rw_tce);
+    tce_call(&mut wrong, 0, &[7, 0], &page(1), &rw_tce);
+    tce_call(&mut wrong, 1, &[8], &page(1), &[]);
+    let mut all = vec![2];
+    all.extend([6]);
+    tce_call(&mut wrong, 2, REAL, &[0], &all);
+    let mut huge = vec![2];
+    huge.extend([7, 0]);
+    tce_call(&mut wrong, 2, REAL, &page(7), &huge);
+    tce_call(&mut wrong, 1, REAL, &page(7), &[]);
+
+    vec![
+        ("put_get_stuff", basic),
+        ("indirect", indirect),
+        ("wrong_liobn_huge_counts", wrong),
     ]
 }

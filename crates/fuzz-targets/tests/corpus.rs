@@ -1,6 +1,7 @@
-//! Replays every committed seed in `fuzz/corpus/<target>/` and a few hundred deterministic
-//! pseudo-random inputs through each target, so the harnesses and the invariants they check run in
-//! `cargo test` on stable Rust, without cargo-fuzz.
+//! Replays every committed seed in `fuzz/corpus/<target>/`, every reproducer in
+//! `fuzz/regressions/<target>/` and a few hundred deterministic pseudo-random inputs through each
+//! target, so the harnesses and the invariants they check run in `cargo test` on stable Rust,
+//! without cargo-fuzz. (`LPAR_FUZZ_KNOWN_BUGS=1` makes the reproducers of known bugs fail.)
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,12 @@ const RANDOM_INPUTS: usize = 300;
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fuzz/corpus")
+        .join(target)
+}
+
+fn regressions_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
         .join(target)
 }
 
@@ -35,12 +42,17 @@ fn committed_corpora() {
             .collect();
         files.sort();
         assert!(!files.is_empty(), "{}: no seeds", dir.display());
+        // Reproducers of fixed (or known) bugs, where a target has any.
+        if let Ok(rd) = std::fs::read_dir(regressions_dir(name)) {
+            let mut more: Vec<PathBuf> = rd.map(|e| e.expect("directory entry").path()).collect();
+            more.sort();
+            files.extend(more);
+        }
         for f in files {
             let data = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             println!("{name}: {}", f.display());
             target(&data);
         }
-        println!("{name}: {RANDOM_INPUTS} random inputs");
     }
 }
 

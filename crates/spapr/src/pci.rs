@@ -693,7 +693,7 @@ impl Phb {
     fn source_of(&self, slot: usize, k: u32) -> Option<(u32, bool)> {
         let grants = self.msis.lock().ok()?;
         match grants.iter().find(|g| g.0 == slot) {
-            Some(&(_, first, n)) => (k < n).then_some((first + k, false)),
+            Some(&(_, first, n)) => (k < n).then(|| (first + k, false)),
             None => (k == 0).then(|| (self.lsi_of(slot).line.number(), true)),
         }
     }

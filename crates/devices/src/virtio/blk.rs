@@ -3,11 +3,11 @@
 //! disk. Data moves between the image and guest RAM with vectored I/O, without a bounce buffer.
 
 use super::worker::{Descriptor, Handler, Worker};
-use super::{kind, Queue, VirtioDevice, VirtioInterrupt};
+use super::{kind, Queue, QueueT, VirtioDevice, VirtioInterrupt};
 use crate::ram::GuestRam;
 use block::BlockBackend;
-use std::sync::Arc;
-use vm_memory::{Bytes, GuestAddress};
+use std::sync::{Arc, Condvar, Mutex};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend};
 
 /// Feature bits.
 pub const F_SEG_MAX: u64 = 1 << 2;
@@ -37,6 +37,8 @@ pub struct Blk {
     serial: [u8; ID_LEN],
     sizes: Vec<u16>,
     worker: Option<Worker>,
+    /// Set by [`Blk::serve_synchronously`] (fuzzing and tests only).
+    sync: Option<Arc<Passes>>,
 }
 
 impl Blk {
@@ -50,7 +52,20 @@ impl Blk {
             serial: s,
             sizes: vec![QUEUE_SIZE; queues.clamp(1, 64) as usize],
             worker: None,
+            sync: None,
         }
+    }
+
+    /// Fuzzing and test hook: a doorbell (and DRIVER_OK) returns only once the I/O thread has
+    /// served it, so a harness finds every request completed, deterministically, on the real
+    /// worker. The thread says it is done through a marker queue ([`MARKER`], after the real
+    /// ones, its rings in the last 64 bytes of guest RAM, which it writes): the marker's bit is
+    /// rung after the driver's, and the thread reports reaching it. A vCPU would wait for the
+    /// disk this way: machines never use it. The device must have fewer than 64 queues.
+    #[doc(hidden)]
+    pub fn serve_synchronously(mut self) -> Blk {
+        self.sync = Some(Arc::default());
+        self
     }
 
     fn config(&self) -> [u8; 36] {
@@ -110,14 +125,32 @@ impl VirtioDevice for Blk {
             disk: self.disk.clone(),
             serial: self.serial,
             iov: Vec::with_capacity(QUEUE_SIZE as usize),
+            sync: self.sync.clone(),
         };
+        let Some(p) = self.sync.clone() else {
+            self.worker = Some(Worker::spawn("virtio-blk", io, queues, mem, irq)?);
+            return Ok(());
+        };
+        let mut queues = queues;
+        queues.push((MARKER, marker_queue(&mem)?));
+        let seen = p.count();
+        // The worker starts by serving every queue, the marker last.
         self.worker = Some(Worker::spawn("virtio-blk", io, queues, mem, irq)?);
+        p.wait_past(seen);
         Ok(())
     }
 
     fn notify(&self, q: u16) {
         if let Some(w) = &self.worker {
-            w.notify(q);
+            match &self.sync {
+                None => w.notify(q),
+                Some(p) => {
+                    let seen = p.count();
+                    w.notify(q);
+                    w.notify(MARKER);
+                    p.wait_past(seen);
+                }
+            }
         }
     }
 
@@ -141,6 +174,8 @@ struct Io {
     serial: [u8; ID_LEN],
     /// Scatter list of the request being served (capacity: a whole ring; never grows beyond).
     iov: Vec<libc::iovec>,
+    /// The synchronous-serving hook's pass counter, if on.
+    sync: Option<Arc<Passes>>,
 }
 
 // SAFETY: the iovecs are scratch space pointing into guest RAM, rebuilt for every request and
@@ -151,6 +186,77 @@ impl Handler for Io {
     fn handle(&mut self, _queue: u16, descs: &[Descriptor], mem: &GuestRam) -> u32 {
         self.request(descs, mem)
     }
+
+    fn ready(&mut self, queue: u16) -> bool {
+        match &self.sync {
+            // The worker serves queues in order: reaching the marker, it is done with the
+            // doorbells rung before it. Nothing is ever popped from the marker.
+            Some(p) if queue == MARKER => {
+                p.bump();
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Queue index of [`Blk::serve_synchronously`]'s marker.
+pub const MARKER: u16 = 63;
+
+/// How often the I/O thread reached the marker queue.
+#[derive(Default)]
+struct Passes {
+    n: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Passes {
+    fn count(&self) -> u64 {
+        self.n.lock().map_or(0, |n| *n)
+    }
+
+    fn bump(&self) {
+        if let Ok(mut n) = self.n.lock() {
+            *n += 1;
+            self.cv.notify_all();
+        }
+    }
+
+    /// Waits until the thread passes the marker again; a thread that does not within seconds
+    /// hangs, which the hook's users (fuzzers, tests) must see.
+    fn wait_past(&self, seen: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let Ok(mut n) = self.n.lock() else {
+            return;
+        };
+        while *n <= seen {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "virtio-blk: the I/O thread did not serve a doorbell within 5 s"
+            );
+            n = match self.cv.wait_timeout(n, left) {
+                Ok((g, _)) => g,
+                Err(_) => return,
+            };
+        }
+    }
+}
+
+/// The marker queue: one entry, its rings in the last 64 bytes of guest RAM.
+fn marker_queue(mem: &GuestRam) -> Result<Queue, String> {
+    let top = mem.mem().last_addr().0;
+    let base = top
+        .checked_sub(63)
+        .ok_or("guest RAM too small for the marker queue")?;
+    let mut q = Queue::new(1).map_err(|e| format!("marker queue: {e:?}"))?;
+    let at = |off: u64| Some((base + off) as u32);
+    let hi = Some((base >> 32) as u32);
+    q.set_desc_table_address(at(0), hi);
+    q.set_avail_ring_address(at(16), hi);
+    q.set_used_ring_address(at(32), hi);
+    q.set_ready(true);
+    Ok(q)
 }
 
 impl Io {

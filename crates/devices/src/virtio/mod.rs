@@ -176,3 +176,6 @@ impl VirtioInterrupt {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
