@@ -140,7 +140,16 @@ fn open_locked(
     } else {
         libc::LOCK_EX
     };
-    // SAFETY: flock on a descriptor we own; no memory is involved.
+    // A lock can be held for an instant by a process that is being spawned (between its fork
+    // and exec it shares our descriptors), so contention is retried for 200 ms before the
+    // image counts as in use; a real second user holds it far longer.
+    let t = std::time::Instant::now();
+    // SAFETY (both calls): flock on a descriptor we own; no memory is involved.
+    while unsafe { libc::flock(file.as_raw_fd(), lock | libc::LOCK_NB) } != 0
+        && t.elapsed() < std::time::Duration::from_millis(200)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     if unsafe { libc::flock(file.as_raw_fd(), lock | libc::LOCK_NB) } != 0 {
         return Err(format!(
             "{name}: in use by another process (image locked{})",

@@ -686,7 +686,18 @@ mod tests {
         let e = Qcow2::open(&ro).err().expect("reader while writing");
         assert!(e.contains("in use by another process"), "{e}");
         drop(first);
-        let r1 = Qcow2::open(&ro).expect("reader 1");
+        // A process another test is spawning right now may hold a copy of the descriptor (and
+        // so the lock) between its fork and exec: allow that moment to pass.
+        let t = std::time::Instant::now();
+        let r1 = loop {
+            match Qcow2::open(&ro) {
+                Ok(r) => break r,
+                Err(e) if t.elapsed() > std::time::Duration::from_secs(5) => {
+                    panic!("reader 1: {e}")
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        };
         let _r2 = Qcow2::open(&ro).expect("reader 2");
         let mut b = [0u8; 512];
         let v = libc::iovec {
