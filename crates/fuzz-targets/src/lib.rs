@@ -10,13 +10,6 @@ fn tracing() -> bool {
     *T.get_or_init(|| std::env::var_os("FUZZ_TRACE").is_some())
 }
 
-/// `LPAR_FUZZ_KNOWN_BUGS=1` turns off the targets' workarounds for known, reported bugs (see
-/// FUZZING.md, "Known bugs"), so that their reproducers in `fuzz/regressions/` fail again.
-fn known_bugs() -> bool {
-    static K: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *K.get_or_init(|| std::env::var_os("LPAR_FUZZ_KNOWN_BUGS").is_some())
-}
-
 macro_rules! trace {
     ($($t:tt)*) => {
         if $crate::tracing() {

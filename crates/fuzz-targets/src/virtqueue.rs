@@ -12,7 +12,7 @@
 //! buffers of chains the driver made available and the used rings; the used index advances by at
 //! most the chains made available; every used element names a head the driver posted, with the
 //! length and status byte (0, 1 or 2) the request deserves; the image is written by OUT requests
-//! only; activation succeeds exactly when the rings fit in RAM; the INTx line rises on completion
+//! only; activation succeeds exactly when the rings are aligned and fit in RAM; the INTx line rises on completion
 //! (no event index, no MSI-X) and falls when ISR is read. Checks that need the device's view of
 //! guest memory to stay put during a step are skipped when buffers overlap the rings or
 //! descriptors (then the driver, not the device, is at fault).
@@ -389,8 +389,6 @@ struct Plan {
     w: Vec<(u64, u64)>,
     /// The used rings (and the marker queue's area).
     u: Vec<(u64, u64)>,
-    /// Some avail slot holds a head beyond its ring.
-    bad_head: bool,
     /// `w` and `u` merged: where the step may write.
     allowed: Vec<(u64, u64)>,
     /// Nothing the device writes overlaps what it reads (rings, descriptors, headers): its view
@@ -410,7 +408,6 @@ fn plan(mem: &[u8], rings: &[Option<Ring>]) -> Plan {
     let mut u = vec![(MARKER, RAM)];
     let mut chains = Vec::new();
     let mut outs = 0;
-    let mut bad_head = false;
     for r in rings {
         let mut by_head: HashMap<u16, Vec<Desc>> = HashMap::new();
         if let Some(r) = r {
@@ -420,7 +417,6 @@ fn plan(mem: &[u8], rings: &[Option<Ring>]) -> Plan {
             if r.avail != 0 {
                 for s in 0..r.size as u64 {
                     let head = rd16(mem, r.avail + 4 + 2 * s).unwrap_or(0);
-                    bad_head |= head >= r.size;
                     let c = by_head
                         .entry(head)
                         .or_insert_with(|| walk(mem, r, head, &mut meta));
@@ -456,7 +452,6 @@ fn plan(mem: &[u8], rings: &[Option<Ring>]) -> Plan {
         used_ok: !overlap(&mw, &mu) && disjoint_used,
         w,
         u: mu,
-        bad_head,
         allowed,
         chains,
         outs,
@@ -686,9 +681,7 @@ impl Harness {
             return false;
         }
         let regs = self.readback();
-        // virtio-queue keeps address 0 for a ring address that breaks the split ring's
-        // alignment. KNOWN BUG (reported): the transport goes ahead with it instead of refusing;
-        // either outcome is accepted, and the rings are taken where the device takes them.
+        // A ring address that breaks the split ring's alignment must make activation fail.
         let misaligned = regs
             .iter()
             .any(|r| r.enable && (r.desc % 16 != 0 || r.driver % 2 != 0 || r.device % 4 != 0));
@@ -697,39 +690,30 @@ impl Harness {
             .map(|r| {
                 r.enable.then_some(Ring {
                     size: r.size,
-                    desc: if r.desc % 16 == 0 { r.desc } else { 0 },
-                    avail: if r.driver % 2 == 0 { r.driver } else { 0 },
-                    used: if r.device % 4 == 0 { r.device } else { 0 },
+                    desc: r.desc,
+                    avail: r.driver,
+                    used: r.device,
                 })
             })
             .collect();
-        let valid = rings.iter().flatten().all(|r| {
-            fits(r.desc, 16 * r.size as u64)
-                && fits(r.avail, r.avail_len())
-                && fits(r.used, r.used_len())
-        });
+        let valid = !misaligned
+            && rings.iter().flatten().all(|r| {
+                fits(r.desc, 16 * r.size as u64)
+                    && fits(r.avail, r.avail_len())
+                    && fits(r.used, r.used_len())
+            });
         // NEEDS_RESET reads back set when activation failed, or when the driver wrote it.
         let failed = s & status::NEEDS_RESET != 0;
         let own = asked & status::NEEDS_RESET != 0;
-        let started = if misaligned && crate::known_bugs() {
-            assert!(failed, "the device started on misaligned rings: {regs:x?}");
-            false
-        } else if misaligned {
-            if own {
-                self.lost = true;
-            }
-            !failed
-        } else {
-            assert!(
-                valid || failed,
-                "the device started on rings outside RAM: {regs:x?}"
-            );
-            assert!(
-                !valid || !failed || own,
-                "the device refused rings inside RAM: {regs:x?}"
-            );
-            valid
-        };
+        assert!(
+            valid || failed,
+            "the device started on rings outside RAM or misaligned: {regs:x?}"
+        );
+        assert!(
+            !valid || !failed || own,
+            "the device refused aligned rings inside RAM: {regs:x?}"
+        );
+        let started = valid;
         if !started {
             return false;
         }
@@ -849,11 +833,7 @@ impl Harness {
             }
         }
         self.active = Some(next);
-        // KNOWN BUG (reported): the worker (virtio/worker.rs, `serve_queue`) returns "no
-        // interrupt" when add_used refuses a head beyond the ring, dropping the interrupt the
-        // chains completed before it were due.
-        let excused = p.bad_head && !crate::known_bugs();
-        if due && !excused && !self.msix_enabled() {
+        if due && !self.msix_enabled() {
             assert!(
                 self.line.0.load(Ordering::SeqCst),
                 "completions without the interrupt they are due (event index {})",

@@ -1,7 +1,7 @@
 //! Replays every committed seed in `fuzz/corpus/<target>/`, every reproducer in
 //! `fuzz/regressions/<target>/` and a few hundred deterministic pseudo-random inputs through each
 //! target, so the harnesses and the invariants they check run in `cargo test` on stable Rust,
-//! without cargo-fuzz. (`LPAR_FUZZ_KNOWN_BUGS=1` makes the reproducers of known bugs fail.)
+//! without cargo-fuzz.
 
 use std::path::{Path, PathBuf};
 

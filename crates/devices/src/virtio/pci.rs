@@ -10,6 +10,7 @@ use crate::pci::{Bar, BarKind, ConfigSpace, Ids, PciDevice, CAP_VENDOR};
 use crate::ram::GuestRam;
 use crate::Interrupt;
 use std::sync::{Arc, Mutex};
+use vm_memory::GuestAddress;
 
 /// PCI vendor of virtio devices; modern device ids are 0x1040 + type.
 pub const VIRTIO_VENDOR: u16 = 0x1af4;
@@ -248,10 +249,16 @@ impl State {
             }
             let max = self.dev.queue_max_sizes().get(i).copied().unwrap_or(0);
             let mut q = Queue::new(max).map_err(|e| format!("queue {i}: {e:?}"))?;
-            q.set_size(r.size);
-            q.set_desc_table_address(Some(r.desc as u32), Some((r.desc >> 32) as u32));
-            q.set_avail_ring_address(Some(r.driver as u32), Some((r.driver >> 32) as u32));
-            q.set_used_ring_address(Some(r.device as u32), Some((r.device >> 32) as u32));
+            // The try_ forms refuse a bad size or a misaligned ring (the plain setters log and
+            // leave the address at 0, which would serve the guest's page 0 as a ring).
+            let bad = |what: &str, e: virtio_queue::Error| format!("queue {i}: {what}: {e:?}");
+            q.try_set_size(r.size).map_err(|e| bad("size", e))?;
+            q.try_set_desc_table_address(GuestAddress(r.desc))
+                .map_err(|e| bad("descriptor table", e))?;
+            q.try_set_avail_ring_address(GuestAddress(r.driver))
+                .map_err(|e| bad("driver area", e))?;
+            q.try_set_used_ring_address(GuestAddress(r.device))
+                .map_err(|e| bad("device area", e))?;
             q.set_event_idx(event_idx);
             q.set_ready(true);
             if !q.is_valid(mem.mem()) {
