@@ -4,9 +4,12 @@
 //! through `Cpu::xlate`, which today is the identity map with a bounds check (problem-state user
 //! emulation and real mode); the MMU slots in there. Accesses honour MSR[LE].
 
-use crate::cpu::{Cpu, Exception};
+use crate::cpu::{Cpu, Exception, IrqLines};
 use crate::mmu::Access;
+use std::collections::VecDeque;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The devices behind guest real addresses outside RAM (PCI BARs, interrupt-controller pages):
 /// loads and stores there leave the fast paths (the TLB never maps them, so translated code
@@ -24,7 +27,38 @@ pub trait Mmio: Send + Sync {
 pub struct GuestMemory {
     base: NonNull<u8>,
     size: u64,
+    code: CodeMap,
 }
+
+/// Instruction-cache coherence for the vCPUs' decoded and translated code.
+///
+/// POWER9 and later snoop stores into the instruction cache, and Linux relies on it: it issues
+/// no icbi for a page it fills with new code (a page-cache page read from disk or written by
+/// `write()`, a module), only one dummy icbi at most. So every write to a page some vCPU
+/// decoded must drop that decoded form, as QEMU drops its translation blocks:
+/// - a bit per 4 KiB page says "code may be cached for it" (set when a vCPU decodes the page);
+/// - no vCPU keeps a fast write translation (`Tlb` `tag_w`) for a marked page, so every store to
+///   it takes the slow path, which finds the bit; writes by the machine (`write`, `fill`) and by
+///   devices' DMA (`note_write`) check the bits too;
+/// - a write to a marked page clears the bit and logs the page; every vCPU drops its decoded
+///   pages and translated blocks for the logged pages before its next instruction (`EXIT`).
+///
+/// A page marked anew is logged too, so that other vCPUs drop their write translations for it.
+struct CodeMap {
+    bits: Box<[AtomicU64]>,
+    /// Generation of the newest event in `log` (0: none yet).
+    gen: AtomicU64,
+    log: Mutex<VecDeque<(u64, u64)>>,
+    /// The machine's vCPUs, told of every event (none: the only vCPU finds the log at its next
+    /// exit from the inner loop, which the writer requests itself).
+    vcpus: OnceLock<Vec<Arc<IrqLines>>>,
+}
+
+/// Events kept: a vCPU further behind drops all its code and write translations instead.
+const CODE_LOG: usize = 256;
+/// Event kinds, in the low bits of the logged page address.
+pub(crate) const CODE_WRITTEN: u64 = 1;
+pub(crate) const CODE_MARKED: u64 = 2;
 
 // SAFETY: the mapping lives as long as the GuestMemory and is only accessed through raw pointers
 // with bounds checks; concurrent guest accesses from several vCPUs are the guest's business, as on
@@ -50,10 +84,114 @@ impl GuestMemory {
         if p == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
+        let words = size.div_ceil(4096 * 64) as usize;
         Ok(GuestMemory {
             base: NonNull::new(p as *mut u8).ok_or_else(std::io::Error::last_os_error)?,
             size,
+            code: CodeMap {
+                bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
+                gen: AtomicU64::new(0),
+                log: Mutex::new(VecDeque::with_capacity(CODE_LOG)),
+                vcpus: OnceLock::new(),
+            },
         })
+    }
+
+    /// The vCPUs to notify of code-coherence events (set once, when the machine is built).
+    pub fn set_vcpus(&self, lines: Vec<Arc<IrqLines>>) {
+        let _ = self.code.vcpus.set(lines);
+    }
+
+    /// Host address of the code bitmap (bit `p % 64` of word `p / 64` for page `p`), which
+    /// translated real-mode stores test.
+    pub(crate) fn code_bits_ptr(&self) -> u64 {
+        self.code.bits.as_ptr() as u64
+    }
+
+    /// Whether code may be cached for the page holding real address `ra`.
+    #[inline(always)]
+    pub(crate) fn is_code(&self, ra: u64) -> bool {
+        let p = ra >> 12;
+        self.code
+            .bits
+            .get((p / 64) as usize)
+            .is_some_and(|w| w.load(std::sync::atomic::Ordering::Relaxed) & 1 << (p % 64) != 0)
+    }
+
+    /// Marks the page of `ra` as holding decoded code; when it was not, logs it so that vCPUs
+    /// drop their fast write translations of it, and returns true.
+    pub(crate) fn mark_code(&self, ra: u64) -> bool {
+        let p = ra >> 12;
+        let Some(w) = self.code.bits.get((p / 64) as usize) else {
+            return false;
+        };
+        let new = w.fetch_or(1 << (p % 64), SeqCst) & 1 << (p % 64) == 0;
+        if new {
+            self.code_event(p << 12 | CODE_MARKED);
+        }
+        new
+    }
+
+    /// Says that guest real range `[addr, addr+len)` was just written (by a store's slow path,
+    /// the machine or a device's DMA): pages marked as code are unmarked and logged for every
+    /// vCPU to drop. True if there was one.
+    pub fn note_write(&self, addr: u64, len: u64) -> bool {
+        if len == 0 {
+            return false;
+        }
+        let (first, last) = (addr >> 12, addr.saturating_add(len - 1) >> 12);
+        let mut hit = false;
+        for p in first..=last {
+            let Some(w) = self.code.bits.get((p / 64) as usize) else {
+                break;
+            };
+            let bit = 1u64 << (p % 64);
+            if w.load(SeqCst) & bit != 0 && w.fetch_and(!bit, SeqCst) & bit != 0 {
+                self.code_event(p << 12 | CODE_WRITTEN);
+                hit = true;
+            }
+        }
+        hit
+    }
+
+    fn code_event(&self, ev: u64) {
+        if let Ok(mut log) = self.code.log.lock() {
+            let gen = self.code.gen.load(SeqCst) + 1;
+            if log.len() == CODE_LOG {
+                log.pop_front();
+            }
+            log.push_back((gen, ev));
+            self.code.gen.store(gen, SeqCst);
+        }
+        for l in self.code.vcpus.get().into_iter().flatten() {
+            l.raise(0);
+        }
+    }
+
+    /// The code-coherence generation: a vCPU that saw this one has nothing to do.
+    #[inline(always)]
+    pub(crate) fn code_gen(&self) -> u64 {
+        self.code.gen.load(SeqCst)
+    }
+
+    /// Hands the events after generation `seen` to `f` (`None`: the caller fell too far behind
+    /// and must drop all its code and write translations) and returns the generation reached.
+    pub(crate) fn code_events(&self, seen: u64, mut f: impl FnMut(Option<u64>)) -> u64 {
+        let Ok(log) = self.code.log.lock() else {
+            f(None);
+            return self.code_gen();
+        };
+        let gen = self.code.gen.load(SeqCst);
+        match log.front() {
+            Some(&(g, _)) if g <= seen + 1 => {
+                for &(_, ev) in log.iter().filter(|e| e.0 > seen) {
+                    f(Some(ev));
+                }
+            }
+            _ if gen == seen => {}
+            _ => f(None),
+        }
+        gen
     }
 
     pub fn size(&self) -> u64 {
@@ -95,6 +233,7 @@ impl GuestMemory {
             Some(p) => {
                 // SAFETY: ptr() checked the whole range; buf is a distinct host buffer.
                 unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len()) };
+                self.note_write(addr, buf.len() as u64);
                 true
             }
             None => false,
@@ -107,6 +246,7 @@ impl GuestMemory {
             Some(p) => {
                 // SAFETY: ptr() checked the whole range.
                 unsafe { std::ptr::write_bytes(p, v, len as usize) };
+                self.note_write(addr, len);
                 true
             }
             None => false,
@@ -118,6 +258,7 @@ impl GuestMemory {
         if let Some(p) = self.ptr(addr, len) {
             // SAFETY: the range is inside our private anonymous mapping; MADV_DONTNEED only zeroes it.
             unsafe { libc::madvise(p as *mut libc::c_void, len as usize, libc::MADV_DONTNEED) };
+            self.note_write(addr, len);
         }
     }
 }
@@ -192,25 +333,26 @@ pub(crate) unsafe fn compare_exchange_bytes<const N: usize>(
 /// and out of it around the instruction.
 #[cfg(target_arch = "x86_64")]
 unsafe fn cas16(p: *mut u128, old: u128, new: u128) -> bool {
-    let ok: u8;
+    let ok_word: u64;
     // SAFETY: the caller guarantees p is valid and 16-byte aligned; rbx is restored before the
     // block ends; cmpxchg16b only touches the 16 bytes at p and rax/rdx/flags, declared here.
     unsafe {
         std::arch::asm!(
-            "xchg {tmp}, rbx",
-            "lock cmpxchg16b xmmword ptr [{p}]",
-            "sete {ok}",
-            "mov rbx, {tmp}",
-            p = in(reg) p,
-            tmp = inout(reg) new as u64 => _,
-            ok = out(reg_byte) ok,
-            inout("rax") old as u64 => _,
+            "xchg rsi, rbx",
+            "lock cmpxchg16b xmmword ptr [rdi]",
+            "sete al",
+            "mov rbx, rsi",
+            // Fixed registers: the allocator may hand out rbx for a `reg` operand (it did, for
+            // `p`, which the xchg then clobbered), so no operand is left to it.
+            in("rdi") p,
+            inout("rsi") new as u64 => _,
+            inout("rax") old as u64 => ok_word,
             inout("rdx") (old >> 64) as u64 => _,
             in("rcx") (new >> 64) as u64,
             options(nostack),
         );
     }
-    ok != 0
+    ok_word & 0xff != 0
 }
 
 /// Elsewhere a lock serialises quadword store-conditionals among themselves (not against plain
