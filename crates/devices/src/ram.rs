@@ -47,6 +47,27 @@ impl GuestRam {
         self._backing.discard(addr, len)
     }
 
+    /// Copies `buf` into guest RAM at `addr` (a device's DMA write), then tells the vCPUs
+    /// (`written`).
+    pub fn write_slice(
+        &self,
+        buf: &[u8],
+        addr: vm_memory::GuestAddress,
+    ) -> Result<(), vm_memory::GuestMemoryError> {
+        use vm_memory::Bytes;
+        self.mem.write_slice(buf, addr)?;
+        self.written(addr.0, buf.len() as u64);
+        Ok(())
+    }
+
+    /// Says that a device wrote `len` bytes at `addr` (through a pointer from `ptr`, e.g. by
+    /// preadv): code the vCPUs decoded from those pages is dropped, as a POWER9's snooping
+    /// instruction cache would (`ppc::mem` `CodeMap`). Every DMA write into guest memory must
+    /// be followed by this.
+    pub fn written(&self, addr: u64, len: u64) {
+        self._backing.note_write(addr, len);
+    }
+
     /// Host pointer to `len` bytes of RAM at `addr`, if they are all inside RAM.
     pub fn ptr(&self, addr: u64, len: u64) -> Option<*mut u8> {
         self._backing.ptr(addr, len)

@@ -435,6 +435,8 @@ pub struct Cpu {
     /// Instruction pages whose decoded form must be dropped; filled by `invalidate_icache`,
     /// drained by the run loop.
     pub icache_inval: Vec<u64>,
+    /// The code-coherence generation this vCPU has caught up with (`mem::CodeMap`).
+    pub(crate) code_seen: u64,
     /// Offset added to the host monotonic clock to give the timebase.
     pub tb_offset: u64,
     /// SPRs without side effects, indexed by SPR number (see `sprn`).
@@ -520,6 +522,7 @@ impl Cpu {
             le: false,
             ea_mask: u64::MAX,
             icache_inval: Vec::with_capacity(8),
+            code_seen: 0,
             tb_offset: 0,
             icount: 0,
             prefix: 0,

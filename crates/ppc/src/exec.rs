@@ -175,6 +175,11 @@ impl DecodeCache {
         self.index.insert(key, i as u32);
         self.last = i as u32;
         self.decodes += 1;
+        // From now on stores to the page must drop this decoded form (`mem::CodeMap`): this
+        // vCPU too drops its write translations of it, at the EXIT this raises.
+        if cpu.mem.mark_code(ra) {
+            cpu.irq.raise(0);
+        }
         let level = self.level.unwrap_or(IsaLevel::MAX);
         decode_page(&mut self.pages[i], cpu, ra, le, level);
         &self.pages[i]
@@ -403,6 +408,20 @@ pub(crate) fn sync_code(
             }
         }
     };
+    // Pages written since this vCPU last looked lose their decoded and translated code; pages
+    // newly decoded (here or elsewhere) lose their fast write translations.
+    if cpu.mem.code_gen() != cpu.code_seen {
+        let mem = cpu.mem.clone();
+        let tlb = &mut cpu.tlb;
+        cpu.code_seen = mem.code_events(cpu.code_seen, |ev| match ev {
+            Some(ev) if ev & crate::mem::CODE_WRITTEN != 0 => inval(cache, Some(ev & PAGE_MASK)),
+            Some(ev) => tlb.drop_writes(Some(ev & PAGE_MASK)),
+            None => {
+                inval(cache, None);
+                tlb.drop_writes(None);
+            }
+        });
+    }
     while let Some(ea) = cpu.icache_inval.pop() {
         let ra = cpu.translate(ea, crate::mmu::Access::Read).ok();
         inval(cache, ra);

@@ -96,6 +96,17 @@ impl Tlb {
         self.used.clear();
     }
 
+    /// Drops the write permission of every entry mapping the page at real address `ra` (`None`:
+    /// of every entry), so that stores to it take the slow path (see `mem::CodeMap`).
+    pub(crate) fn drop_writes(&mut self, ra: Option<u64>) {
+        for &s in &self.used {
+            let e = &mut self.e[s as usize];
+            if ra.is_none_or(|ra| e.ra == ra & !(PAGE - 1)) {
+                e.tag_w = NO_TAG;
+            }
+        }
+    }
+
     /// Drops the entries of quadrants 0-2 and keeps quadrant 3's (EA top bits 0b11: a radix
     /// guest's kernel, translated through process-table entry 0 whatever PIDR says). A context
     /// switch changes PIDR and so the user quadrant only; keeping the kernel's translations
@@ -308,6 +319,15 @@ impl Cpu {
             if self.beyond_vrma(ra) {
                 return None;
             }
+            // A store to a page holding decoded code: every vCPU drops that code before its next
+            // instruction (`mem::CodeMap`). Real mode has no TLB to keep stores off the page.
+            if acc == Access::Write
+                && (self.mem.is_code(ra)
+                    || self.mem.is_code(ra.wrapping_add(len.saturating_sub(1))))
+                && self.mem.note_write(ra, len)
+            {
+                self.irq.raise(0);
+            }
             return self.mem.ptr(ra, len);
         }
         if (ea & (PAGE - 1)) + len > PAGE {
@@ -328,6 +348,11 @@ impl Cpu {
     pub fn xlate_page(&mut self, ea: u64, acc: Access) -> Result<*mut u8, Exception> {
         let ra = self.translate(ea, acc)?;
         let page_ra = ra & !(PAGE - 1);
+        // The store about to be made may change code this or another vCPU decoded: every vCPU
+        // drops it before its next instruction (the store's own vCPU too: EXIT).
+        if acc == Access::Write && self.mem.is_code(page_ra) && self.mem.note_write(page_ra, 1) {
+            self.irq.raise(0);
+        }
         let host = match self.mem.ptr(page_ra, PAGE) {
             Some(h) => h,
             None => {

@@ -311,6 +311,8 @@ impl Machine {
         let smp = (servers > 1)
             .then(|| ppc::smp::Smp::new(slots.iter().map(|s| s.irq.clone()).collect()));
         let mem = Arc::new(mem);
+        // Writes to pages holding decoded code (stores, DMA) reach every vCPU.
+        mem.set_vcpus(slots.iter().map(|s| s.irq.clone()).collect());
         let xics = Arc::new(crate::xics::Xics::new(servers, wake.clone()));
         let bus = Arc::new(crate::bus::AddressSpace::default());
         let phbs = crate::wiring::build(&config, &mem, &xics, &bus)?;

@@ -298,7 +298,7 @@ impl Io {
             T_GET_ID => match data.first() {
                 Some(b) if b.is_write_only() => {
                     let n = (b.len() as usize).min(ID_LEN);
-                    match m.write_slice(&self.serial[..n], b.addr()) {
+                    match mem.write_slice(&self.serial[..n], b.addr()) {
                         Ok(()) => (S_OK, n as u32),
                         Err(_) => (S_IOERR, 0),
                     }
@@ -354,6 +354,12 @@ impl Io {
                 self.disk.writev(&self.iov, off)
             }
         };
+        if into_guest {
+            // Even a failed read may have filled part of the buffers.
+            for b in data {
+                mem.written(b.addr().0, b.len() as u64);
+            }
+        }
         match r {
             Ok(()) if into_guest => (S_OK, total as u32),
             Ok(()) => (S_OK, 0),

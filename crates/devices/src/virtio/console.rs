@@ -139,7 +139,7 @@ impl Handler for Io {
                 for d in descs.iter().filter(|d| d.is_write_only()) {
                     let n = (d.len() as usize).min(CHUNK);
                     let got = self.dev.read(&mut self.buf[..n]);
-                    if got == 0 || m.write_slice(&self.buf[..got], d.addr()).is_err() {
+                    if got == 0 || mem.write_slice(&self.buf[..got], d.addr()).is_err() {
                         break;
                     }
                     written += got as u32;

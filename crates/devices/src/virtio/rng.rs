@@ -119,7 +119,6 @@ impl Io {
 
 impl Handler for Io {
     fn handle(&mut self, _queue: u16, descs: &[Descriptor], mem: &GuestRam) -> u32 {
-        use vm_memory::Bytes;
         let mut written = 0usize;
         for d in descs.iter().filter(|d| d.is_write_only()) {
             let want = (d.len() as usize).min(MAX_REQUEST - written);
@@ -127,7 +126,7 @@ impl Handler for Io {
                 break;
             }
             let got = self.fill(want);
-            if got == 0 || mem.mem().write_slice(&self.buf[..got], d.addr()).is_err() {
+            if got == 0 || mem.write_slice(&self.buf[..got], d.addr()).is_err() {
                 break;
             }
             written += got;

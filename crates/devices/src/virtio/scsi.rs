@@ -280,11 +280,7 @@ fn write_stream(d: &[Descriptor], src: &[u8], mem: &GuestRam) -> bool {
             break;
         }
         let n = (x.len() as usize).min(src.len() - done);
-        if mem
-            .mem()
-            .write_slice(&src[done..done + n], x.addr())
-            .is_err()
-        {
+        if mem.write_slice(&src[done..done + n], x.addr()).is_err() {
             return false;
         }
         done += n;
@@ -435,7 +431,20 @@ impl Io {
         // SAFETY: map_data bounds-checked every iovec against guest RAM, which `mem` keeps
         // mapped through this request; the guest's buffers are not referenced by Rust meanwhile.
         let mut data = unsafe { DataBuffers::new(dir, &mut self.iov) };
-        let Some(r) = self.bus.execute(target, lun, cdb, &mut data) else {
+        let r = self.bus.execute(target, lun, cdb, &mut data);
+        if dir == Direction::In {
+            // What the target read into the guest's buffers (even if it then failed).
+            let skip = total(inn) - data_in;
+            let mut skip = skip;
+            for x in inn {
+                let l = x.len() as u64;
+                if skip < l {
+                    mem.written(x.addr().0.saturating_add(skip), l - skip);
+                }
+                skip = skip.saturating_sub(l);
+            }
+        }
+        let Some(r) = r else {
             return Outcome::transport(response::BAD_TARGET, len);
         };
         if r.overrun {

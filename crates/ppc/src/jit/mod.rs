@@ -228,7 +228,7 @@ pub struct Jit {
     threshold: u32,
     check: bool,
     /// Host base and size of the guest memory the code was translated for.
-    mem: (u64, u64),
+    mem: (u64, u64, u64),
     /// Address of the vCPU's interrupt-line bits, which chained exits test (embedded in code).
     irq: usize,
     /// Translate on a background thread (`worker`) instead of the vCPU's.
@@ -307,7 +307,7 @@ impl Jit {
             heat: vec![0u16; HEAT].into_boxed_slice(),
             threshold: cfg.threshold,
             check: cfg.mode == JitMode::Check,
-            mem: (0, 0),
+            mem: (0, 0, 0),
             irq: 0,
             background: cfg.background && cfg.mode == JitMode::On,
             pending: HashMap::default(),
@@ -395,7 +395,7 @@ impl Jit {
         pc: u64,
         key: u64,
         mode: Mode,
-        mem: (u64, u64),
+        mem: (u64, u64, u64),
     ) -> Option<BlockFn> {
         let first = ((pc & 4095) >> 2) as usize;
         let end = (first + 2 * translate::MAX_INSNS).min(page.slots.len());
@@ -419,7 +419,14 @@ impl Jit {
 
     /// Asks the background translator for the block at `pc`; it is installed when done
     /// (`poll`). False when the queue is full (the block stays hot and is asked for again).
-    fn request(&mut self, page: &Page, pc: u64, key: u64, mode: Mode, mem: (u64, u64)) -> bool {
+    fn request(
+        &mut self,
+        page: &Page,
+        pc: u64,
+        key: u64,
+        mode: Mode,
+        mem: (u64, u64, u64),
+    ) -> bool {
         if self.pending.contains_key(&key) || self.pending.len() >= MAX_PENDING {
             return false;
         }
@@ -653,7 +660,11 @@ pub(crate) fn run(
     let lines = cpu.irq.clone();
     // Translated code embeds the host address of guest memory: a cache moved to another
     // memory (tests do that) starts afresh.
-    let mem = (cpu.mem.ptr(0, 0).map_or(0, |p| p as u64), cpu.mem.size());
+    let mem = (
+        cpu.mem.ptr(0, 0).map_or(0, |p| p as u64),
+        cpu.mem.size(),
+        cpu.mem.code_bits_ptr(),
+    );
     // Likewise the vCPU's interrupt lines (one cache serves one vCPU in lpar; tests may move it).
     let irq = lines.bits_ptr() as usize;
     if jit.mem != mem || jit.irq != irq {

@@ -800,7 +800,34 @@ impl E<'_> {
                 ra,
                 (self.real_limit - bytes as u64) as i64,
             );
-            self.b.ins().brif(bad, slow, &[], fast, &[]);
+            if write {
+                // Real mode has no TLB to keep stores off pages holding decoded code: test the
+                // page's bit in the code bitmap (and send page-crossing stores, whose second
+                // page goes untested, the slow way too).
+                let inside = self.b.create_block();
+                self.b.ins().brif(bad, slow, &[], inside, &[]);
+                self.b.switch_to_block(inside);
+                let word = self.b.ins().ushr_imm_s(ra, 18);
+                let word = self.b.ins().ishl_imm_s(word, 3);
+                let at = self.b.ins().iadd_imm_s(word, self.code_bits as i64);
+                let bits = self
+                    .b
+                    .ins()
+                    .load(I64, MemFlagsData::new().with_notrap(), at, 0);
+                let sh = self.b.ins().ushr_imm_s(ra, 12);
+                let bit = self.b.ins().ushr(bits, sh);
+                let code = self.b.ins().band_imm_s(bit, 1);
+                let low = self.b.ins().band_imm_s(ra, 4095);
+                let cross =
+                    self.b
+                        .ins()
+                        .icmp_imm_s(IntCC::UnsignedGreaterThan, low, 4096 - bytes as i64);
+                let cross = self.b.ins().uextend(I64, cross);
+                let bad = self.b.ins().bor(code, cross);
+                self.b.ins().brif(bad, slow, &[], fast, &[]);
+            } else {
+                self.b.ins().brif(bad, slow, &[], fast, &[]);
+            }
             self.b.switch_to_block(fast);
             self.b.ins().iadd_imm_s(ra, self.mem_base as i64)
         }

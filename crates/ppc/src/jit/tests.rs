@@ -422,3 +422,41 @@ fn mmio_accesses_reach_the_device_from_interpreted_and_translated_code() {
         assert_eq!(results[1], results[0], "translated code as the interpreter");
     }
 }
+
+/// POWER9 snoops stores into the instruction cache and Linux counts on it (it issues no icbi for
+/// a page it fills with new code): a store by the guest, or a device's write, into code that
+/// already ran must be seen by the next execution, translated or interpreted.
+#[test]
+fn stores_and_dma_into_code_are_seen_without_icbi() {
+    const B: u64 = CODE + 0x1000;
+    for mode in [JitMode::Off, JitMode::On, JitMode::Check] {
+        let mut c = cpu();
+        let mut cache = jit(mode);
+        // A: bl B; stw r5,0(r6); bl B; sc        B: addi r3,r3,1; blr
+        put(
+            &c,
+            CODE,
+            &[0x4800_1001, d_form(36, 5, 6, 0), 0x4800_0ff9, 0x4400_0002],
+        );
+        put(&c, B, &[d_form(14, 3, 3, 1), 0x4e80_0020]);
+        c.gpr[5] = d_form(14, 3, 3, 16) as u64; // addi r3,r3,16
+        c.gpr[6] = B;
+        assert_eq!(
+            run(&mut c, &mut cache, 1000),
+            Err(Exception::SystemCall { lev: 0 })
+        );
+        assert_eq!(c.gpr[3], 17, "{mode:?}: the stored instruction ran");
+        // A device writes B (DMA through a host pointer) and says so.
+        let p = c.mem.ptr(B, 4).expect("B in memory");
+        // SAFETY: 4 bytes inside guest memory; nothing else accesses them meanwhile.
+        unsafe { p.copy_from(d_form(14, 3, 3, 100).to_le_bytes().as_ptr(), 4) };
+        c.mem.note_write(B, 4);
+        c.gpr[3] = 0;
+        c.pc = CODE + 8;
+        assert_eq!(
+            run(&mut c, &mut cache, 1000),
+            Err(Exception::SystemCall { lev: 0 })
+        );
+        assert_eq!(c.gpr[3], 100, "{mode:?}: the DMA-written instruction ran");
+    }
+}

@@ -173,7 +173,7 @@ impl Translator {
         pc: u64,
         mode: Mode,
         check: bool,
-        mem: (u64, u64),
+        mem: (u64, u64, u64),
         chain: Option<Chain>,
         irq: u64,
     ) -> Option<Output> {
@@ -212,7 +212,7 @@ impl Translator {
         pc: u64,
         mode: Mode,
         check: bool,
-        mem: (u64, u64),
+        mem: (u64, u64, u64),
         chain: Option<Chain>,
         irq: u64,
         region: Option<&region::Region>,
@@ -256,6 +256,7 @@ impl Translator {
             pc0: pc,
             mem_base: mem.0,
             real_limit: mem.1.min(crate::mmu::VRMA_MAX),
+            code_bits: mem.2,
             gpr: [None; 32],
             lr: None,
             ctr: None,
@@ -374,6 +375,9 @@ struct E<'a> {
     /// access needs no check beyond its end (RAM size, capped at a hash partition's RMA).
     mem_base: u64,
     real_limit: u64,
+    /// Host address of the guest memory's code bitmap (`mem::CodeMap`): a real-mode store to a
+    /// page marked there takes the slow path.
+    code_bits: u64,
     gpr: [Cached; 32],
     lr: Cached,
     ctr: Cached,

@@ -18,7 +18,7 @@ pub(super) struct Request {
     pub pc: u64,
     pub key: u64,
     pub mode: Mode,
-    pub mem: (u64, u64),
+    pub mem: (u64, u64, u64),
     pub chain: Option<Chain>,
     /// Address of the vCPU's interrupt-line bits.
     pub irq: u64,
