@@ -577,9 +577,12 @@ fn a_virtconsole_carries_bytes_over_a_socket_chardev() {
         "virtio_pci",
         "virtio_console",
     ];
-    let body = "stty -F /dev/hvc1 raw -echo
-echo hello-from-guest > /dev/hvc1
-read line < /dev/hvc1
+    // hvc1 stays open throughout: a last close resets the tty and drops what it has buffered, so
+    // a reply arriving before `echo`'s close would be lost if each command opened it anew.
+    let body = "exec 3<>/dev/hvc1
+stty -F /dev/hvc1 raw -echo
+echo hello-from-guest >&3
+read line <&3
 echo \"got: $line\"";
     let a = assets();
     let initrd = dir.join("initrd.cpio");
