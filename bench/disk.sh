@@ -2,11 +2,13 @@
 # Benchmark: virtio-blk throughput and IOPS inside a booted guest, lpar and QEMU
 # (qemu-system-ppc64 -M pseries,x-vof=on; a benchmark peer only) on the same kernel, initramfs and
 # raw image (host page cache, cache=writeback, as both default to), in one run. The guest times
-# direct-I/O dd runs (1 MiB blocks, 512 MiB) and 4 KiB random reads (bench/src/randread.c)
-# with its own clock. Prints a markdown table; not a test.
+# direct-I/O dd runs (1 MiB blocks, the 512 MiB disk 4 times over) and 4 KiB random reads (bench/src/randread.c)
+# with its own clock, each ROUNDS times (default 5); the table gives the median round and the
+# range. Prints a markdown table; not a test.
 #
 # Usage: bench/disk.sh
 #   LPAR_ARGS   extra lpar options
+#   ROUNDS      rounds of each workload (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LPAR_ASSETS=${LPAR_ASSETS:-$HOME/.cache/lpar-assets}
@@ -15,6 +17,7 @@ if ! command -v qemu-system-ppc64 >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-ppc >/dev/null
 fi
 cargo build --release -q -p lpar
+rounds=${ROUNDS:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 powerpc64le-linux-gnu-gcc -static -O2 -o "$work/randread" bench/src/randread.c
@@ -31,9 +34,11 @@ w() { # name command
     echo "BENCH \$1 \$(grep real /tmp/t | cut -d' ' -f2)"
 }
 mkdir -p /tmp
-w write "dd if=/dev/zero of=/dev/vda bs=1M count=512 oflag=direct"
-w read "dd if=/dev/vda of=/dev/null bs=1M count=512 iflag=direct"
-echo "BENCH rand \$(randread /dev/vda 20000 12345)"
+for r in \$(seq $rounds); do
+    w write "for i in 1 2 3 4; do dd if=/dev/zero of=/dev/vda bs=1M count=512 oflag=direct; done"
+    w read "for i in 1 2 3 4; do dd if=/dev/vda of=/dev/null bs=1M count=512 iflag=direct; done"
+    echo "BENCH rand \$(randread /dev/vda 20000 \$((12345 + r)))"
+done
 poweroff -f
 INIT
 LPAR_INITRAMFS_MODULES=$mods LPAR_INITRAMFS_FILES="$work/randread" \
@@ -53,15 +58,27 @@ run lpar target/release/lpar -M pseries -m 1G -kernel "$kernel" -initrd "$work/i
 run qemu qemu-system-ppc64 -M pseries,x-vof=on -accel tcg -cpu power9 -m 1G -kernel "$kernel" \
     -initrd "$work/initrd.gz" -append "$append" -nographic -no-reboot -nodefaults -serial mon:stdio \
     -drive "file=$work/disk.img,format=raw,if=virtio"
-secs() { grep "BENCH $2 " "$work/$1.out" | tr -d '\r' | cut -d' ' -f3; }
-iops() { grep "BENCH rand " "$work/$1.out" | tr -d '\r' | cut -d' ' -f4; }
-mbs() { awk -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", 512 / s; else print "?" }'; }
+# The rounds' values of a workload, one per line: seconds (write, read) or IOPS (rand).
+vals() {
+    case $2 in
+    rand) grep "BENCH rand " "$work/$1.out" | tr -d '\r' | cut -d' ' -f4 ;;
+    *) grep "BENCH $2 " "$work/$1.out" | tr -d '\r' | cut -d' ' -f3 | awk '$1 > 0 { printf "%.0f\n", 2048 / $1 }' ;;
+    esac
+}
+# "median (min–max)" of the values on stdin; the median alone with -m.
+stat() {
+    sort -n | awk -v m="${1:-}" '{ v[NR] = $1 } END {
+        if (NR == 0) { print "?"; exit }
+        med = v[int((NR + 1) / 2)]
+        if (m == "-m") print med; else printf "%s (%s–%s)\n", med, v[1], v[NR] }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
-echo "| virtio-blk (raw image, 512 MiB direct I/O) | lpar | QEMU | lpar/QEMU (higher is better) |"
+echo "| virtio-blk (raw 512 MiB image, direct I/O), median of $rounds (range) | lpar | QEMU | lpar/QEMU (higher is better) |"
 echo "|---|---|---|---|"
-for w in write read; do
-    l=$(mbs "$(secs lpar $w)") q=$(mbs "$(secs qemu $w)")
-    echo "| sequential $w, 1 MiB blocks, MB/s | $l | $q | $(ratio "$l" "$q") |"
+for w in write read rand; do
+    case $w in
+    rand) what="random 4 KiB reads, IOPS" ;;
+    *) what="sequential $w, 1 MiB blocks, MB/s" ;;
+    esac
+    echo "| $what | $(vals lpar $w | stat) | $(vals qemu $w | stat) | $(ratio "$(vals lpar $w | stat -m)" "$(vals qemu $w | stat -m)") |"
 done
-l=$(iops lpar) q=$(iops qemu)
-echo "| random 4 KiB reads, IOPS | $l | $q | $(ratio "$l" "$q") |"
