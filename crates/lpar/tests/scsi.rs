@@ -255,8 +255,10 @@ dd if=/dev/zero of=/dev/sr0 bs=2048 count=1 2>/dev/null || echo cd-write-refused
     fsck_clean(&image);
 }
 
+/// `-cdrom` and `-hda` (QEMU's legacy drives on pseries' default SCSI bus): a virtio-scsi
+/// controller is added for them, the CD-ROM at SCSI id 2 and the disk at id 0.
 #[test]
-fn cdrom_gets_a_virtio_scsi_controller_of_its_own() {
+fn cdrom_and_hda_get_a_virtio_scsi_controller_of_their_own() {
     let _g = lock();
     let dir = scratch("scsi-cdrom");
     let cdfiles = dir.join("cdfiles");
@@ -265,27 +267,41 @@ fn cdrom_gets_a_virtio_scsi_controller_of_its_own() {
     let iso = dir.join("install.iso");
     let cdfs = mkcd(&cdfiles, &iso);
     let before = std::fs::read(&iso).unwrap();
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("which.txt"), b"the -hda disk\n").unwrap();
+    let hda = dir.join("hda.img");
+    mkfs(&files, &hda, 8, 1024);
     let body = format!(
         "echo at-id-2 $(ls /sys/bus/scsi/devices | grep -c ':0:2:0$')
+echo at-id-0 $(ls /sys/bus/scsi/devices | grep -c ':0:0:0$')
 echo size $(cat /sys/block/sr0/size)
 mount -t {cdfs} -o ro /dev/sr0 /mnt && cat /mnt/label.txt
-umount /mnt && echo unmounted"
+umount /mnt && echo unmounted
+mkdir -p /h && mount -t ext4 /dev/sda /h && cat /h/which.txt && umount /h"
     );
     let out = boot(
         &dir,
-        &init(&["/dev/sr0"], &body),
-        &["-cdrom", iso.to_str().unwrap()],
+        &init(&["/dev/sr0", "/dev/sda"], &body),
+        &[
+            "-cdrom",
+            iso.to_str().unwrap(),
+            "-hda",
+            hda.to_str().unwrap(),
+        ],
     );
     assert!(out.status.success(), "{out:?}");
     assert!(!out.stdout.contains("missing-"), "{out:?}");
     let l = lines(&out.stdout);
-    // The CD-ROM is SCSI id 2, as QEMU's -cdrom.
+    // The CD-ROM is SCSI id 2 and the disk id 0, as QEMU's -cdrom and -hda.
     assert!(l.contains(&"at-id-2 1"), "{out:?}");
+    assert!(l.contains(&"at-id-0 1"), "{out:?}");
     // Its size in 512-byte sectors.
     let size = format!("size {}", before.len() / 512);
     assert!(l.contains(&size.as_str()), "{out:?}");
     assert!(l.contains(&"lpar -cdrom"), "{out:?}");
     assert!(l.contains(&"unmounted"), "{out:?}");
+    assert!(l.contains(&"the -hda disk"), "{out:?}");
     assert_eq!(std::fs::read(&iso).unwrap(), before, "the CD image changed");
 }
 

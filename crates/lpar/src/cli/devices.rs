@@ -4,10 +4,12 @@
 //! command line is read (a `-device` may name a `-drive`, `-object` or SCSI controller given
 //! after it).
 //!
-//! `-cdrom FILE` is QEMU's `-drive file=FILE,media=cdrom,index=2` on the machine's default SCSI
-//! bus. QEMU's pseries has a spapr-vscsi controller by default; lpar puts the CD-ROM on the
-//! first `-device virtio-scsi-pci` instead, and adds one (`bus=pci.0`) when none is given. The
-//! CD-ROM is SCSI id 2 (QEMU's unit 2) when that is free, else the first free id, at LUN 0.
+//! `-drive if=scsi` (pseries' default interface in QEMU), `-hda`..`-hdd` (`index=0..3`) and
+//! `-cdrom FILE` (`media=cdrom,index=2`) go on the machine's default SCSI bus. QEMU's pseries has
+//! a spapr-vscsi controller for it; lpar puts them on the first `-device virtio-scsi-pci`
+//! instead, and adds one (`bus=pci.0`) when none is given. `index=N` is SCSI id N (QEMU's unit
+//! N % 7 of bus N / 7: only bus 0 exists here); without one a disk takes the first free id and
+//! the CD-ROM id 2 when that is free. LUN 0.
 
 use super::{boolean, keyval, number};
 use spapr::wiring::{DeviceConfig, ScsiDiskConfig, SCSI_MAX_LUN, SCSI_MAX_QUEUES, SCSI_MAX_TARGET};
@@ -22,8 +24,8 @@ pub enum Interface {
     None,
     /// The machine's flash: on pseries, the image behind spapr-nvram.
     Pflash,
-    /// The `-cdrom` drive: a scsi-cd on the default SCSI controller.
-    Cdrom,
+    /// `if=scsi`, `-hda`, `-cdrom`: a scsi-hd or scsi-cd on the default SCSI controller.
+    Scsi,
 }
 
 #[derive(Clone, Debug)]
@@ -32,6 +34,12 @@ pub struct Drive {
     pub interface: Interface,
     pub opts: block::Options,
     pub serial: String,
+    /// `index=` (or `unit=`): the unit on the default SCSI bus for `if=scsi`.
+    index: Option<u32>,
+    /// `media=cdrom`.
+    cdrom: bool,
+    /// What the command line called it, for errors (`-drive file=F`, `-hda F`, `-cdrom F`).
+    origin: String,
     /// Already given to a device.
     used: bool,
 }
@@ -43,6 +51,9 @@ pub fn node_drive(id: String, opts: block::Options) -> Drive {
         interface: Interface::None,
         opts,
         serial: String::new(),
+        index: None,
+        cdrom: false,
+        origin: String::new(),
         used: false,
     }
 }
@@ -54,6 +65,9 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
         interface: Interface::Virtio,
         opts: block::Options::default(),
         serial: String::new(),
+        index: None,
+        cdrom: false,
+        origin: format!("{opt} {v}"),
         used: false,
     };
     let mut file = None;
@@ -69,8 +83,9 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
                     "virtio" => Interface::Virtio,
                     "none" => Interface::None,
                     "pflash" => Interface::Pflash,
-                    "scsi" | "ide" | "sd" | "mtd" | "floppy" => {
-                        return Err(format!("{opt} {v}: if={val}: not supported yet (use if=virtio or if=none)"))
+                    "scsi" => Interface::Scsi,
+                    "ide" | "sd" | "mtd" | "floppy" => {
+                        return Err(format!("{opt} {v}: if={val}: not supported yet (use if=virtio, scsi or none)"))
                     }
                     _ => return Err(format!("{opt} {v}: if={val}: unknown interface")),
                 }
@@ -84,7 +99,10 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
             "readonly" => d.opts.read_only = on_off(&k, &val)?,
             "media" => match val.as_str() {
                 "disk" => {}
-                "cdrom" => d.opts.read_only = true,
+                "cdrom" => {
+                    d.opts.read_only = true;
+                    d.cdrom = true;
+                }
                 _ => return Err(format!("{opt} {v}: media={val}: expected disk or cdrom")),
             },
             "cache" => {
@@ -104,7 +122,14 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
             "serial" => d.serial = val,
             // How the host does the I/O; lpar uses its own thread either way.
             "aio" if matches!(val.as_str(), "threads" | "native" | "io_uring") => {}
-            "index" | "unit" | "bus" if number(&val).is_some() => {}
+            "index" | "unit" => {
+                let n = number(&val)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| format!("{opt} {v}: {k}={val}: expected a number"))?;
+                d.index = Some(n);
+            }
+            "bus" if number(&val) == Some(0) => {}
+            "bus" => return Err(format!("{opt} {v}: bus={val}: only bus 0 exists")),
             _ => return Err(format!("{opt} {v}: unknown or unsupported property '{k}'")),
         }
     }
@@ -112,17 +137,38 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
     Ok(d)
 }
 
-/// `-cdrom FILE`: a read-only medium for the default SCSI controller's CD-ROM.
+/// `-cdrom FILE`: a read-only medium on the default SCSI bus (scsi-id 2 when free: QEMU's
+/// index 2).
 pub fn cdrom(file: PathBuf) -> Drive {
     Drive {
         id: None,
-        interface: Interface::Cdrom,
+        interface: Interface::Scsi,
+        origin: format!("-cdrom {}", file.display()),
         opts: block::Options {
             path: file,
             read_only: true,
             ..Default::default()
         },
         serial: String::new(),
+        index: None,
+        cdrom: true,
+        used: false,
+    }
+}
+
+/// `-hda`..`-hdd FILE` (`n` 0..3): a disk on the default SCSI bus at index `n`.
+pub fn hd(opt: &str, n: u32, file: PathBuf) -> Drive {
+    Drive {
+        id: None,
+        interface: Interface::Scsi,
+        origin: format!("{opt} {}", file.display()),
+        opts: block::Options {
+            path: file,
+            ..Default::default()
+        },
+        serial: String::new(),
+        index: Some(n),
+        cdrom: false,
         used: false,
     }
 }
@@ -459,24 +505,21 @@ fn scsi_unit(
     Ok(())
 }
 
-/// Puts the `-cdrom` drive on the first SCSI controller, adding one when there is none.
-fn cdrom_unit(
+/// Puts the `if=scsi` drives (`-hda`, `-cdrom`) on the first SCSI controller, adding one when
+/// there is none: those with an index first, at that SCSI id; then the others, a CD-ROM at id
+/// 2 if free, else (and disks) at the first free id.
+fn default_bus_units(
     drives: &mut [Drive],
     controllers: &mut Vec<Controller>,
     out: &mut Vec<DeviceConfig>,
 ) -> Result<(), String> {
-    let mut cds = drives
-        .iter_mut()
-        .filter(|d| d.interface == Interface::Cdrom);
-    let Some(d) = cds.next() else {
+    let mut order: Vec<usize> = (0..drives.len())
+        .filter(|&i| drives[i].interface == Interface::Scsi)
+        .collect();
+    if order.is_empty() {
         return Ok(());
-    };
-    if let Some(second) = cds.next() {
-        return Err(format!(
-            "-cdrom {}: only one -cdrom is supported (use -device scsi-cd for more)",
-            second.opts.path.display()
-        ));
     }
+    order.sort_by_key(|&i| drives[i].index.is_none());
     if controllers.is_empty() {
         controllers.push(Controller {
             id: None,
@@ -492,23 +535,48 @@ fn cdrom_unit(
         });
     }
     let c = &mut controllers[0];
-    let name = format!("-cdrom {}", d.opts.path.display());
-    // QEMU's -cdrom is unit 2 of its default SCSI bus.
-    let target = std::iter::once(2)
-        .chain(0..=SCSI_MAX_TARGET)
-        .find(|&t| c.owner(t, 0).is_none())
-        .ok_or_else(|| format!("{name}: bus {} has no free scsi-id", c.bus_name()))?;
-    d.used = true;
-    c.disks.push(ScsiDiskConfig {
-        drive: d.opts.clone(),
-        cdrom: true,
-        target,
-        lun: 0,
-        serial: String::new(),
-        // QEMU's name of that legacy drive.
-        device_id: "scsi0-cd2".into(),
-    });
-    c.owners.push("-cdrom".into());
+    for i in order {
+        let d = &mut drives[i];
+        let target = match d.index {
+            // QEMU: index N is unit N % 7 of SCSI bus N / 7.
+            Some(n) if n >= 7 => {
+                return Err(format!(
+                    "{}: index={n} is on SCSI bus {}; only bus 0 (index 0-6) exists",
+                    d.origin,
+                    n / 7
+                ))
+            }
+            Some(n) => {
+                let n = n as u16;
+                if let Some(o) = c.owner(n, 0) {
+                    return Err(format!(
+                        "{}: scsi-id {n} of bus {} is already taken by {o}",
+                        d.origin,
+                        c.bus_name()
+                    ));
+                }
+                n
+            }
+            None => d
+                .cdrom
+                .then_some(2u16)
+                .into_iter()
+                .chain(0..=SCSI_MAX_TARGET)
+                .find(|&t| c.owner(t, 0).is_none())
+                .ok_or_else(|| format!("{}: bus {} has no free scsi-id", d.origin, c.bus_name()))?,
+        };
+        d.used = true;
+        c.disks.push(ScsiDiskConfig {
+            drive: d.opts.clone(),
+            cdrom: d.cdrom,
+            target,
+            lun: 0,
+            serial: d.serial.clone(),
+            // QEMU's name of such a legacy drive.
+            device_id: format!("scsi0-{}{target}", if d.cdrom { "cd" } else { "hd" }),
+        });
+        c.owners.push(d.origin.clone());
+    }
     Ok(())
 }
 
@@ -776,7 +844,7 @@ pub fn resolve(
     for p in units {
         scsi_unit(p, drives, &mut controllers)?;
     }
-    cdrom_unit(drives, &mut controllers, &mut out)?;
+    default_bus_units(drives, &mut controllers, &mut out)?;
     for c in controllers {
         if let Some(DeviceConfig::VirtioScsi { disks, .. }) = out.get_mut(c.index) {
             *disks = c.disks;
@@ -1146,12 +1214,58 @@ mod tests {
         let u = units(&devs[0]);
         assert_eq!(u.len(), 3);
         assert_eq!((u[2].0.as_str(), u[2].1, u[2].3), ("x.iso", true, 1));
-        // One -cdrom only.
-        let mut drives = vec![cdrom(PathBuf::from("x.iso")), cdrom(PathBuf::from("y.iso"))];
+    }
+
+    /// `if=scsi`, `-hda`..`-hdd` and `-cdrom` share the default SCSI bus: an index is the
+    /// scsi-id (indexed drives placed first), the others take free ids in order.
+    #[test]
+    fn default_scsi_bus_drives_take_their_index() {
+        let mut drives = vec![
+            drive("-drive", "file=d.img,if=scsi").unwrap(),
+            cdrom(PathBuf::from("x.iso")),
+            hd("-hdb", 1, PathBuf::from("b.img")),
+            drive("-drive", "file=c.iso,if=scsi,media=cdrom,index=5").unwrap(),
+            hd("-hda", 0, PathBuf::from("a.img")),
+        ];
+        let devs = resolve(&mut drives, &[], &[], &[]).unwrap();
+        assert_eq!(devs.len(), 1);
+        let u: Vec<(String, bool, u16, String)> = units(&devs[0])
+            .into_iter()
+            .map(|u| (u.0, u.1, u.3, u.6))
+            .collect();
+        let want = [
+            ("b.img", false, 1, "scsi0-hd1"),
+            ("c.iso", true, 5, "scsi0-cd5"),
+            ("a.img", false, 0, "scsi0-hd0"),
+            ("d.img", false, 2, "scsi0-hd2"),
+            ("x.iso", true, 3, "scsi0-cd3"),
+        ];
+        let want: Vec<(String, bool, u16, String)> = want
+            .iter()
+            .map(|w| (w.0.into(), w.1, w.2, w.3.into()))
+            .collect();
+        assert_eq!(u, want);
+        // Two drives at one index, an index past bus 0, a bus other than 0.
+        let mut drives = vec![
+            hd("-hda", 0, PathBuf::from("a.img")),
+            drive("-drive", "file=e.img,if=scsi,index=0").unwrap(),
+        ];
         assert_eq!(
             resolve(&mut drives, &[], &[], &[]).unwrap_err(),
-            "-cdrom y.iso: only one -cdrom is supported (use -device scsi-cd for more)"
+            "-drive file=e.img,if=scsi,index=0: scsi-id 0 of bus scsi.0 is already taken by -hda a.img"
         );
+        let mut drives = vec![drive("-drive", "file=e.img,if=scsi,index=7").unwrap()];
+        assert_eq!(
+            resolve(&mut drives, &[], &[], &[]).unwrap_err(),
+            "-drive file=e.img,if=scsi,index=7: index=7 is on SCSI bus 1; only bus 0 (index 0-6) exists"
+        );
+        assert_eq!(
+            drive("-drive", "file=e.img,if=scsi,bus=1").unwrap_err(),
+            "-drive file=e.img,if=scsi,bus=1: bus=1: only bus 0 exists"
+        );
+        assert!(drive("-drive", "file=e.img,if=ide")
+            .unwrap_err()
+            .contains("if=ide: not supported yet"));
     }
 
     #[test]

@@ -102,8 +102,10 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -device scsi-cd,drive=ID[,bus=ID.0][,scsi-id=N][,lun=N]
                          a SCSI disk or CD-ROM (read-only) on a virtio-scsi-pci bus
                          (the first one without bus=); scsi-id 0-255, lun 0-16383
-  -cdrom FILE            a CD-ROM image: a scsi-cd (scsi-id 2) on the first virtio-scsi-pci,
-                         one being added if there is none (QEMU's pseries uses spapr-vscsi)
+  -drive if=scsi,file=F[,index=N][,media=cdrom], -hda/-hdb/-hdc/-hdd FILE (index 0-3)
+  -cdrom FILE            disks and a CD-ROM (index 2) on the default SCSI bus: the first
+                         virtio-scsi-pci, one being added if there is none (QEMU's pseries
+                         uses spapr-vscsi); index N is scsi-id N
   -device virtio-rng-pci[,rng=ID], -object rng-random,id=ID[,filename=F] | rng-builtin,id=ID
                          entropy for the guest's /dev/hwrng (default: the host's getrandom)
   -device virtio-balloon-pci
@@ -284,6 +286,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
             "cdrom" => b
                 .drives
                 .push(devices::cdrom(PathBuf::from(raw_value(&mut p, &opt)?))),
+            "hda" | "hdb" | "hdc" | "hdd" => {
+                let n = u32::from(name.as_bytes()[2] - b'a');
+                let f = PathBuf::from(raw_value(&mut p, &opt)?);
+                b.drives.push(devices::hd(&opt, n, f))
+            }
             "object" => b
                 .objects
                 .push(devices::object(&opt, &value(&mut p, &opt)?)?),
