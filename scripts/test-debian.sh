@@ -41,7 +41,8 @@ main() {
     for f in debian.qcow2 vmlinux initrd.img; do
         [ -s "$d/$f" ] || die "missing $d/$f after scripts/debian-image.sh"
     done
-    local append="root=/dev/vda console=hvc0"
+    # sysrq: a boot that stalls gets its blocked tasks and CPU backtraces dumped (see DRIVER).
+    local append="root=/dev/vda console=hvc0 sysrq_always_enabled"
 
     echo "test-debian: booting the image on lpar (console: $d/test-lpar.log)"
     local t_lpar
@@ -117,12 +118,22 @@ def read(deadline):
     seen = (seen + data)[-65536:]
     return True
 
+dumped = False
+
 def expect(pattern, secs, what):
     """Waits for pattern (bytes regex); returns the match and drops the output up to its end."""
-    global buf
+    global buf, dumped
     deadline = time.monotonic() + secs
     rx = re.compile(pattern)
     while True:
+        # A systemd job waiting a minute is a stall worth a look: the console's magic SysRq
+        # (Ctrl-O on hvc) dumps blocked tasks (w) and every CPU's backtrace (l) to the log.
+        if not dumped and re.search(rb"running \(1min", seen):
+            dumped = True
+            sys.stderr.write(f"test-debian: a boot job is stalled; SysRq w and l dumps go to {log_path}\n")
+            for k in (b"w", b"l"):
+                send_bytes(b"\x0f" + k)
+                time.sleep(2)
         m = rx.search(buf)
         if m:
             buf = buf[m.end():]
@@ -132,9 +143,12 @@ def expect(pattern, secs, what):
         if not read(deadline):
             fail(f"the console ended (exit status {p.wait()}) while waiting for {what}")
 
-def send(s):
-    p.stdin.write(s.encode())
+def send_bytes(b):
+    p.stdin.write(b)
     p.stdin.flush()
+
+def send(s):
+    send_bytes(s.encode())
 
 expect(rb"login: ", timeout, "the login prompt")
 t_login = time.monotonic() - t0
@@ -151,7 +165,7 @@ if not m.group(1).startswith(b"root@"):
     fail(f"login did not give a shell ({m.group(1).decode()})")
 # The markers are split in the command so its echo does not match them.
 send("echo @@BE''GIN; apt-get --version | head -n1; df /; echo @@E''ND\r")
-m = expect(rb"@@BEGIN\r?\n(.*?)@@END", 600, "the output of apt-get --version and df /")
+m = expect(rb"(?s)@@BEGIN\r?\n(.*?)@@END", 600, "the output of apt-get --version and df /")
 out = m.group(1).decode("utf-8", "replace").replace("\r", "")
 if not re.search(r"^apt \d+\.\d+[.\d]* \(ppc64el\)", out, re.M):
     fail(f"apt-get --version printed no 'apt N.N (ppc64el)' line:\n{out}")
