@@ -122,9 +122,21 @@ fn open_locked(
     read_only: bool,
     flags: i32,
 ) -> Result<(std::fs::File, std::fs::Metadata), String> {
+    use std::os::unix::fs::FileTypeExt;
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
     let name = path.display();
+    // Checked before opening: opening a FIFO (say, a backing file name in an image) would
+    // block until some writer came.
+    let kind = std::fs::metadata(path)
+        .map_err(|e| format!("{name}: {e}"))?
+        .file_type();
+    if kind.is_dir() {
+        return Err(format!("{name}: is a directory"));
+    }
+    if !kind.is_file() && !kind.is_block_device() {
+        return Err(format!("{name}: not a regular file or block device"));
+    }
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(!read_only)
@@ -132,9 +144,6 @@ fn open_locked(
         .open(path)
         .map_err(|e| format!("{name}: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
-    if meta.is_dir() {
-        return Err(format!("{name}: is a directory"));
-    }
     let lock = if read_only {
         libc::LOCK_SH
     } else {
@@ -159,6 +168,19 @@ fn open_locked(
     Ok((file, meta))
 }
 
+/// Fails a request reaching beyond the disk: imago would fill a read's tail with zeroes, and a
+/// raw file would grow on a write (or serve its partial tail sector on a read).
+fn check_range(size: u64, iov: &[libc::iovec], offset: u64) -> io::Result<()> {
+    let len: u64 = iov.iter().map(|v| v.iov_len as u64).sum();
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "request beyond the end of the image",
+        )),
+    }
+}
+
 /// The qcow2 magic, "QFI\xfb".
 const QCOW2_MAGIC: [u8; 4] = *b"QFI\xfb";
 
@@ -180,6 +202,27 @@ mod tests {
         let p = std::env::temp_dir().join(format!("lpar-block-{}-{name}", std::process::id()));
         std::fs::write(&p, data).expect("write image");
         p
+    }
+
+    #[test]
+    fn fifos_and_directories_are_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("lpar-block-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for ro in [true, false] {
+            let e = open_locked(&fifo, ro, 0).expect_err("a FIFO must be refused");
+            assert!(
+                e.ends_with("fifo: not a regular file or block device"),
+                "{e}"
+            );
+            let e = open_locked(&dir, ro, 0).expect_err("a directory must be refused");
+            assert!(e.ends_with(": is a directory"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! they were plain and reads tables lying beyond the end of the file as zeroes, and its
 //! allocations follow header fields, so those are checked here first.
 
-use crate::{BlockBackend, Cache, Format, Options};
+use crate::{check_range, BlockBackend, Cache, Format, Options};
 use imago::file::File as ImagoFile;
 use imago::io_buffers::{IoVector, IoVectorMut};
 use imago::qcow2::Qcow2 as ImagoQcow2;
@@ -50,18 +50,6 @@ impl Qcow2 {
             Cache::Unsafe => Ok(()),
             _ => self.image.sync(),
         }
-    }
-}
-
-/// Fails a request reaching beyond the disk: imago would fill a read's tail with zeroes.
-fn check_range(size: u64, iov: &[libc::iovec], offset: u64) -> io::Result<()> {
-    let len: u64 = iov.iter().map(|v| v.iov_len as u64).sum();
-    match offset.checked_add(len) {
-        Some(end) if end <= size => Ok(()),
-        _ => Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "request beyond the end of the image",
-        )),
     }
 }
 
@@ -152,7 +140,7 @@ fn open_layer(
     seen.push((meta.dev(), meta.ino()));
     let len = file_len(&file, &meta).map_err(|e| format!("{name}: {e}"))?;
     if format == Format::Qcow2 {
-        check_header(&file, len).map_err(|e| format!("{name}: {e}"))?;
+        check_header(&file, len, writable).map_err(|e| format!("{name}: {e}"))?;
     }
     let storage = ImagoFile::try_from(file).map_err(|e| format!("{name}: {}", one_line(e)))?;
     let layer = match format {
@@ -242,9 +230,14 @@ const INCOMPAT_DATA_FILE: u64 = 1 << 2;
 const INCOMPAT_COMPRESSION: u64 = 1 << 3;
 const INCOMPAT_EXTL2: u64 = 1 << 4;
 
+/// Header extension types.
+const EXT_END: u32 = 0;
+const EXT_FEATURE_TABLE: u32 = 0x6803_f857;
+
 /// Checks what imago does not, or not before acting on it: magic, version, encryption, feature
-/// bits we refuse, and that the header's tables are sane and inside the file.
-fn check_header(file: &File, len: u64) -> Result<(), String> {
+/// bits we refuse, that the header's tables are sane and inside the file, and for a writer that
+/// the header's cluster is refcounted.
+fn check_header(file: &File, len: u64, writable: bool) -> Result<(), String> {
     let mut h = [0u8; HEADER_LEN];
     let avail = len.min(HEADER_LEN as u64) as usize;
     file.read_exact_at(&mut h[..avail], 0)
@@ -282,6 +275,8 @@ fn check_header(file: &File, len: u64) -> Result<(), String> {
     }
     let cluster = 1u64 << cluster_bits;
     let disk_size = be64(&h, 24);
+    // Version 2 has 16-bit refcounts.
+    let mut refcount_order = 4;
     match be32(&h, 32) {
         0 => {}
         1 => return Err("AES-encrypted qcow2 images are not supported".to_string()),
@@ -341,12 +336,13 @@ fn check_header(file: &File, len: u64) -> Result<(), String> {
                 "unknown incompatible qcow2 features {unknown:#x} are not supported"
             ));
         }
-        let refcount_order = be32(&h, 96);
+        refcount_order = be32(&h, 96);
         if refcount_order > 6 {
             return Err(format!(
                 "corrupt qcow2 header: refcount_order {refcount_order}"
             ));
         }
+        check_extensions(file, len, header_length, cluster)?;
     }
 
     let backing_offset = be64(&h, 8);
@@ -387,7 +383,66 @@ fn check_header(file: &File, len: u64) -> Result<(), String> {
             "corrupt qcow2 header: refcount table of {rt_bytes} bytes"
         ));
     }
-    check_table("refcount table", rt_offset, rt_bytes, cluster, len)
+    check_table("refcount table", rt_offset, rt_bytes, cluster, len)?;
+    if writable && !header_refcounted(file, len, rt_offset, refcount_order)? {
+        return Err(
+            "corrupt qcow2 image: the header's cluster has no refcount (a write would \
+                    allocate it); repair it with `qemu-img check -r all`"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Whether cluster 0 (the header) has a nonzero refcount. If not, imago's allocator hands it out
+/// (overwriting the header) and, when no refcount block covers it, puts a new block there, at
+/// offset 0, which reads as "no block": it then recurses until the stack overflows.
+fn header_refcounted(file: &File, len: u64, rt_offset: u64, order: u32) -> Result<bool, String> {
+    let mut e = [0u8; 8];
+    file.read_exact_at(&mut e, rt_offset)
+        .map_err(|e| e.to_string())?;
+    // The low 9 bits are reserved (imago refuses them when it loads the block).
+    let rb = u64::from_be_bytes(e) & !511;
+    if rb == 0 || rb >= len {
+        return Ok(false);
+    }
+    // Refcount 0: the first 2^order bits, sub-byte ones from the low bits of the first byte.
+    let mut b = [0u8; 8];
+    let n = (1usize << order).div_ceil(8);
+    let avail = (len - rb).min(n as u64) as usize;
+    file.read_exact_at(&mut b[..avail], rb)
+        .map_err(|e| e.to_string())?;
+    Ok(match order {
+        0..=2 => b[0] & ((1u8 << (1u8 << order)) - 1) != 0,
+        _ => b[..n].iter().any(|&x| x != 0),
+    })
+}
+
+/// Walks the v3 header extensions (from `header_length` to the end of the first cluster) as imago
+/// will: a feature name table must be whole 48-byte entries, as the spec says; imago 0.2.6 panics
+/// on a last entry shorter than 2 bytes (a slice `entry[2..]`).
+fn check_extensions(file: &File, len: u64, header_length: u64, cluster: u64) -> Result<(), String> {
+    // At most one cluster (2 MiB); bytes beyond the end of the file read as zero (the end
+    // marker), as imago reads them.
+    let mut area = vec![0u8; (cluster - header_length) as usize];
+    let in_file = cluster.min(len).saturating_sub(header_length) as usize;
+    file.read_exact_at(&mut area[..in_file], header_length)
+        .map_err(|e| e.to_string())?;
+    let mut at = 0usize;
+    while at + 8 <= area.len() {
+        let (ty, n) = (be32(&area, at), be32(&area, at + 4) as usize);
+        if ty == EXT_END {
+            break;
+        }
+        if ty == EXT_FEATURE_TABLE && !n.is_multiple_of(48) {
+            return Err(format!(
+                "corrupt qcow2 header: feature name table of {n} bytes (not whole 48-byte entries)"
+            ));
+        }
+        // Past the cluster: imago refuses the image itself.
+        at += 8 + n.next_multiple_of(8);
+    }
+    Ok(())
 }
 
 /// A table of `bytes` at `offset`: cluster-aligned and inside a file of `len` bytes.
@@ -784,6 +839,58 @@ mod tests {
             }
             patch(p.path(), *at, bytes);
             refused(p.path(), want);
+        }
+    }
+
+    #[test]
+    fn a_header_without_refcount_is_refused_for_writing() {
+        // No refcount block for the first clusters (a write used to recurse in imago until the
+        // stack overflowed), or a block giving the header refcount 0.
+        for how in ["no block", "zero"] {
+            let p = sample(how);
+            let h = std::fs::read(p.path()).expect("read");
+            let rt = be64(&h, 48);
+            if how == "no block" {
+                patch(p.path(), rt, &0u64.to_be_bytes());
+            } else {
+                patch(p.path(), be64(&h, rt as usize), &0u16.to_be_bytes());
+            }
+            refused(p.path(), "header's cluster has no refcount");
+            // Readers are not affected.
+            let q = open(&Options {
+                read_only: true,
+                ..opts(p.path())
+            })
+            .expect("read-only open");
+            let mut b = [0u8; 512];
+            let v = libc::iovec {
+                iov_base: b.as_mut_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            };
+            // SAFETY: `b` lives across the call.
+            unsafe { q.readv(&[v], 0) }.expect("read");
+            assert_eq!(b, [0x11; 512]);
+        }
+    }
+
+    #[test]
+    fn a_cut_feature_name_table_is_refused() {
+        // qemu-img writes a feature name table among the extensions after the 112-byte header;
+        // cut its length to leave a partial last entry (1 byte made imago panic).
+        for cut in [1u32, 2, 47, 49] {
+            let p = sample("features");
+            let h = std::fs::read(p.path()).expect("read");
+            let mut at = be32(&h, 100) as usize;
+            while be32(&h, at) != EXT_FEATURE_TABLE {
+                assert_ne!(
+                    be32(&h, at),
+                    EXT_END,
+                    "qemu-img wrote no feature name table"
+                );
+                at += 8 + (be32(&h, at + 4) as usize).next_multiple_of(8);
+            }
+            patch(p.path(), at as u64 + 4, &cut.to_be_bytes());
+            refused(p.path(), "feature name table");
         }
     }
 

@@ -28,6 +28,7 @@ pub mod input;
 mod insn;
 mod machine;
 mod pci_config;
+mod qcow2;
 mod rtas;
 pub mod seeds;
 mod tce;
@@ -39,6 +40,7 @@ pub use devtree::devtree;
 pub use hcall::hcall;
 pub use insn::insn_exec;
 pub use pci_config::pci_config;
+pub use qcow2::qcow2;
 pub use rtas::rtas;
 pub use tce::tce;
 pub use virtqueue::virtqueue;
@@ -57,4 +59,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("virtqueue", virtqueue),
     ("pci_config", pci_config),
     ("tce", tce),
+    ("qcow2", qcow2),
 ];

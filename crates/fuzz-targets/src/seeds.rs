@@ -3,6 +3,7 @@
 //! `cargo run -p fuzz-targets --example seeds` writes them to `fuzz/corpus/<target>/`.
 
 use crate::client;
+use crate::qcow2::{build, Guest, Spec};
 use spapr::rtas::token;
 
 /// (target, seed name, bytes) for every seed.
@@ -34,6 +35,9 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     }
     for (name, s) in tce_seeds() {
         v.push(("tce", name, s));
+    }
+    for (name, s) in qcow2_seeds() {
+        v.push(("qcow2", name, s));
     }
     v
 }
@@ -1025,5 +1029,230 @@ fn tce_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("put_get_stuff", basic),
         ("indirect", indirect),
         ("wrong_liobn_huge_counts", wrong),
+    ]
+}
+
+// ---- qcow2 -------------------------------------------------------------------------------------
+
+/// Encoders of `qcow2` inputs (see `qcow2.rs`, `Harness::op`).
+mod q {
+    pub const RW: u8 = 0;
+    pub const RO: u8 = 1;
+    pub const PROBE: u8 = 2;
+
+    /// First open's mode, the image, the patches.
+    pub fn input(mode: u8, img: &[u8], patches: &[&[u8]]) -> Vec<u8> {
+        let mut v = vec![mode];
+        v.extend((img.len() as u16).to_be_bytes());
+        v.extend(img);
+        v.push(patches.len() as u8);
+        for p in patches {
+            v.extend(*p);
+        }
+        v
+    }
+
+    /// Length selectors.
+    pub const CLUSTER: &[u8] = &[4];
+    pub const CLUSTER_MINUS_1: &[u8] = &[7];
+    pub fn bytes(n: u16) -> Vec<u8> {
+        let [hi, lo] = n.to_be_bytes();
+        vec![8, hi, lo]
+    }
+    pub fn sectors(n: u8) -> Vec<u8> {
+        vec![2, n - 1]
+    }
+
+    /// Offset selectors.
+    pub const ZERO: &[u8] = &[0];
+    pub const TO_END: &[u8] = &[4];
+    pub fn cluster(k: u8) -> Vec<u8> {
+        vec![1, k]
+    }
+    /// Any offset below 2^32 (taken modulo the disk size).
+    pub fn at(off: u32) -> Vec<u8> {
+        let mut v = vec![9];
+        v.extend(off.to_be_bytes());
+        v
+    }
+
+    /// Read, one iovec.
+    pub fn read(v: &mut Vec<u8>, len: &[u8], off: &[u8]) {
+        v.push(0);
+        v.extend(len);
+        v.extend(off);
+        v.extend([0, 0, 0, 0, 0, 0]);
+    }
+
+    /// Write of pattern `p`, cut into three iovecs.
+    pub fn write(v: &mut Vec<u8>, len: &[u8], off: &[u8], p: u8) {
+        v.push(3);
+        v.extend(len);
+        v.extend(off);
+        v.extend([p, 0, 2, 0, 3, 1]);
+    }
+
+    pub fn flush(v: &mut Vec<u8>) {
+        v.push(6);
+    }
+
+    pub fn reopen(v: &mut Vec<u8>, mode: u8) {
+        v.extend([7, mode]);
+    }
+
+    /// Reads the last write's clusters and one either side.
+    pub fn reread(v: &mut Vec<u8>) {
+        v.extend([8, 0, 0, 0, 0, 0, 0]);
+    }
+
+    /// A request `back` bytes before the end of the disk (past it when `len` is longer).
+    pub fn at_end(v: &mut Vec<u8>, write: bool, len: &[u8], back: u16) {
+        v.extend([9, write as u8]);
+        v.extend(len);
+        v.extend(back.to_be_bytes());
+        v.extend([0x77, 0, 0, 0, 0, 0]);
+    }
+}
+
+fn qcow2_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use q::*;
+    let v3 = |cluster_bits, size, clusters| Spec {
+        version: 3,
+        cluster_bits,
+        size,
+        refcount_order: 4,
+        backing: None,
+        clusters,
+    };
+
+    // v3, 512-byte clusters: data, a zero cluster; writes across clusters, into unallocated
+    // ones, flush, reopen read-only, the end of the disk.
+    let img = build(&v3(
+        9,
+        64 << 10,
+        &[
+            (0, Guest::Data(0x11)),
+            (1, Guest::Data(0x22)),
+            (5, Guest::Zero),
+        ],
+    ));
+    let mut rw = input(RW, &img, &[]);
+    read(&mut rw, &[6, 0, 0], ZERO);
+    write(&mut rw, &sectors(3), &at(700), 0x42);
+    reread(&mut rw);
+    write(&mut rw, CLUSTER, &cluster(20), 0x43);
+    read(&mut rw, CLUSTER, &cluster(5));
+    write(&mut rw, &bytes(100), &at(5 * 512 + 50), 0x44);
+    reread(&mut rw);
+    flush(&mut rw);
+    reopen(&mut rw, RO);
+    read(&mut rw, &bytes(12 << 10), ZERO);
+    write(&mut rw, CLUSTER, ZERO, 0x45);
+    at_end(&mut rw, false, &sectors(1), 512);
+    at_end(&mut rw, false, &sectors(2), 512);
+    at_end(&mut rw, true, CLUSTER, 0);
+
+    // Compressed cluster (1 KiB clusters): read it, then overwrite part of it.
+    let img = build(&v3(
+        10,
+        32 << 10,
+        &[(1, Guest::Compressed(0x3c)), (2, Guest::Data(0x44))],
+    ));
+    let mut comp = input(RO, &img, &[]);
+    read(&mut comp, CLUSTER, &cluster(1));
+    read(&mut comp, &bytes(3000), &at(100));
+    reopen(&mut comp, RW);
+    write(&mut comp, &bytes(16), &at(1024 + 300), 0x5e);
+    reread(&mut comp);
+    write(&mut comp, CLUSTER_MINUS_1, &cluster(2), 0x5f);
+    reread(&mut comp);
+
+    // Version 2, probed.
+    let img = build(&Spec {
+        version: 2,
+        ..v3(
+            9,
+            40 << 10,
+            &[(0, Guest::Data(0x66)), (2, Guest::Data(0x67))],
+        )
+    });
+    let mut v2 = input(PROBE, &img, &[]);
+    write(&mut v2, &bytes(1000), &at(600), 0x68);
+    reread(&mut v2);
+    flush(&mut v2);
+    reopen(&mut v2, RO | PROBE);
+    read(&mut v2, &bytes(3 << 9), ZERO);
+    write(&mut v2, &sectors(1), TO_END, 0x69);
+
+    // A raw backing file (shorter than the disk): copy-on-write across its end.
+    let img = build(&Spec {
+        backing: Some(("base.raw", Some("raw"))),
+        ..v3(9, 16 << 10, &[(1, Guest::Data(0x21))])
+    });
+    let mut backing = input(RW, &img, &[]);
+    read(&mut backing, &bytes(4096), ZERO);
+    write(&mut backing, &bytes(200), &at(2900), 0x23);
+    reread(&mut backing);
+    write(&mut backing, &bytes(10), &at(100), 0x24);
+    reread(&mut backing);
+    reopen(&mut backing, RO);
+    read(&mut backing, &bytes(4096), ZERO);
+
+    // A probed chain: mid.qcow2 (qcow2) -> base.raw.
+    let img = build(&Spec {
+        backing: Some(("mid.qcow2", None)),
+        ..v3(9, 8 << 10, &[(0, Guest::Data(0x10))])
+    });
+    let mut chain = input(RO, &img, &[]);
+    read(&mut chain, &bytes(6144), ZERO);
+    reopen(&mut chain, RW);
+    write(&mut chain, &bytes(64), &at(2 * 512 + 64), 0x12);
+    reread(&mut chain);
+
+    // 1-bit refcounts: allocation of new clusters.
+    let img = build(&Spec {
+        refcount_order: 0,
+        ..v3(9, 32 << 10, &[(0, Guest::Data(1))])
+    });
+    let mut rc1 = input(RW, &img, &[]);
+    write(&mut rc1, CLUSTER, &cluster(3), 0x31);
+    write(&mut rc1, &sectors(1), &cluster(9), 0x32);
+    write(&mut rc1, &sectors(3), TO_END, 0x33);
+    reread(&mut rc1);
+    flush(&mut rc1);
+    reopen(&mut rc1, RO);
+    read(&mut rc1, &bytes(32 << 10), ZERO);
+
+    // Patched: new extensions (backing format qcow2, end), a backing name after them, and a
+    // valid compressed cluster appended to the file for guest cluster 3.
+    let img = build(&v3(9, 16 << 10, &[(0, Guest::Data(0x71))]));
+    let mut patched = input(
+        RO,
+        &img,
+        &[
+            &[14, 1, 1, 1, 2, 0, 2],
+            &[15, 2, 0, 3],
+            &[17, 0, 0, 3, 8, 0x99, 0],
+        ],
+    );
+    read(&mut patched, &bytes(2048), ZERO);
+    reopen(&mut patched, RW);
+    write(&mut patched, &bytes(20), &at(3 * 512 + 40), 0x72);
+    reread(&mut patched);
+
+    // A feature name table of two whole entries (a cut one is one mutation away).
+    let img = build(&v3(9, 8 << 10, &[(1, Guest::Data(0x81))]));
+    let mut features = input(RO, &img, &[&[14, 0, 3, 0, 2, 0, 2]]);
+    read(&mut features, CLUSTER, &cluster(1));
+
+    vec![
+        ("v3_write_reopen", rw),
+        ("compressed", comp),
+        ("v2_probed", v2),
+        ("backing_raw", backing),
+        ("backing_chain", chain),
+        ("refcount_bits_1", rc1),
+        ("patched_backing_compressed", patched),
+        ("feature_table", features),
     ]
 }
