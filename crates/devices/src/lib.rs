@@ -4,6 +4,7 @@
 
 pub mod msix;
 pub mod pci;
+pub mod poll;
 pub mod ram;
 pub mod scsi;
 pub mod virtio;

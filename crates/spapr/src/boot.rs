@@ -75,6 +75,13 @@ pub fn create(
 /// One CPU per -smp, wired to its XICS server and per-vCPU hypervisor state.
 fn make_vcpus(m: &Machine) -> Vec<Vcpu> {
     let slots = m.cpus.lock().map(|c| c.clone()).unwrap_or_default();
+    // Waits spin only while the vCPU threads leave a host CPU free (one thread runs them all
+    // with -icount).
+    devices::poll::configure(if m.config.round_robin() {
+        1
+    } else {
+        slots.len()
+    });
     slots
         .iter()
         .enumerate()

@@ -37,6 +37,8 @@ pub struct Vcpu {
     gen_seen: u64,
     /// Slices run, for the LPAR_DEBUG_PC sampler.
     slices: u64,
+    /// How long a ceded vCPU spins for an interrupt before it sleeps (`devices::poll`).
+    poll: devices::poll::Poll,
 }
 
 /// LPAR_DEBUG_PC=1 samples each vCPU's pc on stderr now and then (debugging aid).
@@ -58,6 +60,7 @@ impl Vcpu {
             wake_token: 0,
             gen_seen: u64::MAX,
             slices: 0,
+            poll: devices::poll::Poll::new(devices::poll::allowed()),
         }
     }
 
@@ -68,8 +71,8 @@ impl Vcpu {
             match self.step(m) {
                 Step::Stopped(st) => return st,
                 Step::Ran => {}
-                Step::Idle(_) if self.ceded => self.sleep(m, self.ns_to_dec()),
-                Step::Idle(_) => self.sleep(m, 10_000_000),
+                Step::Idle(_) if self.ceded => self.cede_wait(m, self.ns_to_dec()),
+                Step::Idle(_) => m.wake.wait(self.wake_token, 10_000_000),
             }
         }
     }
@@ -177,8 +180,17 @@ impl Vcpu {
         ns.max(1000)
     }
 
-    fn sleep(&self, m: &Machine, ns: u64) {
-        m.wake.wait(self.wake_token, ns);
+    /// Waits while ceded for a kick or `ns` (the decrementer), spinning first while that pays:
+    /// an interrupt from the disk often comes within microseconds.
+    fn cede_wait(&mut self, m: &Machine, ns: u64) {
+        let t0 = std::time::Instant::now();
+        let token = self.wake_token;
+        if !self.poll.spin(std::time::Duration::from_nanos(ns), || {
+            m.wake.token() != token
+        }) {
+            m.wake.wait(token, ns);
+        }
+        self.poll.update(t0.elapsed());
     }
 }
 
@@ -740,7 +752,8 @@ mod tests {
         let t = std::time::Instant::now();
         while v.ceded && t.elapsed() < std::time::Duration::from_secs(5) {
             if let Step::Idle(Some(_)) = v.step(&m) {
-                v.sleep(&m, v.ns_to_dec());
+                let ns = v.ns_to_dec();
+                v.cede_wait(&m, ns);
             }
         }
         assert!(!v.ceded, "the decrementer must end the cede");

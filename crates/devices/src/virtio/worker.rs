@@ -4,9 +4,11 @@
 //! it to the used ring and interrupts the driver when the ring's notification rules say so.
 
 use super::{Queue, QueueT, VirtioInterrupt};
+use crate::poll::Poll;
 use crate::ram::GuestRam;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 pub use virtio_queue::desc::split::Descriptor;
 
 /// What a device does with one request.
@@ -41,8 +43,18 @@ impl Kick {
         self.cv.notify_one();
     }
 
-    /// Waits for doorbells; None once stopped.
-    fn wait(&self) -> Option<u64> {
+    /// Waits for doorbells, spinning first while `poll` says that pays; None once stopped.
+    fn wait(&self, poll: &mut Poll) -> Option<u64> {
+        let t0 = Instant::now();
+        poll.spin(Duration::MAX, || {
+            self.pending.load(Ordering::SeqCst) != 0 || self.stop.load(Ordering::SeqCst)
+        });
+        let r = self.sleep();
+        poll.update(t0.elapsed());
+        r
+    }
+
+    fn sleep(&self) -> Option<u64> {
         let mut g = self.lock.lock().ok()?;
         loop {
             let p = self.pending.swap(0, Ordering::SeqCst);
@@ -97,7 +109,8 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
-                while let Some(bits) = k.wait() {
+                let mut poll = Poll::new(crate::poll::allowed());
+                while let Some(bits) = k.wait(&mut poll) {
                     s.serve(bits, &k.stop);
                 }
             })
