@@ -527,7 +527,7 @@ fn stswx(cpu: &mut Cpu, i: Insn) -> Ex {
 // still translated, and icbi drops decoded instructions.
 
 /// Size of the block dcbz zeroes (the POWER9 cache line).
-const DCBZ_BLOCK: u64 = 128;
+pub(crate) const DCBZ_BLOCK: u64 = 128;
 
 fn dcbz(cpu: &mut Cpu, i: Insn) -> Ex {
     let ea = ea_x(cpu, i) & !(DCBZ_BLOCK - 1);

@@ -3,6 +3,7 @@
 //! checker compares them); anything not here goes to the interpreter through a helper.
 
 use super::*;
+use crate::insn::loadstore::DCBZ_BLOCK;
 
 /// Side exits per superblock: each costs code (its own write-back and chaining sequence) and
 /// compile time, which a boot pays for (LPAR_JIT_SIDES overrides, for measurements).
@@ -566,6 +567,15 @@ impl E<'_> {
             }
             // dcbt, dcbtst, icbt: prefetch hints, no effect
             278 | 246 | 22 => {}
+            // dcbz: the guest's clear_page and clear_user.
+            1014 => {
+                let base = self.ra0(ra);
+                let idx = self.gpr(rb);
+                let ea = self.b.ins().iadd(base, idx);
+                let ea = self.ea(ea);
+                let ea = self.b.ins().band_imm_s(ea, !(DCBZ_BLOCK as i64 - 1));
+                self.zero_block(ea, pc, n);
+            }
             // sync (heavyweight) orders everything; lwsync and eieio only what x86-64 never
             // reorders (as the interpreter's handlers)
             598 | 854 if cfg!(target_arch = "x86_64") => {
@@ -904,6 +914,32 @@ impl E<'_> {
             self.b.switch_to_block(slow);
             self.b.set_cold_block(slow);
         }
+        self.miss_exit(pc, n);
+        self.b.switch_to_block(join);
+    }
+
+    /// Zeroes the aligned `DCBZ_BLOCK` bytes at `ea` on the store fast path (the block never
+    /// crosses a page); the slow path leaves for the interpreter, as a store's does.
+    fn zero_block(&mut self, ea: Value, pc: u64, n: u32) {
+        let join = self.b.create_block();
+        let slow = self.b.create_block();
+        let host = self.fast_host(ea, DCBZ_BLOCK as u32, true, slow);
+        if self.check {
+            let f = self.k(super::super::check::log_store as *const () as usize as u64);
+            let nb = self.k32(DCBZ_BLOCK as u32);
+            let cpu = self.cpu();
+            self.b
+                .ins()
+                .call_indirect(self.sigs.log, f, &[cpu, host, nb]);
+        }
+        let z = self.k(0);
+        let g = MemFlagsData::new().with_notrap();
+        for off in (0..DCBZ_BLOCK as i32).step_by(8) {
+            self.b.ins().store(g, z, host, off);
+        }
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
         self.miss_exit(pc, n);
         self.b.switch_to_block(join);
     }

@@ -28,8 +28,8 @@ fn put(c: &Cpu, at: u64, words: &[u32]) {
     }
 }
 
-/// A loop mixing the inline instruction groups: loads and stores (with update), carries, record
-/// forms, rotates, compares, isel, CTR branches; ends with sc.
+/// A loop mixing the inline instruction groups: loads and stores (with update), dcbz, carries,
+/// record forms, rotates, compares, isel, CTR branches; ends with sc.
 fn mixed_loop() -> Vec<u32> {
     let rlwinm = |rs: u32, ra: u32, sh: u32, mb: u32, me: u32| {
         21 << 26 | rs << 21 | ra << 16 | sh << 11 | mb << 6 | me << 1
@@ -40,6 +40,7 @@ fn mixed_loop() -> Vec<u32> {
         x_form(31, 4, 9, 0, 467, false), // mtctr r4
         d_form(24, 0, 5, DATA as u16),   // ori r5,r0,DATA
         d_form(14, 11, 0, -3i16 as u16), // li r11,-3
+        d_form(14, 17, 0, 256),          // li r17,256
     ];
     let top = p.len();
     p.extend([
@@ -53,6 +54,7 @@ fn mixed_loop() -> Vec<u32> {
         d_form(11, 4, 3, 50),                                       // cmpwi cr1,r3,50
         31 << 26 | 10 << 21 | 3 << 16 | 9 << 11 | 5 << 6 | 15 << 1, // isel r10,r3,r9,5
         62 << 26 | 3 << 21 | 5 << 16 | 8 | 1,                       // stdu r3,8(r5)
+        x_form(31, 0, 5, 17, 1014, false),                          // dcbz r5,r17 (ahead)
         x_form(31, 11, 12, 0, 824, true) | 4 << 11,                 // srawi. r12,r11,4
         xo_form(31, 13, 11, 9, false, 233, false),                  // mulld r13,r11,r9
         xo_form(31, 14, 13, 9, false, 9, false),                    // mulhdu r14,r13,r9
@@ -72,7 +74,7 @@ fn mixed_loop() -> Vec<u32> {
 }
 
 fn state(c: &Cpu) -> (Vec<u64>, u32, u64, u64, bool, Vec<u8>) {
-    let mut m = vec![0u8; 1024];
+    let mut m = vec![0u8; 2048];
     assert!(c.mem.read(DATA - 8, &mut m));
     (c.gpr.to_vec(), c.cr, c.ctr, c.lr, c.xer.ca, m)
 }
@@ -80,6 +82,9 @@ fn state(c: &Cpu) -> (Vec<u64>, u32, u64, u64, bool, Vec<u8>) {
 fn run_mixed(mk: fn() -> Cpu, cache: &mut DecodeCache) -> (Vec<u64>, u32, u64, u64, bool, Vec<u8>) {
     let mut c = mk();
     put(&c, CODE, &mixed_loop());
+    // Data that is not zero, so that what dcbz clears (ahead of the stores) shows.
+    let fill: Vec<u8> = (0..2048u32).map(|i| (i * 7 + 1) as u8 | 1).collect();
+    assert!(c.mem.write(DATA - 8, &fill));
     c.pc = CODE;
     assert_eq!(
         run(&mut c, cache, 1_000_000),
