@@ -31,8 +31,14 @@ pub struct Qcow2 {
 
 impl Qcow2 {
     pub fn open(o: &Options) -> Result<Qcow2, String> {
+        Qcow2::open_as(o, Format::Qcow2)
+    }
+
+    /// Opens `o.path` as a `format` image through imago (a raw one only for direct I/O, see
+    /// `crate::open`).
+    pub fn open_as(o: &Options, format: Format) -> Result<Qcow2, String> {
         let mut seen = Vec::new();
-        let image = open_layer(&o.path, Format::Qcow2, !o.read_only, &mut seen)?;
+        let image = open_layer(&o.path, format, !o.read_only, o.direct, &mut seen)?;
         Ok(Qcow2 {
             // The guest sees whole sectors; a partial tail sector is not addressable.
             size: image.size() & !511,
@@ -108,6 +114,26 @@ impl BlockBackend for Qcow2 {
     }
 }
 
+/// Turns on O_DIRECT for an open image, or says the file system cannot do it.
+fn set_direct(file: &File) -> Result<(), String> {
+    use std::os::unix::io::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, with no pointer arguments.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_DIRECT) } < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EINVAL) => {
+                "cache=none (O_DIRECT): not supported by this file system (use cache=writeback)"
+                    .into()
+            }
+            _ => format!("cache=none (O_DIRECT): {e}"),
+        });
+    }
+    Ok(())
+}
+
 /// imago's errors may carry context over several lines; ours are one line.
 fn one_line(e: impl std::fmt::Display) -> String {
     e.to_string().replace('\n', "; ")
@@ -122,6 +148,7 @@ fn open_layer(
     path: &Path,
     format: Format,
     writable: bool,
+    direct: bool,
     seen: &mut Vec<(u64, u64)>,
 ) -> Result<Layer, String> {
     let name = path.display();
@@ -141,6 +168,11 @@ fn open_layer(
     let len = file_len(&file, &meta).map_err(|e| format!("{name}: {e}"))?;
     if format == Format::Qcow2 {
         check_header(&file, len, writable).map_err(|e| format!("{name}: {e}"))?;
+    }
+    if direct {
+        // Only now: the header checks above read at any offset. imago sees the flag on the
+        // descriptor and aligns its requests to what the file system wants.
+        set_direct(&file).map_err(|e| format!("{name}: {e}"))?;
     }
     let storage = ImagoFile::try_from(file).map_err(|e| format!("{name}: {}", one_line(e)))?;
     let layer = match format {
@@ -169,7 +201,7 @@ fn open_layer(
                         }
                     };
                     Some(
-                        open_layer(&bpath, bformat, false, seen)
+                        open_layer(&bpath, bformat, false, direct, seen)
                             .map_err(|e| format!("{name}: backing file {e}"))?,
                     )
                 }

@@ -1241,6 +1241,8 @@ impl Harness {
             read_only,
             // Flushes write metadata without waiting for the host disk.
             cache: Cache::Unsafe,
+            // The per-thread directory may be on tmpfs, which has no O_DIRECT.
+            direct: false,
             snapshot: false,
         };
         let r = block::open(&o);

@@ -79,6 +79,8 @@ struct FileNode {
     path: PathBuf,
     read_only: bool,
     cache: block::Cache,
+    /// `cache.direct=on`: O_DIRECT.
+    direct: bool,
 }
 
 fn file_node(n: &Node, prefix: &str) -> Result<FileNode, String> {
@@ -87,6 +89,7 @@ fn file_node(n: &Node, prefix: &str) -> Result<FileNode, String> {
         path: PathBuf::new(),
         read_only: false,
         cache: block::Cache::Writeback,
+        direct: false,
     };
     let on_off =
         |k: &str, v: &str| boolean(v).ok_or_else(|| n.err(&format!("{k}={v}: expected on or off")));
@@ -107,10 +110,7 @@ fn file_node(n: &Node, prefix: &str) -> Result<FileNode, String> {
             "read-only" => f.read_only = on_off(k, v)?,
             "cache.no-flush" if on_off(k, v)? => f.cache = block::Cache::Unsafe,
             "cache.no-flush" => {}
-            "cache.direct" if on_off(k, v)? => {
-                return Err(n.err(&format!("{k}=on: O_DIRECT is not supported yet")))
-            }
-            "cache.direct" => {}
+            "cache.direct" => f.direct = on_off(k, v)?,
             _ => return Err(n.err(&format!("unknown or unsupported property '{k}'"))),
         }
     }
@@ -179,6 +179,7 @@ pub fn drives(nodes: &[Node]) -> Result<Vec<Drive>, String> {
             format: Some(format),
             read_only: read_only || file.read_only,
             cache: file.cache,
+            direct: file.direct,
             ..Default::default()
         };
         out.push((i, node_drive(id, opts)));
@@ -194,6 +195,7 @@ pub fn drives(nodes: &[Node]) -> Result<Vec<Drive>, String> {
             format: Some(block::Format::Raw),
             read_only: f.read_only,
             cache: f.cache,
+            direct: f.direct,
             ..Default::default()
         };
         out.push((i, node_drive(name(n)?, opts)));
@@ -220,10 +222,12 @@ mod tests {
             "driver=raw,node-name=d1,file.driver=file,file.filename=b.img,read-only=on",
             r#"{"driver":"qcow2","node-name":"d2","file":{"driver":"file","filename":"c.qcow2","cache":{"no-flush":true}}}"#,
             "driver=file,node-name=bare,filename=d.img",
+            "driver=raw,node-name=d3,file.driver=file,file.filename=e.img,file.cache.direct=on",
         ]))
         .unwrap();
         let by = |id: &str| d.iter().find(|x| x.id.as_deref() == Some(id)).unwrap();
-        assert_eq!(d.len(), 4);
+        assert_eq!(d.len(), 5);
+        assert!(by("d3").opts.direct && !by("d0").opts.direct);
         assert_eq!(by("d0").opts.path.as_os_str(), "a.qcow2");
         assert_eq!(by("d0").opts.format, Some(block::Format::Qcow2));
         assert!(by("d1").opts.read_only);

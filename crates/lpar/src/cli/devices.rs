@@ -79,22 +79,22 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
             "file" => file = Some(PathBuf::from(val)),
             "id" => d.id = Some(val),
             "if" => {
-                d.interface = match val.as_str() {
-                    "virtio" => Interface::Virtio,
-                    "none" => Interface::None,
-                    "pflash" => Interface::Pflash,
-                    "scsi" => Interface::Scsi,
-                    "ide" | "sd" | "mtd" | "floppy" => {
-                        return Err(format!("{opt} {v}: if={val}: not supported yet (use if=virtio, scsi or none)"))
+                d.interface =
+                    match val.as_str() {
+                        "virtio" => Interface::Virtio,
+                        "none" => Interface::None,
+                        "pflash" => Interface::Pflash,
+                        "scsi" => Interface::Scsi,
+                        "ide" | "sd" | "mtd" | "floppy" => return Err(format!(
+                            "{opt} {v}: if={val}: not supported yet (use if=virtio, scsi or none)"
+                        )),
+                        _ => return Err(format!("{opt} {v}: if={val}: unknown interface")),
                     }
-                    _ => return Err(format!("{opt} {v}: if={val}: unknown interface")),
-                }
             }
             "format" => {
-                d.opts.format = Some(
-                    block::Format::parse(&val)
-                        .ok_or_else(|| format!("{opt} {v}: format={val}: unknown format (raw or qcow2)"))?,
-                )
+                d.opts.format = Some(block::Format::parse(&val).ok_or_else(|| {
+                    format!("{opt} {v}: format={val}: unknown format (raw or qcow2)")
+                })?)
             }
             "readonly" => d.opts.read_only = on_off(&k, &val)?,
             "media" => match val.as_str() {
@@ -106,15 +106,17 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
                 _ => return Err(format!("{opt} {v}: media={val}: expected disk or cdrom")),
             },
             "cache" => {
-                d.opts.cache = match val.as_str() {
-                    "none" | "directsync" => {
-                        return Err(format!(
-                            "{opt} {v}: cache={val}: O_DIRECT is not supported yet (use writeback, writethrough or unsafe)"
-                        ))
-                    }
-                    other => block::Cache::parse(other).ok_or_else(|| {
-                        format!("{opt} {v}: cache={val}: unknown mode (writeback, writethrough, unsafe)")
-                    })?,
+                // QEMU's modes: none = O_DIRECT with flushes, directsync = O_DIRECT, each write
+                // durable.
+                (d.opts.cache, d.opts.direct) = match val.as_str() {
+                    "none" => (block::Cache::Writeback, true),
+                    "directsync" => (block::Cache::Writethrough, true),
+                    other => (
+                        block::Cache::parse(other).ok_or_else(|| {
+                            format!("{opt} {v}: cache={val}: unknown mode (writeback, none, writethrough, directsync, unsafe)")
+                        })?,
+                        false,
+                    ),
                 }
             }
             // Writes go to a temporary overlay, deleted at exit; the image is not changed.
@@ -882,12 +884,25 @@ mod tests {
     }
 
     #[test]
+    fn cache_modes_set_direct_io_and_flushing() {
+        let m = |v: &str| {
+            let d = drive("-drive", &format!("file=a,cache={v}")).unwrap();
+            (d.opts.cache, d.opts.direct)
+        };
+        assert_eq!(m("none"), (block::Cache::Writeback, true));
+        assert_eq!(m("directsync"), (block::Cache::Writethrough, true));
+        assert_eq!(m("writeback"), (block::Cache::Writeback, false));
+        assert_eq!(m("writethrough"), (block::Cache::Writethrough, false));
+        assert_eq!(m("unsafe"), (block::Cache::Unsafe, false));
+    }
+
+    #[test]
     fn drive_errors_name_the_culprit() {
         let e = |v: &str| drive("-drive", v).unwrap_err();
         assert_eq!(e("if=virtio"), "-drive if=virtio: missing file=");
         assert!(e("file=a,format=vmdk").contains("format=vmdk"));
         assert!(e("file=a,bogus=1").contains("'bogus'"));
-        assert!(e("file=a,cache=none").contains("cache=none"));
+        assert!(e("file=a,cache=nosuch").contains("cache=nosuch: unknown mode"));
         assert!(e("file=a,if=ide").contains("if=ide"));
     }
 

@@ -87,7 +87,7 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -display none, -vga none
                          accepted: lpar has no graphical display
   -drive file=F[,if=virtio|none][,id=ID][,format=raw][,readonly=on][,media=cdrom]
-         [,cache=writeback|writethrough|unsafe][,serial=S]
+         [,cache=writeback|none|writethrough|directsync|unsafe][,serial=S]
                          a disk image; if=virtio (the default) makes a virtio-blk-pci
                          device, if=none waits for -device virtio-blk-pci,drive=ID
   -drive if=pflash,file=F,format=raw, or -drive if=none,id=ID,... -global spapr-nvram.drive=ID
