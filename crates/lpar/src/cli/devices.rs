@@ -79,17 +79,18 @@ pub fn drive(opt: &str, v: &str) -> Result<Drive, String> {
             "file" => file = Some(PathBuf::from(val)),
             "id" => d.id = Some(val),
             "if" => {
-                d.interface =
-                    match val.as_str() {
-                        "virtio" => Interface::Virtio,
-                        "none" => Interface::None,
-                        "pflash" => Interface::Pflash,
-                        "scsi" => Interface::Scsi,
-                        "ide" | "sd" | "mtd" | "floppy" => return Err(format!(
+                d.interface = match val.as_str() {
+                    "virtio" => Interface::Virtio,
+                    "none" => Interface::None,
+                    "pflash" => Interface::Pflash,
+                    "scsi" => Interface::Scsi,
+                    "ide" | "sd" | "mtd" | "floppy" => {
+                        return Err(format!(
                             "{opt} {v}: if={val}: not supported yet (use if=virtio, scsi or none)"
-                        )),
-                        _ => return Err(format!("{opt} {v}: if={val}: unknown interface")),
+                        ))
                     }
+                    _ => return Err(format!("{opt} {v}: if={val}: unknown interface")),
+                }
             }
             "format" => {
                 d.opts.format = Some(block::Format::parse(&val).ok_or_else(|| {
