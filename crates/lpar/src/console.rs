@@ -72,7 +72,7 @@ fn deliver(current: &Current, mut data: &[u8]) {
     while !data.is_empty() {
         let m = current.lock().ok().and_then(|g| g.clone());
         if let Some(m) = m {
-            let n = m.vty.push_input(&m, data);
+            let n = m.vty.push_input(data);
             data = data.get(n..).unwrap_or_default();
             if n > 0 {
                 continue;

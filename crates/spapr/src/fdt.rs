@@ -420,21 +420,7 @@ fn build_vdevice(t: &mut DeviceTree) {
     // sense) and Linux's XICS domain accepts them.
     t.set_prop(vdev, "interrupt-controller", Vec::new());
     t.set_u32(vdev, "#interrupt-cells", 2);
-
-    // The console: Linux's hvc_vio binds to compatible "hvterm1" and uses reg as termno.
-    let vty = t.add_node(vdev, &format!("vty@{:x}", layout::VTY_REG));
-    t.set_str(vty, "device_type", "serial");
-    t.set_str(vty, "compatible", "hvterm1");
-    t.set_u32(vty, "reg", layout::VTY_REG);
-    t.set_prop(vty, "interrupts", cells(&[layout::VTY_IRQ, 0]));
-
-    // NVRAM, accessed through RTAS nvram-fetch/nvram-store; Linux sizes it from #bytes.
-    let nvram = t.add_node(vdev, &format!("nvram@{:x}", layout::NVRAM_REG));
-    t.set_str(nvram, "device_type", "nvram");
-    t.set_str(nvram, "compatible", "qemu,spapr-nvram");
-    t.set_u32(nvram, "reg", layout::NVRAM_REG);
-    t.set_u32(nvram, "#bytes", layout::NVRAM_SIZE);
-    t.set_prop(nvram, "interrupts", cells(&[layout::NVRAM_IRQ, 0]));
+    // The devices' nodes are added by the VIO bus (`vio::Bus::build_tree`).
 }
 
 fn build_event_sources(t: &mut DeviceTree) {
@@ -515,7 +501,6 @@ mod tests {
             prop(&t, "/chosen", "linux,stdout-path"),
             b"/vdevice/vty@71000000\0"
         );
-        assert!(t.find(VTY_PATH).is_some());
         assert_eq!(
             prop(&t, "/chosen", "stdout"),
             crate::vof::STDOUT_IHANDLE.to_be_bytes()
@@ -719,15 +704,6 @@ mod tests {
         assert!(t
             .prop(node(&t, "/vdevice"), "interrupt-controller")
             .is_some());
-        let vty = "/vdevice/vty@71000000";
-        assert_eq!(prop(&t, vty, "device_type"), b"serial\0");
-        assert_eq!(prop(&t, vty, "compatible"), b"hvterm1\0");
-        assert_eq!(prop(&t, vty, "reg"), 0x7100_0000u32.to_be_bytes());
-        assert_eq!(prop(&t, vty, "interrupts"), cells(&[0x1100, 0]));
-        let nv = "/vdevice/nvram@71000001";
-        assert_eq!(prop(&t, nv, "device_type"), b"nvram\0");
-        assert_eq!(prop(&t, nv, "#bytes"), 0x1_0000u32.to_be_bytes());
-        assert_eq!(prop(&t, nv, "reg"), 0x7100_0001u32.to_be_bytes());
 
         let ic = "/interrupt-controller";
         assert_eq!(prop(&t, ic, "compatible"), b"IBM,ppc-xicp\0");

@@ -19,13 +19,14 @@ pub use crate::papr::{
 pub const TEST_PANIC: u64 = 0x7ff0;
 
 /// Every module's hcall rows. A module adds its handlers by exporting `HCALLS`.
-fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 9] {
+fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 10] {
     [
         crate::tce::HCALLS,
         crate::vio::HCALLS,
+        crate::vio::rng::HCALLS,
         crate::mmu::HCALLS,
         crate::hpt::HCALLS,
-        crate::vty::HCALLS,
+        crate::vio::vty::HCALLS,
         crate::xics::HCALLS,
         crate::rtas::HCALLS,
         crate::vof::HCALLS,

@@ -12,7 +12,6 @@ pub mod irq;
 pub mod loader;
 pub mod machine;
 pub mod mmu;
-pub mod nvram;
 pub mod papr;
 pub mod pci;
 pub mod rtas;
@@ -20,7 +19,6 @@ pub mod tce;
 pub mod vcpu;
 pub mod vio;
 pub mod vof;
-pub mod vty;
 pub mod wiring;
 pub mod xics;
 

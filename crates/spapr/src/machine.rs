@@ -200,8 +200,11 @@ pub struct Machine {
     pub state: Mutex<RunState>,
     /// Signalled whenever an interrupt is posted or the run state changes, to wake idle vCPUs.
     pub wake: Arc<crate::irq::Waker>,
-    pub vty: crate::vty::Vty,
-    pub nvram: crate::nvram::Nvram,
+    /// The console (first spapr-vty) and the NVRAM, also on the VIO bus.
+    pub vty: Arc<crate::vio::vty::Vty>,
+    pub nvram: Arc<crate::vio::nvram::Nvram>,
+    /// The VIO bus and its devices.
+    pub vio: crate::vio::Bus,
     pub xics: Arc<crate::xics::Xics>,
     pub vof: Mutex<crate::vof::Vof>,
     /// Guest time-of-day minus host time, in seconds (RTAS set-time-of-day).
@@ -316,6 +319,7 @@ impl Machine {
         let xics = Arc::new(crate::xics::Xics::new(servers, wake.clone()));
         let bus = Arc::new(crate::bus::AddressSpace::default());
         let phbs = crate::wiring::build(&config, &mem, &xics, &bus)?;
+        let (vio, vty, nvram) = crate::wiring::build_vio(&config, &xics, console)?;
         Ok(Machine {
             mem,
             bus,
@@ -323,8 +327,9 @@ impl Machine {
             tree: Mutex::new(DeviceTree::new()),
             state: Mutex::new(RunState::Running),
             wake: wake.clone(),
-            vty: crate::vty::Vty::new(console),
-            nvram: crate::nvram::Nvram::new(config.nvram.as_ref())?,
+            vty,
+            nvram,
+            vio,
             xics,
             vof: Mutex::new(crate::vof::Vof::default()),
             tod_offset: std::sync::atomic::AtomicI64::new(initial_tod_offset(&config)),
@@ -370,7 +375,10 @@ impl Machine {
 
     /// The TCE table (DMA window) with LIOBN `liobn`.
     pub fn tce_table(&self, liobn: u32) -> Option<Arc<crate::tce::TceTable>> {
-        self.phbs.iter().find_map(|p| p.table(liobn))
+        self.phbs
+            .iter()
+            .find_map(|p| p.table(liobn))
+            .or_else(|| self.vio.table(liobn))
     }
 
     /// Adds the nodes of the configured devices (PCI host bridges and what is on them).
@@ -382,9 +390,7 @@ impl Machine {
         for p in &self.phbs {
             p.build_tree(t, intc);
         }
-        if let Some(n) = t.find(&format!("/vdevice/nvram@{:x}", layout::NVRAM_REG)) {
-            t.set_u32(n, "#bytes", self.nvram.size() as u32);
-        }
+        self.vio.build_tree(t);
     }
 
     /// Stops the devices once the vCPUs have: I/O in flight completes and disk images are
@@ -393,7 +399,7 @@ impl Machine {
         for p in &self.phbs {
             p.shutdown();
         }
-        self.nvram.flush();
+        self.vio.shutdown();
     }
 
     /// Wakes idle vCPUs so they re-check interrupts and the run state.

@@ -110,6 +110,20 @@ pub const H_SET_MODE: u64 = 0x31c;
 pub const H_VIO_SIGNAL: u64 = 0x104;
 pub const H_GET_TERM_CHAR: u64 = 0x54;
 pub const H_PUT_TERM_CHAR: u64 = 0x58;
+pub const H_RANDOM: u64 = 0x300;
+/// VIO: command/response queues (vscsi, vtpm) and RDMA between DMA windows.
+pub const H_REG_CRQ: u64 = 0xfc;
+pub const H_FREE_CRQ: u64 = 0x100;
+pub const H_SEND_CRQ: u64 = 0x108;
+pub const H_COPY_RDMA: u64 = 0x110;
+pub const H_ENABLE_CRQ: u64 = 0x2b0;
+/// VIO: the interpartition logical LAN (spapr-vlan, Linux's ibmveth).
+pub const H_REGISTER_LOGICAL_LAN: u64 = 0x114;
+pub const H_FREE_LOGICAL_LAN: u64 = 0x118;
+pub const H_ADD_LOGICAL_LAN_BUFFER: u64 = 0x11c;
+pub const H_SEND_LOGICAL_LAN: u64 = 0x120;
+pub const H_MULTICAST_CTRL: u64 = 0x130;
+pub const H_CHANGE_LOGICAL_LAN_MAC: u64 = 0x14c;
 pub const H_EOI: u64 = 0x64;
 pub const H_CPPR: u64 = 0x68;
 pub const H_IPI: u64 = 0x6c;

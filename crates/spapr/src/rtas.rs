@@ -47,8 +47,8 @@ pub type RtasFn = fn(&Machine, &mut Cpu, &mut RtasCall);
 /// Every module's RTAS rows.
 pub fn table() -> impl Iterator<Item = &'static (&'static str, RtasFn)> {
     [
-        crate::vty::RTAS,
-        crate::nvram::RTAS,
+        crate::vio::vty::RTAS,
+        crate::vio::nvram::RTAS,
         crate::xics::RTAS,
         crate::vcpu::RTAS,
         crate::pci::RTAS,

@@ -822,7 +822,8 @@ mod tests {
             append: "console=hvc0".into(),
             ..m.config.clone()
         };
-        let tree = crate::fdt::build(&cfg, Some(INITRD));
+        let mut tree = crate::fdt::build(&cfg, Some(INITRD));
+        m.build_device_nodes(&mut tree);
         let entry = m
             .vof
             .lock()
@@ -1001,7 +1002,9 @@ mod tests {
 
     #[test]
     fn aliases_resolve_to_their_targets() {
-        let mut t = crate::fdt::build(&MachineConfig::default(), None);
+        let (m, _) = testutil::machine();
+        let mut t = crate::fdt::build(&m.config, None);
+        m.build_device_nodes(&mut t);
         let aliases = t.add_node(DeviceTree::ROOT, "aliases");
         t.set_str(aliases, "hvterm", "/vdevice/vty@71000000");
         t.set_str(aliases, "broken", "vdevice");
@@ -1132,8 +1135,14 @@ mod tests {
             assert!(seen.len() < 100);
         }
         let t = g.m.tree.lock().expect("tree");
-        let all: Vec<String> = (0..t.len()).map(|id| t.path(id)).collect();
+        let mut all: Vec<String> = (0..t.len()).map(|id| t.path(id)).collect();
         drop(t);
+        // Every node once (devices are added after the base tree, so not in creation order).
+        let n = seen.len();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), n, "a node visited twice");
+        all.sort();
         assert_eq!(seen, all);
         assert_eq!(g.call1("parent", &[1]), 0, "the root has no parent");
         assert_eq!(g.call1("peer", &[0]), 1, "peer of 0 is the root");

@@ -2,8 +2,10 @@
 //! handed its interrupt line, guest RAM and backend here, and never sees the machine.
 
 use crate::bus::AddressSpace;
+use crate::irq::{Intc, IrqLine};
 use crate::machine::layout;
 use crate::pci::Phb;
+use crate::vio::{self, nvram::Nvram, vty::Vty};
 use crate::xics::Xics;
 use devices::virtio::pci::VirtioPci;
 use std::sync::Arc;
@@ -17,6 +19,13 @@ pub const SCSI_MAX_QUEUES: u16 = devices::virtio::scsi::MAX_QUEUES;
 /// One device of the command line.
 #[derive(Clone, Debug)]
 pub enum DeviceConfig {
+    /// `-device spapr-vty,chardev=ID[,reg=]`: a further hypervisor console (hvc1...).
+    SpaprVty {
+        chardev: chardev::Config,
+        reg: Option<u32>,
+    },
+    /// `-device spapr-rng[,rng=ID]`: H_RANDOM from a file (`rng-random`) or getrandom.
+    SpaprRng { file: Option<std::path::PathBuf> },
     /// `-device spapr-pci-host-bridge,index=N` (bridge 0 is always there).
     Phb { index: u32 },
     /// `-device virtio-blk-pci,drive=ID` (or `-drive if=virtio`).
@@ -72,7 +81,9 @@ impl DeviceConfig {
     /// The PCI bus and slot of a PCI device.
     fn placement(&self) -> Option<(u32, Option<u32>, &'static str)> {
         match self {
-            DeviceConfig::Phb { .. } => None,
+            DeviceConfig::Phb { .. }
+            | DeviceConfig::SpaprVty { .. }
+            | DeviceConfig::SpaprRng { .. } => None,
             DeviceConfig::VirtioBlk { bus, slot, .. } => Some((*bus, *slot, "virtio-blk-pci")),
             DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
             DeviceConfig::VirtioBalloon { bus, slot } => Some((*bus, *slot, "virtio-balloon-pci")),
@@ -87,7 +98,9 @@ impl DeviceConfig {
     fn virtio(&self) -> Result<Option<Box<dyn devices::virtio::VirtioDevice>>, String> {
         use devices::virtio::{balloon, blk, rng};
         Ok(Some(match self {
-            DeviceConfig::Phb { .. } => return Ok(None),
+            DeviceConfig::Phb { .. }
+            | DeviceConfig::SpaprVty { .. }
+            | DeviceConfig::SpaprRng { .. } => return Ok(None),
             DeviceConfig::VirtioBlk {
                 drive,
                 queues,
@@ -184,4 +197,94 @@ pub fn build(
         }
     }
     Ok(phbs)
+}
+
+/// Hands out VIO unit addresses (QEMU's order: the next free one from `vio::REG_BASE`, skipping
+/// those the command line chose) and interrupt sources.
+struct VioAlloc {
+    taken: Vec<u32>,
+    next_reg: u32,
+    next_irq: u32,
+}
+
+impl VioAlloc {
+    fn reg(&mut self, want: Option<u32>, name: &str) -> Result<u32, String> {
+        let reg = match want {
+            Some(r) => r,
+            None => {
+                while self.taken.contains(&self.next_reg) {
+                    self.next_reg += 1;
+                }
+                self.next_reg
+            }
+        };
+        if want.is_some() && self.taken.iter().filter(|&&r| r == reg).count() > 1 {
+            return Err(format!(
+                "-device {name},reg={reg:#x}: a VIO device has that address"
+            ));
+        }
+        if want.is_none() {
+            self.taken.push(reg);
+        }
+        Ok(reg)
+    }
+
+    fn irq(&mut self, name: &str) -> Result<u32, String> {
+        if self.next_irq >= vio::IRQ_BASE + vio::MAX_DEVICES {
+            return Err(format!(
+                "-device {name}: too many VIO devices (at most {})",
+                vio::MAX_DEVICES
+            ));
+        }
+        self.next_irq += 1;
+        Ok(self.next_irq - 1)
+    }
+}
+
+/// Creates the VIO bus: the console vty (output to `console`), the NVRAM, then the command
+/// line's VIO devices in order.
+pub fn build_vio(
+    cfg: &crate::MachineConfig,
+    xics: &Arc<crate::xics::Xics>,
+    console: Box<dyn std::io::Write + Send>,
+) -> Result<(vio::Bus, Arc<Vty>, Arc<Nvram>), String> {
+    let intc: Arc<dyn Intc> = xics.clone();
+    let mut alloc = VioAlloc {
+        taken: vec![layout::VTY_REG, layout::NVRAM_REG],
+        next_reg: vio::REG_BASE,
+        next_irq: layout::NVRAM_IRQ + 1,
+    };
+    for d in &cfg.devices {
+        if let DeviceConfig::SpaprVty { reg: Some(r), .. } = d {
+            alloc.taken.push(*r);
+        }
+    }
+    let mut bus = vio::Bus::default();
+    let vty = Arc::new(Vty::new(
+        layout::VTY_REG,
+        IrqLine::new(intc.clone(), layout::VTY_IRQ, false),
+        console,
+    ));
+    bus.add(vty.clone())?;
+    let nvram = Arc::new(Nvram::new(cfg.nvram.as_ref())?);
+    bus.add(nvram.clone())?;
+    for d in &cfg.devices {
+        match d {
+            DeviceConfig::SpaprVty { chardev, reg } => {
+                let reg = alloc.reg(*reg, "spapr-vty")?;
+                let irq = IrqLine::new(intc.clone(), alloc.irq("spapr-vty")?, false);
+                let dev = chardev::Chardev::open(chardev)?;
+                bus.add(Arc::new(Vty::on_chardev(reg, irq, dev)))
+                    .map_err(|e| format!("-device spapr-vty: {e}"))?;
+            }
+            DeviceConfig::SpaprRng { file } => {
+                if bus.all::<vio::rng::Rng>().next().is_some() {
+                    return Err("-device spapr-rng: only one spapr-rng is allowed".into());
+                }
+                bus.add(Arc::new(vio::rng::Rng::new(file.as_deref())?))?;
+            }
+            _ => {}
+        }
+    }
+    Ok((bus, vty, nvram))
 }

@@ -202,6 +202,7 @@ pub fn handles(driver: &str) -> bool {
             | "virtio-serial"
             | "virtconsole"
             | "virtserialport"
+            | "spapr-rng"
     )
 }
 
@@ -748,6 +749,76 @@ pub fn resolve(
                 if let Some(DeviceConfig::VirtioConsole { chardev, .. }) = out.get_mut(s.1) {
                     *chardev = Some(chardevs[ci].clone());
                 }
+            }
+            // The console spapr-vty (without chardev=) is the machine's own (cli::device).
+            "spapr-vty" => {
+                let (mut chardev, mut reg) = (None, None);
+                for (k, val) in &items[1..] {
+                    match k.as_str() {
+                        "chardev" => chardev = Some(val.clone()),
+                        "reg" => {
+                            reg = Some(number(val).and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                                || format!("{opt} {v}: reg={val}: not a 32-bit number"),
+                            )?)
+                        }
+                        "id" => {}
+                        _ => {
+                            return Err(format!(
+                                "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                            ))
+                        }
+                    }
+                }
+                let id = chardev.ok_or_else(|| format!("{opt} {v}: missing chardev="))?;
+                let ci = chardevs
+                    .iter()
+                    .position(|c| c.id == id)
+                    .ok_or_else(|| format!("{opt} {v}: chardev={id}: no -chardev with that id"))?;
+                if chardev_used[ci] {
+                    return Err(format!("{opt} {v}: chardev={id}: already in use"));
+                }
+                chardev_used[ci] = true;
+                out.push(DeviceConfig::SpaprVty {
+                    chardev: chardevs[ci].clone(),
+                    reg,
+                });
+            }
+            "spapr-rng" => {
+                let mut rng = None;
+                for (k, val) in &items[1..] {
+                    match k.as_str() {
+                        "rng" => rng = Some(val.clone()),
+                        "id" => {}
+                        // In-kernel H_RANDOM needs KVM.
+                        "use-kvm" if boolean(val) == Some(false) => {}
+                        "use-kvm" => {
+                            return Err(format!(
+                                "{opt} {v}: use-kvm needs KVM (lpar emulates the CPU)"
+                            ))
+                        }
+                        _ => {
+                            return Err(format!(
+                                "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                            ))
+                        }
+                    }
+                }
+                let file = match rng {
+                    Some(id) => objects
+                        .iter()
+                        .find(|o| o.id == id)
+                        .ok_or_else(|| format!("{opt} {v}: rng={id}: no -object with that id"))?
+                        .rng_file
+                        .clone(),
+                    None => None,
+                };
+                if out
+                    .iter()
+                    .any(|d| matches!(d, DeviceConfig::SpaprRng { .. }))
+                {
+                    return Err(format!("{opt} {v}: only one spapr-rng is allowed"));
+                }
+                out.push(DeviceConfig::SpaprRng { file });
             }
             "virtio-balloon-pci" | "virtio-balloon" => {
                 let (bus, slot) = pci_placement(opt, v, &items, |k, val| {

@@ -116,6 +116,10 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
                          another PCI host bridge (bridge 0 is always there)
   -device spapr-vty|spapr-nvram
                          accepted: the machine always has them
+  -device spapr-vty,chardev=ID[,reg=N]
+                         a further hypervisor console (the guest's /dev/hvc1...) on a chardev
+  -device spapr-rng[,rng=ID]
+                         H_RANDOM for the guest (pseries-rng, /dev/hwrng)
   -nic none, -net none   no network (the default)
   -nodefaults            no default devices: without -serial the console is dropped
   -no-reboot             exit when the guest reboots
@@ -150,6 +154,8 @@ pub const DEVICES: &str = "\
 Devices (the machine always has spapr-vty, spapr-nvram and spapr-pci-host-bridge index=0):
 name \"spapr-vty\", bus spapr-vio-bus
 name \"spapr-nvram\", bus spapr-vio-bus
+name \"spapr-vty\", bus spapr-vio-bus, desc \"chardev=ID[,reg=N]: a further console\"
+name \"spapr-rng\", bus System, desc \"[rng=ID]\"
 name \"spapr-pci-host-bridge\", bus System, desc \"more PCI buses: index=N (1-63)\"
 name \"virtio-blk-pci\", bus PCI, desc \"drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N][,serial=S]\"
 name \"virtio-rng-pci\", bus PCI, desc \"[rng=ID][,bus=pci.N][,addr=SLOT]\"
@@ -276,7 +282,10 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
             "device" => {
                 let v = value(&mut p, &opt)?;
                 let driver = keyval(&v, "driver").first().map(|(_, d)| d.clone());
-                if driver.as_deref().is_some_and(devices::handles) {
+                // A spapr-vty on a -chardev is a further console; without one it is the machine's.
+                let vty_on_chardev = driver.as_deref() == Some("spapr-vty")
+                    && keyval(&v, "driver").iter().any(|(k, _)| k == "chardev");
+                if vty_on_chardev || driver.as_deref().is_some_and(devices::handles) {
                     b.pending.push(devices::PendingDevice { opt, value: v });
                 } else if let Some(list) = device(&opt, &v)? {
                     return Ok(Action::List(list));
@@ -794,11 +803,6 @@ fn device(opt: &str, v: &str) -> Result<Option<&'static str>, String> {
             "id" => {}
             "reg" if number(val) == Some(reg as u64) => {}
             "reg" => return Err(format!("{opt} {v}: {driver} is at reg={reg:#x} only")),
-            "chardev" => {
-                return Err(format!(
-                    "{opt} {v}: spapr-vty on a -chardev is not supported yet (use -serial)"
-                ))
-            }
             _ => return Err(format!("{opt} {v}: unknown property '{k}' of {driver}")),
         }
     }
@@ -1452,7 +1456,15 @@ mod tests {
             err(&["-device", "e1000"]),
             "-device e1000: unknown or unsupported device"
         );
-        assert!(err(&["-device", "spapr-vty,chardev=c0"]).contains("-chardev"));
+        assert_eq!(
+            err(&["-device", "spapr-vty,chardev=c0"]),
+            "-device spapr-vty,chardev=c0: chardev=c0: no -chardev with that id"
+        );
+        assert_eq!(
+            err(&["-device", "spapr-rng,rng=r9"]),
+            "-device spapr-rng,rng=r9: rng=r9: no -object with that id"
+        );
+        assert!(err(&["-device", "spapr-rng,use-kvm=on"]).contains("KVM"));
         assert!(err(&["-device", "spapr-vty,reg=0x1"]).contains("reg="));
         assert_eq!(
             err(&["-drive", "if=virtio"]),

@@ -89,6 +89,37 @@ impl Nvram {
     }
 }
 
+impl super::VioDevice for Nvram {
+    fn reg(&self) -> Option<u32> {
+        Some(layout::NVRAM_REG)
+    }
+
+    /// Accessed through RTAS nvram-fetch/nvram-store; Linux sizes it from #bytes.
+    fn build_node(&self, t: &mut crate::devtree::DeviceTree, vdevice: crate::devtree::NodeId) {
+        let n = super::add_node(
+            t,
+            vdevice,
+            &super::Kind {
+                name: "nvram",
+                device_type: "nvram",
+                compatible: "qemu,spapr-nvram",
+            },
+            layout::NVRAM_REG,
+            layout::NVRAM_IRQ,
+            None,
+        );
+        t.set_u32(n, "#bytes", self.size() as u32);
+    }
+
+    fn shutdown(&self) {
+        self.flush();
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub const RTAS: &[(&str, RtasFn)] = &[("nvram-fetch", nvram_fetch), ("nvram-store", nvram_store)];
 
 /// Validates (offset, buffer, length) against the NVRAM size; returns (offset, buffer, length).
