@@ -31,8 +31,11 @@ fi
 # only) and the host busybox (a reference for output comparisons) are for the tests; e2fsprogs
 # makes and checks the ext4 disk images of the disk tests, qemu-utils' qemu-img checks qcow2 images,
 # xorriso makes the ISO of the CD-ROM test.
-pkgs=(cpio gzip)
-[ $want_tools -eq 1 ] && pkgs+=(gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu libc6-dev-ppc64el-cross qemu-user busybox-static e2fsprogs qemu-utils xorriso)
+# Building lpar needs libslirp (user networking: QEMU's own TCP/IP stack) through pkg-config,
+# whose slirp.pc requires glib's. The network tests need iproute2 (tap devices in a namespace),
+# the TPM test swtpm.
+pkgs=(cpio gzip pkg-config libslirp-dev libglib2.0-dev)
+[ $want_tools -eq 1 ] && pkgs+=(gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu libc6-dev-ppc64el-cross qemu-user busybox-static e2fsprogs qemu-utils xorriso iproute2 swtpm swtpm-tools)
 need=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")

@@ -319,7 +319,7 @@ impl Machine {
         let xics = Arc::new(crate::xics::Xics::new(servers, wake.clone()));
         let bus = Arc::new(crate::bus::AddressSpace::default());
         let phbs = crate::wiring::build(&config, &mem, &xics, &bus)?;
-        let (vio, vty, nvram) = crate::wiring::build_vio(&config, &xics, console)?;
+        let (vio, vty, nvram) = crate::wiring::build_vio(&config, &mem, &xics, console)?;
         Ok(Machine {
             mem,
             bus,

@@ -134,8 +134,9 @@ pub const H_GET_TCE: u64 = 0x1c;
 pub const H_PUT_TCE: u64 = 0x20;
 pub const H_SET_SPRG0: u64 = 0x24;
 pub const H_PAGE_INIT: u64 = 0x2c;
-pub const H_PUT_TCE_INDIRECT: u64 = 0x138;
-pub const H_STUFF_TCE: u64 = 0x13c;
+/// LoPAR numbers (Linux hvcall.h agrees): STUFF is 0x138, PUT_INDIRECT 0x13c.
+pub const H_PUT_TCE_INDIRECT: u64 = 0x13c;
+pub const H_STUFF_TCE: u64 = 0x138;
 pub const H_JOIN: u64 = 0x298;
 pub const H_HOME_NODE_ASSOCIATIVITY: u64 = 0x2ec;
 pub const H_RPT_INVALIDATE: u64 = 0x448;

@@ -26,6 +26,12 @@ pub enum DeviceConfig {
     },
     /// `-device spapr-rng[,rng=ID]`: H_RANDOM from a file (`rng-random`) or getrandom.
     SpaprRng { file: Option<std::path::PathBuf> },
+    /// `-device spapr-vlan,netdev=ID[,mac=][,reg=]` (or `-nic model=spapr-vlan`).
+    SpaprVlan {
+        netdev: net::NetdevConfig,
+        mac: [u8; 6],
+        reg: Option<u32>,
+    },
     /// `-device spapr-pci-host-bridge,index=N` (bridge 0 is always there).
     Phb { index: u32 },
     /// `-device virtio-blk-pci,drive=ID` (or `-drive if=virtio`).
@@ -83,7 +89,8 @@ impl DeviceConfig {
         match self {
             DeviceConfig::Phb { .. }
             | DeviceConfig::SpaprVty { .. }
-            | DeviceConfig::SpaprRng { .. } => None,
+            | DeviceConfig::SpaprRng { .. }
+            | DeviceConfig::SpaprVlan { .. } => None,
             DeviceConfig::VirtioBlk { bus, slot, .. } => Some((*bus, *slot, "virtio-blk-pci")),
             DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
             DeviceConfig::VirtioBalloon { bus, slot } => Some((*bus, *slot, "virtio-balloon-pci")),
@@ -100,7 +107,8 @@ impl DeviceConfig {
         Ok(Some(match self {
             DeviceConfig::Phb { .. }
             | DeviceConfig::SpaprVty { .. }
-            | DeviceConfig::SpaprRng { .. } => return Ok(None),
+            | DeviceConfig::SpaprRng { .. }
+            | DeviceConfig::SpaprVlan { .. } => return Ok(None),
             DeviceConfig::VirtioBlk {
                 drive,
                 queues,
@@ -245,6 +253,7 @@ impl VioAlloc {
 /// line's VIO devices in order.
 pub fn build_vio(
     cfg: &crate::MachineConfig,
+    mem: &Arc<ppc::GuestMemory>,
     xics: &Arc<crate::xics::Xics>,
     console: Box<dyn std::io::Write + Send>,
 ) -> Result<(vio::Bus, Arc<Vty>, Arc<Nvram>), String> {
@@ -255,7 +264,9 @@ pub fn build_vio(
         next_irq: layout::NVRAM_IRQ + 1,
     };
     for d in &cfg.devices {
-        if let DeviceConfig::SpaprVty { reg: Some(r), .. } = d {
+        if let DeviceConfig::SpaprVty { reg: Some(r), .. }
+        | DeviceConfig::SpaprVlan { reg: Some(r), .. } = d
+        {
             alloc.taken.push(*r);
         }
     }
@@ -282,6 +293,16 @@ pub fn build_vio(
                     return Err("-device spapr-rng: only one spapr-rng is allowed".into());
                 }
                 bus.add(Arc::new(vio::rng::Rng::new(file.as_deref())?))?;
+            }
+            DeviceConfig::SpaprVlan { netdev, mac, reg } => {
+                let reg = alloc.reg(*reg, "spapr-vlan")?;
+                let irq = IrqLine::new(intc.clone(), alloc.irq("spapr-vlan")?, false);
+                let backend = net::open(netdev)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| format!("-netdev id={}: no queue", netdev.id))?;
+                let v = vio::vlan::Vlan::new(reg, irq, mem.clone(), *mac, backend)?;
+                bus.add(v).map_err(|e| format!("-device spapr-vlan: {e}"))?;
             }
             _ => {}
         }

@@ -4,6 +4,7 @@
 
 mod blockdev;
 mod devices;
+mod net;
 
 use spapr::MachineConfig;
 use std::ffi::{OsStr, OsString};
@@ -169,7 +170,6 @@ name \"scsi-cd\", bus SCSI, desc \"drive=ID[,bus=ID.0][,channel=0][,scsi-id=N][,
 
 /// Options QEMU has that lpar knows about but does not implement yet.
 const NOT_YET: &[&str] = &[
-    "netdev",
     "hda",
     "hdb",
     "hdc",
@@ -285,7 +285,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 // A spapr-vty on a -chardev is a further console; without one it is the machine's.
                 let vty_on_chardev = driver.as_deref() == Some("spapr-vty")
                     && keyval(&v, "driver").iter().any(|(k, _)| k == "chardev");
-                if vty_on_chardev || driver.as_deref().is_some_and(devices::handles) {
+                if driver.as_deref().is_some_and(net::handles) {
+                    b.net_pending.push((opt, v));
+                } else if vty_on_chardev || driver.as_deref().is_some_and(devices::handles) {
                     b.pending.push(devices::PendingDevice { opt, value: v });
                 } else if let Some(list) = device(&opt, &v)? {
                     return Ok(Action::List(list));
@@ -312,10 +314,19 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                 b.chardevs
                     .push(chardev::parse(&opt, &keyval(&v, "backend"))?);
             }
-            "nic" | "net" => {
+            "netdev" => b.netdevs.push(net::netdev(&opt, &value(&mut p, &opt)?)?),
+            "nic" => {
                 let v = value(&mut p, &opt)?;
                 if v != "none" {
-                    return Err(format!("{opt} {v}: networking is not supported yet"));
+                    let (n, nic) = net::nic(&opt, &v, b.nics.len())?;
+                    b.netdevs.push(n);
+                    b.nics.push(nic);
+                }
+            }
+            "net" => {
+                let v = value(&mut p, &opt)?;
+                if v != "none" {
+                    b.legacy_net.add(&opt, &v)?;
                 }
             }
             "name" => {
@@ -830,6 +841,12 @@ struct Builder {
     objects: Vec<devices::Object>,
     chardevs: Vec<chardev::Config>,
     blockdevs: Vec<blockdev::Node>,
+    netdevs: Vec<::net::NetdevConfig>,
+    /// NICs of `-nic`, and of `-net nic` once paired.
+    nics: Vec<net::Nic>,
+    legacy_net: net::Legacy,
+    /// `-device`s that are NICs, resolved once every -netdev is known.
+    net_pending: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -1009,6 +1026,11 @@ impl Builder {
             &self.chardevs,
             &self.pending,
         )?;
+        let (netdevs, nics) = std::mem::take(&mut self.legacy_net).finish()?;
+        self.netdevs.extend(netdevs);
+        self.nics.extend(nics);
+        let nics = net::resolve(&self.net_pending, &self.netdevs, &self.nics)?;
+        self.config.devices.extend(nics);
         if let Some(v) = self.vsmt {
             let t = self.config.threads;
             if v < t {
@@ -1470,7 +1492,15 @@ mod tests {
             err(&["-drive", "if=virtio"]),
             "-drive if=virtio: missing file="
         );
-        assert_eq!(err(&["-netdev", "user,id=n"]), "-netdev: not supported yet");
+        assert_eq!(
+            err(&["-netdev", "user,id=n", "-device", "spapr-vlan,netdev=m"]),
+            "-device spapr-vlan,netdev=m: netdev=m: no -netdev with that id"
+        );
+        assert_eq!(
+            err(&["-netdev", "user,id=n", "-netdev", "tap,id=n"]),
+            "-netdev id=n: duplicate netdev id"
+        );
+        assert!(err(&["-nic", "user,mac=52:54"]).contains("invalid MAC"));
         assert_eq!(err(&["-S"]), "-S: not supported yet");
         assert_eq!(
             err(&["-frobnicate"]),
@@ -1484,7 +1514,7 @@ mod tests {
         assert!(err(&["-kernel", "k", "disk.img"]).contains("'disk.img'"));
         assert!(err(&["-display", "gtk"]).starts_with("-display gtk:"));
         assert!(err(&["-vga", "std"]).starts_with("-vga std:"));
-        assert!(err(&["-nic", "user"]).starts_with("-nic user:"));
+        assert!(err(&["-nic", "user,model=e1000"]).starts_with("-nic user,model=e1000:"));
         assert!(err(&["--nographic=yes"]).contains("nographic"));
     }
 

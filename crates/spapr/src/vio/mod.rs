@@ -7,6 +7,7 @@
 
 pub mod nvram;
 pub mod rng;
+pub mod vlan;
 pub mod vty;
 
 use crate::devtree::{cells, DeviceTree, NodeId};
