@@ -201,3 +201,158 @@ fn spapr_vlan_on_user_networking() {
         "52:54:00:aa:bb:01",
     );
 }
+
+/// A network namespace for one test, deleted when dropped (also when the test fails).
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("lpar-{tag}-{}", std::process::id());
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .status();
+        let st = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("ip (apt-get install iproute2; scripts/fetch-assets.sh does)");
+        assert!(st.success(), "ip netns add {name} (needs root)");
+        Netns(name)
+    }
+
+    /// Runs `cmd` inside the namespace; its output.
+    fn run(&self, cmd: &[&str]) -> std::process::Output {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(cmd)
+            .output()
+            .expect("ip netns exec")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// The guest side on a tap: a static address, fetch from the host's httpd in the namespace,
+/// serve a page, wait for the host.
+fn tap_init(modules: &[&str]) -> String {
+    let mut s = String::from(
+        "#!/bin/sh\n/bin/busybox mount -t proc proc /proc\n/bin/busybox --install -s\n\
+         mount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev\n",
+    );
+    for m in modules {
+        s.push_str(&format!(
+            "insmod /modules/{m}.ko || echo insmod-{m}-failed\n"
+        ));
+    }
+    s.push_str(
+        r#"ip link set eth0 up
+ip addr add 192.168.77.2/24 dev eth0
+echo READY
+read line </dev/hvc0
+echo "GOT: $(wget -q -O - http://192.168.77.1:8081/file | md5sum)"
+mkdir -p /www && echo tap-guest-$(uname -r) >/www/index.html
+httpd -p 8080 -h /www
+echo SERVING
+read line </dev/hvc0
+echo "HOST-SAID: $line"
+poweroff -f
+"#,
+    );
+    s
+}
+
+fn tap_round_trip(tag: &str, modules: &[&str], nic: &str) {
+    let ns = Netns::new(tag);
+    let dir = scratch(&format!("net-{tag}"));
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let file = pattern(200 << 10, 0x1234_5678_9abc_def1);
+    let want = md5_hex(&file);
+    std::fs::write(www.join("file"), &file).unwrap();
+    let a = assets();
+    let initrd = dir.join("initrd.cpio");
+    initramfs_with_modules(&a, &tap_init(modules), modules, &initrd);
+    let vmlinux = a.join("vmlinux");
+    let args = [
+        "netns",
+        "exec",
+        &ns.0,
+        env!("CARGO_BIN_EXE_lpar"),
+        "-M",
+        "pseries",
+        "-m",
+        "512M",
+        "-kernel",
+        vmlinux.to_str().unwrap(),
+        "-initrd",
+        initrd.to_str().unwrap(),
+        "-append",
+        "console=hvc0 quiet",
+        "-nographic",
+        "-netdev",
+        "tap,id=t0,ifname=lpt0,script=no,downscript=no,vhost=off",
+        "-device",
+        nic,
+    ];
+    let mut s = Session::start_program("ip", &args, BOOT_TIMEOUT);
+    s.wait_for("READY", 0);
+    // lpar made the tap in the namespace: give it the host side's address.
+    for cmd in [
+        &["ip", "addr", "add", "192.168.77.1/24", "dev", "lpt0"][..],
+        &["ip", "link", "set", "lpt0", "up"],
+        &["ip", "link", "set", "lo", "up"],
+    ] {
+        let o = ns.run(cmd);
+        assert!(
+            o.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let mut httpd = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.0, "busybox", "httpd", "-f", "-p"])
+        .arg("192.168.77.1:8081")
+        .arg("-h")
+        .arg(&www)
+        .spawn()
+        .expect("busybox httpd (apt-get install busybox-static)");
+    s.send(b"go\n");
+    s.wait_for("SERVING", 0);
+    let mut page = String::new();
+    for _ in 0..100 {
+        let o = ns.run(&[
+            "busybox",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://192.168.77.2:8080/",
+        ]);
+        page = String::from_utf8_lossy(&o.stdout).into_owned();
+        if page.contains("tap-guest-") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    s.send(b"done\n");
+    let out = s.finish();
+    let _ = httpd.kill();
+    let _ = httpd.wait();
+    assert!(
+        out.stdout.contains(&format!("GOT: {want}  -")),
+        "want {want}\n{out:?}"
+    );
+    assert!(page.contains("tap-guest-"), "page: {page}\n{out:?}");
+    assert!(out.stdout.contains("HOST-SAID: done"), "{out:?}");
+}
+
+#[test]
+fn spapr_vlan_on_a_tap_in_a_namespace() {
+    let _g = lock();
+    tap_round_trip("vlan", &["ibmveth"], "spapr-vlan,netdev=t0");
+}

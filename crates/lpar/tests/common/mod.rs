@@ -59,7 +59,17 @@ fn collect(
 impl Session {
     /// Starts lpar with `args`; the whole session must be over within `timeout`.
     pub fn start(args: &[&str], timeout: Duration) -> Session {
-        let mut child = lpar()
+        Session::spawn(lpar(), args, timeout)
+    }
+
+    /// Runs `program` (which runs lpar, e.g. `ip netns exec NS lpar ...`) instead of lpar.
+    #[allow(dead_code)]
+    pub fn start_program(program: &str, args: &[&str], timeout: Duration) -> Session {
+        Session::spawn(Command::new(program), args, timeout)
+    }
+
+    fn spawn(mut cmd: Command, args: &[&str], timeout: Duration) -> Session {
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
