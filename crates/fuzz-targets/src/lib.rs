@@ -33,6 +33,7 @@ mod rtas;
 pub mod seeds;
 mod tce;
 mod virtqueue;
+mod vscsi;
 
 pub use cli::cli;
 pub use client::client_interface;
@@ -44,6 +45,7 @@ pub use qcow2::qcow2;
 pub use rtas::rtas;
 pub use tce::tce;
 pub use virtqueue::virtqueue;
+pub use vscsi::vscsi;
 
 /// A target's entry point.
 pub type Target = fn(&[u8]);
@@ -60,4 +62,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("pci_config", pci_config),
     ("tce", tce),
     ("qcow2", qcow2),
+    ("vscsi", vscsi),
 ];

@@ -39,6 +39,9 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     for (name, s) in qcow2_seeds() {
         v.push(("qcow2", name, s));
     }
+    for (name, s) in vscsi_seeds() {
+        v.push(("vscsi", name, s));
+    }
     v
 }
 
@@ -1254,5 +1257,110 @@ fn qcow2_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("refcount_bits_1", rc1),
         ("patched_backing_compressed", patched),
         ("feature_table", features),
+    ]
+}
+
+// ---- vscsi -------------------------------------------------------------------------------------
+
+/// Encoders of `vscsi` operations (see `vscsi.rs`, `Harness::run`). Bus addresses are given as
+/// window pages (the `ioba` decoder's selector 0).
+mod vs {
+    /// Window pages `first..first + n` map real pages from `real`, read/write.
+    pub fn map_run(v: &mut Vec<u8>, first: u8, real: u8, n: u8) {
+        v.extend([1, first, real, n - 1]);
+    }
+    /// H_REG_CRQ of `pages` pages at window page `page`.
+    pub fn register(v: &mut Vec<u8>, page: u8, pages: u8) {
+        v.extend([2, 0, page, 0, pages - 1]);
+    }
+    pub fn signal(v: &mut Vec<u8>, mode: u8) {
+        v.extend([4, mode]);
+    }
+    /// A raw message.
+    pub fn raw(v: &mut Vec<u8>, msg: [u8; 16]) {
+        v.push(5);
+        v.extend(msg);
+    }
+    /// An IU of 256 bytes at window page `page`, LUN selector `lun`; `body` is the kind and its
+    /// arguments.
+    pub fn iu(v: &mut Vec<u8>, page: u8, lun: u8, body: &[u8]) {
+        v.extend([6, 0, page, 0, lun]);
+        v.extend(body);
+    }
+    /// The guest consumes the ring's entries.
+    pub fn consume(v: &mut Vec<u8>) {
+        v.extend([8, 255]);
+    }
+    pub const LOGIN: &[u8] = &[0];
+    /// LUN reset.
+    pub const TMF: &[u8] = &[1, 3];
+    /// Adapter info (148 bytes) into window page 4.
+    pub const ADAPTER_INFO: &[u8] = &[5, 2, 0, 0, 4];
+    /// Capabilities (92 bytes) at window page 4.
+    pub const CAPABILITIES: &[u8] = &[5, 4, 1, 0, 4];
+    /// INQUIRY of 96 bytes into window page 4, a direct descriptor.
+    pub const INQUIRY: &[u8] = &[2, 0, 0, 96, 0, 0, 1, 0, 4, 0, 0, 1];
+    /// READ(10) of 16 sectors at LBA 3 into window pages 5 and 6, an indirect table at page 3.
+    pub const READ_INDIRECT: &[u8] = &[2, 0, 1, 1, 3, 16, 0, 1, 2, 0, 5, 1, 0, 6, 1, 0, 1, 0, 3, 1];
+    /// WRITE(10) of 8 sectors at LBA 9 from window page 5, a direct descriptor.
+    pub const WRITE: &[u8] = &[2, 0, 1, 0, 9, 8, 0, 2, 1, 0, 5, 1, 1, 0];
+}
+
+fn vscsi_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use vs::*;
+    let init = |v: &mut Vec<u8>| {
+        map_run(v, 0, 16, 8);
+        register(v, 0, 1);
+        signal(v, 1);
+        let mut m = [0u8; 16];
+        m[0] = 0xc0;
+        m[1] = 0x01;
+        raw(v, m);
+    };
+    // Linux's bring-up: init, adapter info, login, then a scan and I/O.
+    let mut linux = Vec::new();
+    init(&mut linux);
+    iu(&mut linux, 1, 0, ADAPTER_INFO);
+    iu(&mut linux, 1, 0, LOGIN);
+    iu(&mut linux, 1, 0, INQUIRY);
+    iu(&mut linux, 1, 5, INQUIRY);
+    consume(&mut linux);
+    iu(&mut linux, 1, 0, READ_INDIRECT);
+    iu(&mut linux, 2, 0, WRITE);
+    iu(&mut linux, 2, 0, READ_INDIRECT);
+    iu(&mut linux, 1, 0, TMF);
+    iu(&mut linux, 1, 0, CAPABILITIES);
+
+    // A full ring (the guest stores a valid byte in the next slot): the reply is dropped;
+    // consumed, the next one lands; then a reset and a re-registration.
+    let mut full = Vec::new();
+    init(&mut full);
+    full.extend([9, 16, 0, 0x10, 1, 0x80]);
+    iu(&mut full, 1, 0, LOGIN);
+    consume(&mut full);
+    iu(&mut full, 1, 0, LOGIN);
+    full.push(11);
+    map_run(&mut full, 0, 30, 4);
+    register(&mut full, 0, 2);
+    iu(&mut full, 1, 0, LOGIN);
+
+    // Wrong: unaligned and unmapped rings, a free, an unreadable IU, a CD-ROM write, RDMA.
+    let mut wrong = Vec::new();
+    map_run(&mut wrong, 0, 10, 2);
+    wrong.extend([2, 4, 0, 0, 0x10, 0, 0]);
+    register(&mut wrong, 1, 3);
+    register(&mut wrong, 0, 1);
+    register(&mut wrong, 0, 1);
+    wrong.push(3);
+    register(&mut wrong, 0, 1);
+    iu(&mut wrong, 20, 0, LOGIN);
+    iu(&mut wrong, 1, 4, WRITE);
+    wrong.extend([10, 0, 1, 0, 0, 0, 0x01, 0x00]);
+    wrong.extend([10, 0, 0, 0, 1, 3]);
+
+    vec![
+        ("linux_bringup", linux),
+        ("ring_full_reset", full),
+        ("wrong", wrong),
     ]
 }

@@ -114,6 +114,7 @@ chmod +x /bin/dhcp.sh
 ip link set lo up
 ip link set eth0 up
 cat /sys/class/net/eth0/address | sed 's/^/MAC: /'
+[ -e /sys/bus/virtio/devices/virtio0/features ] && echo VFEAT: $(cat /sys/bus/virtio/devices/virtio0/features)
 udhcpc -i eth0 -n -q -t 10 -s /bin/dhcp.sh || echo DHCP-FAILED
 echo "GOT: $(wget -q -O - http://10.0.2.2:{port}/file | md5sum)"
 mkdir -p /www && echo guest-page-$(uname -r) >/www/index.html
@@ -145,7 +146,7 @@ fn fetch(port: u16) -> String {
     }
 }
 
-fn user_net_round_trip(dir: &Path, modules: &[&str], nic: &[&str], mac: &str) {
+fn user_net_round_trip(dir: &Path, modules: &[&str], nic: &[&str], mac: &str) -> common::Output {
     let a = assets();
     let file = pattern(300 << 10, 0x9e37_79b9_7f4a_7c15);
     let want = md5_hex(&file);
@@ -188,13 +189,14 @@ fn user_net_round_trip(dir: &Path, modules: &[&str], nic: &[&str], mac: &str) {
     );
     assert!(page.contains("guest-page-"), "page: {page}\n{out:?}");
     assert!(out.stdout.contains("HOST-SAID: done"), "{out:?}");
+    out
 }
 
 #[test]
 fn spapr_vlan_on_user_networking() {
     let _g = lock();
     let dir = scratch("net-vlan");
-    user_net_round_trip(
+    let _ = user_net_round_trip(
         &dir,
         &["ibmveth"],
         &["-device", "spapr-vlan,netdev=n0,mac=52:54:00:aa:bb:01"],
@@ -238,8 +240,8 @@ impl Drop for Netns {
 }
 
 /// The guest side on a tap: a static address, fetch from the host's httpd in the namespace,
-/// serve a page, wait for the host.
-fn tap_init(modules: &[&str]) -> String {
+/// serve a page, wait for the host. `probe` runs first (its output is checked by the caller).
+fn tap_init(modules: &[&str], probe: &str) -> String {
     let mut s = String::from(
         "#!/bin/sh\n/bin/busybox mount -t proc proc /proc\n/bin/busybox --install -s\n\
          mount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev\n",
@@ -249,6 +251,7 @@ fn tap_init(modules: &[&str]) -> String {
             "insmod /modules/{m}.ko || echo insmod-{m}-failed\n"
         ));
     }
+    s.push_str(probe);
     s.push_str(
         r#"ip link set eth0 up
 ip addr add 192.168.77.2/24 dev eth0
@@ -267,6 +270,26 @@ poweroff -f
 }
 
 fn tap_round_trip(tag: &str, modules: &[&str], nic: &str) {
+    let _ = tap_round_trip_with(
+        tag,
+        modules,
+        "tap,id=t0,ifname=lpt0,script=no,downscript=no,vhost=off",
+        nic,
+        "",
+        &[],
+        "1",
+    );
+}
+
+fn tap_round_trip_with(
+    tag: &str,
+    modules: &[&str],
+    netdev: &str,
+    nic: &str,
+    probe: &str,
+    expect: &[&str],
+    smp: &str,
+) -> common::Output {
     let ns = Netns::new(tag);
     let dir = scratch(&format!("net-{tag}"));
     let www = dir.join("www");
@@ -276,7 +299,7 @@ fn tap_round_trip(tag: &str, modules: &[&str], nic: &str) {
     std::fs::write(www.join("file"), &file).unwrap();
     let a = assets();
     let initrd = dir.join("initrd.cpio");
-    initramfs_with_modules(&a, &tap_init(modules), modules, &initrd);
+    initramfs_with_modules(&a, &tap_init(modules, probe), modules, &initrd);
     let vmlinux = a.join("vmlinux");
     let args = [
         "netns",
@@ -295,9 +318,11 @@ fn tap_round_trip(tag: &str, modules: &[&str], nic: &str) {
         "console=hvc0 quiet",
         "-nographic",
         "-netdev",
-        "tap,id=t0,ifname=lpt0,script=no,downscript=no,vhost=off",
+        netdev,
         "-device",
         nic,
+        "-smp",
+        smp,
     ];
     let mut s = Session::start_program("ip", &args, BOOT_TIMEOUT);
     s.wait_for("READY", 0);
@@ -349,10 +374,127 @@ fn tap_round_trip(tag: &str, modules: &[&str], nic: &str) {
     );
     assert!(page.contains("tap-guest-"), "page: {page}\n{out:?}");
     assert!(out.stdout.contains("HOST-SAID: done"), "{out:?}");
+    for e in expect {
+        assert!(out.stdout.contains(e), "want {e:?}\n{out:?}");
+    }
+    out
 }
+
+/// The virtio feature bits the guest's driver accepted (its sysfs string, bit 0 first).
+fn virtio_features(out: &common::Output) -> Vec<bool> {
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("VFEAT: "))
+        .unwrap_or_else(|| panic!("no feature line\n{out:?}"))
+        .trim()
+        .bytes()
+        .map(|b| b == b'1')
+        .collect()
+}
+
+/// virtio-net feature bits: CSUM, GUEST_CSUM, GUEST_TSO4, HOST_TSO4, MRG_RXBUF, MQ.
+const CSUM: usize = 0;
+const GUEST_CSUM: usize = 1;
+const GUEST_TSO4: usize = 7;
+const HOST_TSO4: usize = 11;
+const MRG_RXBUF: usize = 15;
+const MQ: usize = 22;
 
 #[test]
 fn spapr_vlan_on_a_tap_in_a_namespace() {
     let _g = lock();
     tap_round_trip("vlan", &["ibmveth"], "spapr-vlan,netdev=t0");
+}
+
+/// Modules (in load order) for virtio-net-pci.
+const VIRTIO_NET: &[&str] = &[
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_modern_dev",
+    "virtio_pci_legacy_dev",
+    "virtio_pci",
+    "failover",
+    "net_failover",
+    "virtio_net",
+];
+
+#[test]
+fn virtio_net_on_user_networking() {
+    let _g = lock();
+    let dir = scratch("net-virtio");
+    let out = user_net_round_trip(
+        &dir,
+        VIRTIO_NET,
+        &["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:02"],
+        "52:54:00:aa:bb:02",
+    );
+    // No vnet header on user networking: no offloads (frames are whole, with checksums, as
+    // QEMU has it), but mergeable buffers.
+    let f = virtio_features(&out);
+    for bit in [CSUM, GUEST_CSUM, GUEST_TSO4, HOST_TSO4] {
+        assert!(
+            f.get(bit) == Some(&false),
+            "feature bit {bit} offered\n{out:?}"
+        );
+    }
+    assert_eq!(f.get(MRG_RXBUF), Some(&true), "{out:?}");
+}
+
+#[test]
+fn virtio_net_on_a_tap_with_offloads_and_two_queues() {
+    let _g = lock();
+    let out = tap_round_trip_with(
+        "virtio",
+        VIRTIO_NET,
+        "tap,id=t0,ifname=lpt0,script=no,downscript=no,vhost=off,queues=2",
+        "virtio-net-pci,netdev=t0,mq=on",
+        // The guest took both queue pairs and the offloads the tap gave it.
+        "echo QUEUES: $(ls /sys/class/net/eth0/queues)\n\
+         echo VFEAT: $(cat /sys/bus/virtio/devices/virtio0/features)\n",
+        &["QUEUES: rx-0 rx-1 tx-0 tx-1"],
+        // Linux uses as many pairs as it has CPUs.
+        "2",
+    );
+    // Over a tap (vnet header) the offloads are offered and taken.
+    let f = virtio_features(&out);
+    for bit in [CSUM, GUEST_CSUM, GUEST_TSO4, HOST_TSO4, MRG_RXBUF, MQ] {
+        assert!(
+            f.get(bit) == Some(&true),
+            "feature bit {bit} missing\n{out:?}"
+        );
+    }
+}
+
+#[test]
+fn nic_shorthand_gives_a_spapr_vlan() {
+    let _g = lock();
+    let dir = scratch("net-nic");
+    let a = assets();
+    let initrd = dir.join("initrd.cpio");
+    let init = "#!/bin/sh\n/bin/busybox mount -t proc proc /proc\n/bin/busybox --install -s\n\
+                mount -t sysfs sysfs /sys\ninsmod /modules/ibmveth.ko\n\
+                echo DRIVER=$(basename $(readlink /sys/class/net/eth0/device/driver))\n\
+                echo MAC=$(cat /sys/class/net/eth0/address)\npoweroff -f\n";
+    initramfs_with_modules(&a, init, &["ibmveth"], &initrd);
+    let vmlinux = a.join("vmlinux");
+    let out = common::run(
+        &[
+            "-M",
+            "pseries",
+            "-m",
+            "512M",
+            "-kernel",
+            vmlinux.to_str().unwrap(),
+            "-initrd",
+            initrd.to_str().unwrap(),
+            "-append",
+            "console=hvc0 quiet",
+            "-nographic",
+            "-nic",
+            "user,restrict=on",
+        ],
+        BOOT_TIMEOUT,
+    );
+    assert!(out.stdout.contains("DRIVER=ibmveth"), "{out:?}");
+    assert!(out.stdout.contains("MAC=52:54:00:12:34:56"), "{out:?}");
 }

@@ -19,10 +19,11 @@ pub use crate::papr::{
 pub const TEST_PANIC: u64 = 0x7ff0;
 
 /// Every module's hcall rows. A module adds its handlers by exporting `HCALLS`.
-fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 11] {
+fn tables() -> [&'static [(u64, &'static str, HcallFn)]; 12] {
     [
         crate::tce::HCALLS,
         crate::vio::HCALLS,
+        crate::vio::crq::HCALLS,
         crate::vio::rng::HCALLS,
         crate::vio::vlan::HCALLS,
         crate::mmu::HCALLS,

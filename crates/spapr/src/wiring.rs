@@ -26,6 +26,14 @@ pub enum DeviceConfig {
     },
     /// `-device spapr-rng[,rng=ID]`: H_RANDOM from a file (`rng-random`) or getrandom.
     SpaprRng { file: Option<std::path::PathBuf> },
+    /// `-device virtio-net-pci,netdev=ID[,mac=]...` (or `-nic model=virtio-net-pci`).
+    VirtioNet {
+        netdev: net::NetdevConfig,
+        mac: [u8; 6],
+        opts: devices::virtio::net::NetOptions,
+        bus: u32,
+        slot: Option<u32>,
+    },
     /// `-device spapr-vlan,netdev=ID[,mac=][,reg=]` (or `-nic model=spapr-vlan`).
     SpaprVlan {
         netdev: net::NetdevConfig,
@@ -94,6 +102,7 @@ impl DeviceConfig {
             DeviceConfig::VirtioBlk { bus, slot, .. } => Some((*bus, *slot, "virtio-blk-pci")),
             DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
             DeviceConfig::VirtioBalloon { bus, slot } => Some((*bus, *slot, "virtio-balloon-pci")),
+            DeviceConfig::VirtioNet { bus, slot, .. } => Some((*bus, *slot, "virtio-net-pci")),
             DeviceConfig::VirtioScsi { bus, slot, .. } => Some((*bus, *slot, "virtio-scsi-pci")),
             DeviceConfig::VirtioConsole { bus, slot, .. } => {
                 Some((*bus, *slot, "virtio-serial-pci"))
@@ -120,6 +129,13 @@ impl DeviceConfig {
                 None => rng::Source::Builtin,
             })?),
             DeviceConfig::VirtioBalloon { .. } => Box::new(balloon::Balloon::default()),
+            DeviceConfig::VirtioNet {
+                netdev, mac, opts, ..
+            } => Box::new(devices::virtio::net::Net::new(
+                net::open(netdev)?,
+                *mac,
+                opts.clone(),
+            )),
             DeviceConfig::VirtioConsole { chardev, .. } => {
                 let c = chardev.clone().unwrap_or(chardev::Config {
                     id: String::new(),

@@ -7,6 +7,7 @@
 pub mod balloon;
 pub mod blk;
 pub mod console;
+pub mod net;
 pub mod pci;
 pub mod rng;
 pub mod scsi;
@@ -38,6 +39,7 @@ pub mod status {
 
 /// Device type ids.
 pub mod kind {
+    pub const NET: u16 = 1;
     pub const BLOCK: u16 = 2;
     pub const CONSOLE: u16 = 3;
     pub const RNG: u16 = 4;

@@ -25,17 +25,17 @@ pub trait Handler: Send + 'static {
     }
 }
 
-/// Doorbells rung and the stop request.
+/// Doorbells rung and the stop request (also the wake-up of virtio-net's own I/O threads).
 #[derive(Default)]
-struct Kick {
+pub(crate) struct Kick {
     pending: AtomicU64,
-    stop: AtomicBool,
+    pub(crate) stop: AtomicBool,
     lock: Mutex<()>,
     cv: Condvar,
 }
 
 impl Kick {
-    fn ring(&self, bits: u64) {
+    pub(crate) fn ring(&self, bits: u64) {
         self.pending.fetch_or(bits, Ordering::SeqCst);
         // Always under the lock: skipping the wake-up when the thread looked busy lost a
         // doorbell in the virtconsole test (reverted; see the stop note).
@@ -44,7 +44,7 @@ impl Kick {
     }
 
     /// Waits for doorbells, spinning first while `poll` says that pays; None once stopped.
-    fn wait(&self, poll: &mut Poll) -> Option<u64> {
+    pub(crate) fn wait(&self, poll: &mut Poll) -> Option<u64> {
         let t0 = Instant::now();
         poll.spin(Duration::MAX, || {
             self.pending.load(Ordering::SeqCst) != 0 || self.stop.load(Ordering::SeqCst)

@@ -268,7 +268,7 @@ fn pci_placement(
 
 /// The virtio-pci interface properties: `disable-legacy=` (either way: lpar has only the modern
 /// interface) and `disable-modern=off`. Whether `k` was one of them.
-fn virtio_interface(opt: &str, v: &str, k: &str, val: &str) -> Result<bool, String> {
+pub(super) fn virtio_interface(opt: &str, v: &str, k: &str, val: &str) -> Result<bool, String> {
     match k {
         "disable-legacy" => {
             boolean(val).ok_or_else(|| format!("{opt} {v}: {k}={val}: expected on or off"))?;
@@ -287,14 +287,14 @@ fn virtio_interface(opt: &str, v: &str, k: &str, val: &str) -> Result<bool, Stri
 }
 
 /// A PCI bus name (`pci.N`, QEMU's name of bridge N's root bus) -> N.
-fn pci_bus(opt: &str, v: &str, val: &str) -> Result<u32, String> {
+pub(super) fn pci_bus(opt: &str, v: &str, val: &str) -> Result<u32, String> {
     val.strip_prefix("pci.")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| format!("{opt} {v}: bus={val}: unknown bus (pci.N)"))
 }
 
 /// A PCI address `SLOT[.FN]` -> slot (function 0 only).
-fn pci_addr(opt: &str, v: &str, val: &str) -> Result<u32, String> {
+pub(super) fn pci_addr(opt: &str, v: &str, val: &str) -> Result<u32, String> {
     let (slot, func) = match val.split_once('.') {
         Some((s, f)) => (s, Some(f)),
         None => (val, None),

@@ -3,7 +3,9 @@
 //! shorthands that make both at once: `-nic TYPE[,model=M][,mac=]...` and the legacy
 //! `-net nic[,model=] -net user|tap`. pseries' default NIC model is spapr-vlan, as in QEMU.
 
+use super::devices::{pci_addr, pci_bus, virtio_interface};
 use super::{boolean, keyval, number};
+use ::devices::virtio::net::NetOptions;
 use net::{HostFwd, NetdevConfig, NetdevKind, TapConfig, UserConfig};
 use spapr::wiring::DeviceConfig;
 use std::path::PathBuf;
@@ -332,11 +334,20 @@ pub fn resolve(
         let driver = items.first().map(|(_, d)| d.as_str()).unwrap_or("");
         let origin = format!("{opt} {v}");
         let (mut netdev, mut mc, mut reg) = (None, None, None);
+        let virtio = driver != "spapr-vlan";
+        // QEMU's defaults: every offload on (offered only over a tap), multiqueue off.
+        let mut o = NetOptions {
+            mq: false,
+            ..NetOptions::default()
+        };
+        let (mut bus, mut slot) = (0, None);
         for (k, val) in &items[1..] {
+            let flag =
+                || boolean(val).ok_or_else(|| format!("{origin}: {k}={val}: expected on or off"));
             match k.as_str() {
                 "netdev" => netdev = Some(val.clone()),
                 "mac" => mc = Some(mac(opt, v, val)?),
-                "reg" if driver == "spapr-vlan" => {
+                "reg" if !virtio => {
                     reg = Some(
                         number(val)
                             .and_then(|n| u32::try_from(n).ok())
@@ -344,6 +355,32 @@ pub fn resolve(
                     )
                 }
                 "id" | "bootindex" => {}
+                "bus" if virtio => bus = pci_bus(opt, v, val)?,
+                "addr" if virtio => slot = Some(pci_addr(opt, v, val)?),
+                "csum" if virtio => o.csum = flag()?,
+                "guest_csum" if virtio => o.guest_csum = flag()?,
+                "gso" | "host_tso4" | "host_tso6" | "host_ecn" | "host_ufo" if virtio => {
+                    o.gso = flag()?
+                }
+                "guest_tso4" if virtio => o.guest_tso4 = flag()?,
+                "guest_tso6" if virtio => o.guest_tso6 = flag()?,
+                "guest_ecn" if virtio => o.guest_ecn = flag()?,
+                "guest_ufo" if virtio => o.guest_ufo = flag()?,
+                "mrg_rxbuf" if virtio => o.mrg_rxbuf = flag()?,
+                "mq" if virtio => o.mq = flag()?,
+                "ctrl_vq" if virtio => o.ctrl_vq = flag()?,
+                "status" if virtio => o.status = flag()?,
+                "host_mtu" if virtio => {
+                    o.mtu = Some(
+                        number(val)
+                            .filter(|n| (68..=65535).contains(n))
+                            .ok_or_else(|| format!("{origin}: host_mtu={val}: expected 68-65535"))?
+                            as u16,
+                    )
+                }
+                // Vector count and the rest of the transport are lpar's choice.
+                "vectors" if virtio && number(val).is_some() => {}
+                _ if virtio && virtio_interface(opt, v, k, val)? => {}
                 _ => {
                     return Err(format!(
                         "{origin}: unknown or unsupported property '{k}' of {driver}"
@@ -354,7 +391,17 @@ pub fn resolve(
         let id = netdev.ok_or_else(|| format!("{origin}: missing netdev="))?;
         let netdev = take(&origin, &id)?;
         let mac = mc.unwrap_or_else(|| default_mac(out.len()));
-        out.push(DeviceConfig::SpaprVlan { netdev, mac, reg });
+        out.push(if virtio {
+            DeviceConfig::VirtioNet {
+                netdev,
+                mac,
+                opts: o,
+                bus,
+                slot,
+            }
+        } else {
+            DeviceConfig::SpaprVlan { netdev, mac, reg }
+        });
     }
     for nic in nics {
         let netdev = take(&nic.origin, &nic.netdev)?;
@@ -365,7 +412,16 @@ pub fn resolve(
                 mac,
                 reg: None,
             }),
-            m => return Err(format!("{}: model={m} is not supported yet", nic.origin)),
+            _ => out.push(DeviceConfig::VirtioNet {
+                netdev,
+                mac,
+                opts: NetOptions {
+                    mq: false,
+                    ..NetOptions::default()
+                },
+                bus: 0,
+                slot: None,
+            }),
         }
     }
     Ok(out)
@@ -373,7 +429,7 @@ pub fn resolve(
 
 /// Whether `driver` is a NIC this module resolves.
 pub fn handles(driver: &str) -> bool {
-    matches!(driver, "spapr-vlan")
+    matches!(driver, "spapr-vlan" | "virtio-net-pci" | "virtio-net")
 }
 
 #[cfg(test)]

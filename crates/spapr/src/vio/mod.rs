@@ -5,9 +5,11 @@
 //! and the bus-level H_VIO_SIGNAL reaches them by unit address. Platform facilities without a
 //! unit address (spapr-rng under `/ibm,platform-facilities`) live on the bus too.
 
+pub mod crq;
 pub mod nvram;
 pub mod rng;
 pub mod vlan;
+pub mod vscsi;
 pub mod vty;
 
 use crate::devtree::{cells, DeviceTree, NodeId};
@@ -46,6 +48,10 @@ pub trait VioDevice: Send + Sync {
     fn reset(&self) {}
     /// Power-off: flush what must survive.
     fn shutdown(&self) {}
+    /// The device's command/response queue, if it talks through one (H_REG_CRQ & co.).
+    fn crq(&self) -> Option<&dyn crq::CrqDevice> {
+        None
+    }
     fn as_any(&self) -> &dyn Any;
 }
 

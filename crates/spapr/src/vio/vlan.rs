@@ -13,8 +13,10 @@
 //! page (QEMU's "rx buffer pools"): ibmveth posts more buffers (about 1000) than the page's ring
 //! holds, and picking by size is then cheap. The pools are bounded.
 //!
-//! Frames from the backend are delivered on a receive thread, woken by the backend when a frame
-//! arrives and by the guest when it posts buffers; sends happen on the vCPU that makes the hcall.
+//! Frames from the backend are delivered by whoever learns they can be: the backend's own thread
+//! when a frame arrives (its waker), or the vCPU that posts buffers the frames were waiting for
+//! (as QEMU flushes its queue there). No thread of our own: a hop through one more thread cost
+//! a context switch per frame on a two-core host. Sends happen on the vCPU that makes the hcall.
 
 use super::VioDevice;
 use crate::devtree::{DeviceTree, NodeId};
@@ -25,7 +27,7 @@ use crate::tce::TceTable;
 use ppc::{Cpu, GuestMemory};
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 pub use crate::papr::{
     H_ADD_LOGICAL_LAN_BUFFER, H_CHANGE_LOGICAL_LAN_MAC, H_FREE_LOGICAL_LAN, H_MULTICAST_CTRL,
@@ -88,44 +90,12 @@ pub struct Vlan {
     signal: AtomicBool,
     /// Send gather buffer (one frame, reused).
     tx: Mutex<Vec<u8>>,
-    rx: Arc<RxWake>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-/// Wakes the receive thread: a frame arrived, or buffers were posted.
-#[derive(Default)]
-struct RxWake {
-    pending: Mutex<bool>,
-    cv: Condvar,
-    stop: AtomicBool,
-}
-
-impl RxWake {
-    fn kick(&self) {
-        if let Ok(mut p) = self.pending.lock() {
-            *p = true;
-            self.cv.notify_one();
-        }
-    }
-
-    /// Waits for a kick; false once stopped.
-    fn wait(&self) -> bool {
-        let Ok(mut p) = self.pending.lock() else {
-            return false;
-        };
-        while !*p && !self.stop.load(Ordering::SeqCst) {
-            p = match self.cv.wait(p) {
-                Ok(p) => p,
-                Err(_) => return false,
-            };
-        }
-        *p = false;
-        !self.stop.load(Ordering::SeqCst)
-    }
+    /// Receive buffer; holding it is the right to deliver, so frames keep their order.
+    rx: Mutex<Vec<u8>>,
 }
 
 impl Vlan {
-    /// The adapter at `reg` with MAC `mac`, on `backend`; starts its receive thread.
+    /// The adapter at `reg` with MAC `mac`, on `backend`.
     pub fn new(
         reg: u32,
         irq: IrqLine,
@@ -145,29 +115,15 @@ impl Vlan {
             lan: Mutex::new(Lan::default()),
             signal: AtomicBool::new(false),
             tx: Mutex::new(Vec::with_capacity(MAX_FRAME + net::VNET_HDR_LEN)),
-            rx: Arc::new(RxWake::default()),
-            thread: Mutex::new(None),
+            rx: Mutex::new(vec![0u8; MAX_FRAME + net::VNET_HDR_LEN]),
         });
-        let wake = v.rx.clone();
-        v.backend.set_waker(Arc::new(move || wake.kick()));
-        // The thread holds a weak reference: dropping the machine stops it.
+        // Weak: the backend (owned by the adapter) must not keep the adapter alive.
         let weak = Arc::downgrade(&v);
-        let wake = v.rx.clone();
-        let t = std::thread::Builder::new()
-            .name(format!("spapr-vlan@{reg:x}"))
-            .spawn(move || {
-                let mut buf = vec![0u8; MAX_FRAME + net::VNET_HDR_LEN];
-                while wake.wait() {
-                    match weak.upgrade() {
-                        Some(v) => v.receive_all(&mut buf),
-                        None => break,
-                    }
-                }
-            })
-            .map_err(|e| format!("-device spapr-vlan: cannot start its thread: {e}"))?;
-        if let Ok(mut g) = v.thread.lock() {
-            *g = Some(t);
-        }
+        v.backend.set_waker(Arc::new(move || {
+            if let Some(v) = weak.upgrade() {
+                v.receive_all();
+            }
+        }));
         Ok(v)
     }
 
@@ -229,8 +185,12 @@ impl Vlan {
         true
     }
 
-    /// Delivers waiting frames while the guest has buffers for them.
-    fn receive_all(&self, buf: &mut [u8]) {
+    /// Delivers waiting frames while the guest has buffers for them. Stopping for want of
+    /// buffers leaves the backend unarmed: posting a buffer calls this again.
+    fn receive_all(&self) {
+        let Ok(mut buf) = self.rx.lock() else {
+            return;
+        };
         loop {
             {
                 let Ok(lan) = self.lan.lock() else {
@@ -240,7 +200,7 @@ impl Vlan {
                     return;
                 }
             }
-            let n = match self.backend.recv(buf) {
+            let n = match self.backend.recv(&mut buf) {
                 Ok(Some(n)) => n,
                 _ => return,
             };
@@ -353,7 +313,7 @@ impl Vlan {
         let _ = mac; // the MAC is the device's (mac=); QEMU ignores this argument too
         self.signal.store(false, Ordering::SeqCst);
         drop(lan);
-        self.rx.kick();
+        self.receive_all();
         H_SUCCESS
     }
 
@@ -380,7 +340,7 @@ impl Vlan {
         }
         lan.bufs += 1;
         drop(lan);
-        self.rx.kick();
+        self.receive_all();
         H_SUCCESS
     }
 
@@ -474,23 +434,8 @@ impl VioDevice for Vlan {
         self.signal.store(false, Ordering::SeqCst);
     }
 
-    fn shutdown(&self) {
-        self.rx.stop.store(true, Ordering::SeqCst);
-        self.rx.kick();
-        if let Some(t) = self.thread.lock().ok().and_then(|mut g| g.take()) {
-            let _ = t.join();
-        }
-    }
-
     fn as_any(&self) -> &dyn std::any::Any {
         self
-    }
-}
-
-impl Drop for Vlan {
-    fn drop(&mut self) {
-        self.rx.stop.store(true, Ordering::SeqCst);
-        self.rx.kick();
     }
 }
 
