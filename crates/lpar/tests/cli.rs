@@ -130,17 +130,42 @@ fn bad_and_unsupported_options() {
         &["/nonexistent/disk.img"],
     );
     refused(
-        &["-netdev", "user,id=n0", "-kernel", "k"],
+        &["-netdev", "socket,id=n0", "-kernel", "k"],
         &["-netdev", "not supported yet"],
     );
     refused(
         &["-device", "virtio-net-pci", "-kernel", "k"],
-        &["virtio-net-pci", "unknown or unsupported device"],
+        &["virtio-net-pci", "missing netdev="],
+    );
+    refused(
+        &[
+            "-netdev",
+            "user,id=n0",
+            "-device",
+            "virtio-net-pci,netdev=n1",
+            "-kernel",
+            "k",
+        ],
+        &["netdev=n1", "no -netdev with that id"],
+    );
+    refused(
+        &[
+            "-netdev",
+            "user,id=n0",
+            "-device",
+            "spapr-vlan,netdev=n0,mac=zz",
+            "-kernel",
+            "k",
+        ],
+        &["mac=zz", "invalid MAC"],
     );
     refused(&["-serial", "pty", "-kernel", "k"], &["-serial pty"]);
     refused(&["-monitor", "stdio", "-kernel", "k"], &["-monitor stdio"]);
     refused(&["-display", "gtk", "-kernel", "k"], &["-display gtk"]);
-    refused(&["-nic", "user", "-kernel", "k"], &["-nic user"]);
+    refused(
+        &["-nic", "user,model=e1000", "-kernel", "k"],
+        &["-nic user", "model=e1000"],
+    );
     refused(&["-S", "-kernel", "k"], &["-S"]);
     refused(
         &["-frobnicate", "-kernel", "k"],
