@@ -1,14 +1,14 @@
-//! End to end: virtio-scsi-pci with scsi-hd and scsi-cd units. The Debian kernel's virtio_scsi
-//! driver scans the bus, sd makes the ext4 scsi-hd /dev/sda (mounted, a file read byte for byte,
+//! End to end: virtio-scsi-pci and spapr-vscsi with scsi-hd and scsi-cd units. The Debian
+//! kernel's virtio_scsi or ibmvscsi driver scans the bus, sd makes the ext4 scsi-hd /dev/sda (mounted, a file read byte for byte,
 //! one written that the host reads back with debugfs), sr makes the scsi-cd /dev/sr0 (an ISO 9660
-//! image, mounted and read); `-cdrom` gets a controller of its own; read-only disks, units at
+//! image, mounted and read); `-cdrom` gets a spapr-vscsi of its own; read-only disks, units at
 //! other LUNs and several controllers; and the command-line errors of bad SCSI setups.
 //! Needs scripts/fetch-assets.sh (guest kernel, modules and busybox; e2fsprogs on the host) and,
 //! for ISO images, xorriso or genisoimage (else the CD-ROM carries an ext4 image).
 
 mod common;
 
-use common::{assets, initramfs_with_modules, scratch, Session, VIRTIO_SCSI_EXT4_ISO};
+use common::{assets, initramfs_with_modules, scratch, Session, SCSI_EXT4_ISO};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
@@ -30,7 +30,7 @@ fn init(devices: &[&str], body: &str) -> String {
         "#!/bin/sh\n/bin/busybox mount -t proc proc /proc\n/bin/busybox --install -s\n\
          mount -t sysfs sysfs /sys\nmount -t devtmpfs devtmpfs /dev\n",
     );
-    for m in VIRTIO_SCSI_EXT4_ISO {
+    for m in SCSI_EXT4_ISO {
         s.push_str(&format!(
             "insmod /modules/{m}.ko || echo insmod-{m}-failed\n"
         ));
@@ -50,7 +50,7 @@ fn init(devices: &[&str], body: &str) -> String {
 fn boot(dir: &Path, init: &str, extra: &[&str]) -> common::Output {
     let a = assets();
     let initrd = dir.join("initrd.cpio");
-    initramfs_with_modules(&a, init, VIRTIO_SCSI_EXT4_ISO, &initrd);
+    initramfs_with_modules(&a, init, SCSI_EXT4_ISO, &initrd);
     let vmlinux = a.join("vmlinux");
     let mut args = vec![
         "-M",
@@ -255,10 +255,10 @@ dd if=/dev/zero of=/dev/sr0 bs=2048 count=1 2>/dev/null || echo cd-write-refused
     fsck_clean(&image);
 }
 
-/// `-cdrom` and `-hda` (QEMU's legacy drives on pseries' default SCSI bus): a virtio-scsi
-/// controller is added for them, the CD-ROM at SCSI id 2 and the disk at id 0.
+/// `-cdrom` and `-hda` (QEMU's legacy drives on pseries' default SCSI bus): a spapr-vscsi is
+/// added for them, as QEMU's pseries does, the CD-ROM at SCSI id 2 and the disk at id 0.
 #[test]
-fn cdrom_and_hda_get_a_virtio_scsi_controller_of_their_own() {
+fn cdrom_and_hda_get_a_spapr_vscsi_of_their_own() {
     let _g = lock();
     let dir = scratch("scsi-cdrom");
     let cdfiles = dir.join("cdfiles");
@@ -273,7 +273,8 @@ fn cdrom_and_hda_get_a_virtio_scsi_controller_of_their_own() {
     let hda = dir.join("hda.img");
     mkfs(&files, &hda, 8, 1024);
     let body = format!(
-        "echo at-id-2 $(ls /sys/bus/scsi/devices | grep -c ':0:2:0$')
+        "echo host $(cat /sys/class/scsi_host/host0/proc_name)
+echo at-id-2 $(ls /sys/bus/scsi/devices | grep -c ':0:2:0$')
 echo at-id-0 $(ls /sys/bus/scsi/devices | grep -c ':0:0:0$')
 echo size $(cat /sys/block/sr0/size)
 mount -t {cdfs} -o ro /dev/sr0 /mnt && cat /mnt/label.txt
@@ -293,6 +294,7 @@ mkdir -p /h && mount -t ext4 /dev/sda /h && cat /h/which.txt && umount /h"
     assert!(out.status.success(), "{out:?}");
     assert!(!out.stdout.contains("missing-"), "{out:?}");
     let l = lines(&out.stdout);
+    assert!(l.contains(&"host ibmvscsi"), "{out:?}");
     // The CD-ROM is SCSI id 2 and the disk id 0, as QEMU's -cdrom and -hda.
     assert!(l.contains(&"at-id-2 1"), "{out:?}");
     assert!(l.contains(&"at-id-0 1"), "{out:?}");
@@ -302,6 +304,88 @@ mkdir -p /h && mount -t ext4 /dev/sda /h && cat /h/which.txt && umount /h"
     assert!(l.contains(&"lpar -cdrom"), "{out:?}");
     assert!(l.contains(&"unmounted"), "{out:?}");
     assert!(l.contains(&"the -hda disk"), "{out:?}");
+    assert_eq!(std::fs::read(&iso).unwrap(), before, "the CD image changed");
+}
+
+/// spapr-vscsi (PowerVM's virtual SCSI, Linux's ibmvscsi over the CRQ and SRP): an ext4 disk
+/// at a non-zero id and LUN is read byte for byte and written (the host reads the file back),
+/// a CD-ROM beside it is read and refuses writes.
+#[test]
+fn an_ext4_disk_and_a_cd_on_spapr_vscsi_round_trip_data() {
+    let _g = lock();
+    let dir = scratch("vscsi-hd-cd");
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let data = pattern(3 << 20, 0x0b5c_5151);
+    std::fs::write(files.join("data.bin"), &data).unwrap();
+    let image = dir.join("disk.img");
+    mkfs(&files, &image, 32, 4096);
+    let cdfiles = dir.join("cdfiles");
+    std::fs::create_dir_all(&cdfiles).unwrap();
+    std::fs::write(cdfiles.join("readme.txt"), b"on the vscsi cd\n").unwrap();
+    let iso = dir.join("cd.iso");
+    let cdfs = mkcd(&cdfiles, &iso);
+    let before = std::fs::read(&iso).unwrap();
+    let sum = md5(&files.join("data.bin"));
+    let body = format!(
+        "echo host $(cat /sys/class/scsi_host/host0/proc_name)
+ls /sys/bus/scsi/devices | grep -E ':0:(5:3|1:0)$' | sed 's/^[0-9]*:/at /'
+echo size $(cat /sys/block/sda/size) ro $(cat /sys/block/sda/ro /sys/block/sr0/ro)
+grep -q ibmvscsi /proc/interrupts && echo vio-irq
+mount -t ext4 /dev/sda /mnt || echo mount-failed
+md5sum /mnt/data.bin
+dd if=/mnt/data.bin of=/mnt/copy.bin bs=64k 2>/dev/null
+seq 1 50000 > /mnt/written.txt
+sync
+umount /mnt && echo unmounted
+mount -t ext4 /dev/sda /mnt && md5sum /mnt/copy.bin && umount /mnt
+mkdir /cd
+mount -t {cdfs} -o ro /dev/sr0 /cd || echo cd-mount-failed
+cat /cd/readme.txt
+umount /cd
+dd if=/dev/zero of=/dev/sr0 bs=2048 count=1 2>/dev/null || echo cd-write-refused"
+    );
+    let hd = format!("file={},format=raw,if=none,id=hd0", image.display());
+    let cd = format!(
+        "file={},format=raw,if=none,id=cd0,media=cdrom",
+        iso.display()
+    );
+    let out = boot(
+        &dir,
+        &init(&["/dev/sda", "/dev/sr0"], &body),
+        &[
+            "-device",
+            "spapr-vscsi,id=vs,reg=0x71000040",
+            "-drive",
+            &hd,
+            "-device",
+            "scsi-hd,drive=hd0,bus=vs.0,scsi-id=5,lun=3",
+            "-drive",
+            &cd,
+            "-device",
+            "scsi-cd,drive=cd0,bus=vs.0,scsi-id=1",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(!out.stdout.contains("failed"), "{out:?}");
+    assert!(!out.stdout.contains("missing-"), "{out:?}");
+    let l = lines(&out.stdout);
+    assert!(l.contains(&"host ibmvscsi"), "{out:?}");
+    assert!(l.contains(&"at 0:5:3"), "{out:?}");
+    assert!(l.contains(&"at 0:1:0"), "{out:?}");
+    assert!(l.contains(&"size 65536 ro 0 1"), "{out:?}");
+    assert!(l.contains(&"vio-irq"), "{out:?}");
+    let read = format!("{sum}  /mnt/data.bin");
+    let copied = format!("{sum}  /mnt/copy.bin");
+    assert!(l.contains(&read.as_str()), "{out:?}");
+    assert!(l.contains(&copied.as_str()), "{out:?}");
+    assert!(l.contains(&"unmounted"), "{out:?}");
+    assert!(l.contains(&"on the vscsi cd"), "{out:?}");
+    assert!(l.contains(&"cd-write-refused"), "{out:?}");
+    let want: String = (1..=50000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(debugfs_cat(&image, "/written.txt"), want.as_bytes());
+    assert_eq!(debugfs_cat(&image, "/copy.bin"), data);
+    fsck_clean(&image);
     assert_eq!(std::fs::read(&iso).unwrap(), before, "the CD image changed");
 }
 

@@ -15,6 +15,10 @@ use std::sync::Arc;
 pub const SCSI_MAX_TARGET: u16 = devices::virtio::scsi::MAX_TARGET;
 pub const SCSI_MAX_LUN: u16 = devices::virtio::scsi::MAX_LUN;
 pub const SCSI_MAX_QUEUES: u16 = devices::virtio::scsi::MAX_QUEUES;
+/// Of a spapr-vscsi bus: what Linux's ibmvscsi addresses (logical unit addressing: a 6-bit
+/// target, a 5-bit LUN), QEMU's limits too.
+pub const VSCSI_MAX_TARGET: u16 = 63;
+pub const VSCSI_MAX_LUN: u16 = 31;
 
 /// One device of the command line.
 #[derive(Clone, Debug)]
@@ -39,6 +43,11 @@ pub enum DeviceConfig {
         netdev: net::NetdevConfig,
         mac: [u8; 6],
         reg: Option<u32>,
+    },
+    /// `-device spapr-vscsi[,reg=]` with the `scsi-hd`/`scsi-cd` units on its bus.
+    SpaprVscsi {
+        reg: Option<u32>,
+        disks: Vec<ScsiDiskConfig>,
     },
     /// `-device spapr-pci-host-bridge,index=N` (bridge 0 is always there).
     Phb { index: u32 },
@@ -98,6 +107,7 @@ impl DeviceConfig {
             DeviceConfig::Phb { .. }
             | DeviceConfig::SpaprVty { .. }
             | DeviceConfig::SpaprRng { .. }
+            | DeviceConfig::SpaprVscsi { .. }
             | DeviceConfig::SpaprVlan { .. } => None,
             DeviceConfig::VirtioBlk { bus, slot, .. } => Some((*bus, *slot, "virtio-blk-pci")),
             DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
@@ -117,6 +127,7 @@ impl DeviceConfig {
             DeviceConfig::Phb { .. }
             | DeviceConfig::SpaprVty { .. }
             | DeviceConfig::SpaprRng { .. }
+            | DeviceConfig::SpaprVscsi { .. }
             | DeviceConfig::SpaprVlan { .. } => return Ok(None),
             DeviceConfig::VirtioBlk {
                 drive,
@@ -146,27 +157,29 @@ impl DeviceConfig {
                 ))
             }
             DeviceConfig::VirtioScsi { queues, disks, .. } => {
-                let mut bus = devices::scsi::Bus::new();
-                for d in disks {
-                    let kind = if d.cdrom {
-                        devices::scsi::Kind::Cdrom
-                    } else {
-                        devices::scsi::Kind::Disk
-                    };
-                    let disk = devices::scsi::ScsiDisk::new(
-                        block::open(&d.drive)?,
-                        kind,
-                        &d.serial,
-                        &d.device_id,
-                    );
-                    let name = if d.cdrom { "scsi-cd" } else { "scsi-hd" };
-                    bus.attach(d.target, d.lun, disk)
-                        .map_err(|e| format!("-device {name}: {e}"))?;
-                }
+                let bus = scsi_bus(disks)?;
                 Box::new(devices::virtio::scsi::Scsi::new(bus, *queues))
             }
         }))
     }
+}
+
+/// A SCSI controller's bus with its units open.
+fn scsi_bus(disks: &[ScsiDiskConfig]) -> Result<devices::scsi::Bus, String> {
+    let mut bus = devices::scsi::Bus::new();
+    for d in disks {
+        let kind = if d.cdrom {
+            devices::scsi::Kind::Cdrom
+        } else {
+            devices::scsi::Kind::Disk
+        };
+        let disk =
+            devices::scsi::ScsiDisk::new(block::open(&d.drive)?, kind, &d.serial, &d.device_id);
+        let name = if d.cdrom { "scsi-cd" } else { "scsi-hd" };
+        bus.attach(d.target, d.lun, disk)
+            .map_err(|e| format!("-device {name}: {e}"))?;
+    }
+    Ok(bus)
 }
 
 /// Creates the PCI host bridges and every device on them, maps their windows.
@@ -281,7 +294,8 @@ pub fn build_vio(
     };
     for d in &cfg.devices {
         if let DeviceConfig::SpaprVty { reg: Some(r), .. }
-        | DeviceConfig::SpaprVlan { reg: Some(r), .. } = d
+        | DeviceConfig::SpaprVlan { reg: Some(r), .. }
+        | DeviceConfig::SpaprVscsi { reg: Some(r), .. } = d
         {
             alloc.taken.push(*r);
         }
@@ -319,6 +333,13 @@ pub fn build_vio(
                     .ok_or_else(|| format!("-netdev id={}: no queue", netdev.id))?;
                 let v = vio::vlan::Vlan::new(reg, irq, mem.clone(), *mac, backend)?;
                 bus.add(v).map_err(|e| format!("-device spapr-vlan: {e}"))?;
+            }
+            DeviceConfig::SpaprVscsi { reg, disks } => {
+                let reg = alloc.reg(*reg, "spapr-vscsi")?;
+                let irq = IrqLine::new(intc.clone(), alloc.irq("spapr-vscsi")?, false);
+                let v = vio::vscsi::Vscsi::new(reg, irq, mem.clone(), scsi_bus(disks)?);
+                bus.add(Arc::new(v))
+                    .map_err(|e| format!("-device spapr-vscsi: {e}"))?;
             }
             _ => {}
         }

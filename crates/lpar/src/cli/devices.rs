@@ -5,14 +5,16 @@
 //! after it).
 //!
 //! `-drive if=scsi` (pseries' default interface in QEMU), `-hda`..`-hdd` (`index=0..3`) and
-//! `-cdrom FILE` (`media=cdrom,index=2`) go on the machine's default SCSI bus. QEMU's pseries has
-//! a spapr-vscsi controller for it; lpar puts them on the first `-device virtio-scsi-pci`
-//! instead, and adds one (`bus=pci.0`) when none is given. `index=N` is SCSI id N (QEMU's unit
+//! `-cdrom FILE` (`media=cdrom,index=2`) go on the machine's default SCSI bus: a spapr-vscsi
+//! added for them, as QEMU's pseries does. `index=N` is SCSI id N (QEMU's unit
 //! N % 7 of bus N / 7: only bus 0 exists here); without one a disk takes the first free id and
 //! the CD-ROM id 2 when that is free. LUN 0.
 
 use super::{boolean, keyval, number};
-use spapr::wiring::{DeviceConfig, ScsiDiskConfig, SCSI_MAX_LUN, SCSI_MAX_QUEUES, SCSI_MAX_TARGET};
+use spapr::wiring::{
+    DeviceConfig, ScsiDiskConfig, SCSI_MAX_LUN, SCSI_MAX_QUEUES, SCSI_MAX_TARGET, VSCSI_MAX_LUN,
+    VSCSI_MAX_TARGET,
+};
 use std::path::PathBuf;
 
 /// Where a drive is attached (`if=`).
@@ -203,6 +205,7 @@ pub fn handles(driver: &str) -> bool {
             | "virtconsole"
             | "virtserialport"
             | "spapr-rng"
+            | "spapr-vscsi"
     )
 }
 
@@ -353,10 +356,12 @@ pub fn nvram(drives: &mut [Drive], global: Option<&str>) -> Result<Option<block:
     }))
 }
 
-/// A virtio-scsi-pci controller being resolved: its units are attached once all controllers
-/// are known.
+/// A SCSI controller (virtio-scsi-pci or spapr-vscsi) being resolved: its units are attached
+/// once all controllers are known.
 struct Controller {
     id: Option<String>,
+    /// A spapr-vscsi (narrower addressing) rather than a virtio-scsi-pci.
+    vscsi: bool,
     /// Its entry in the device list.
     index: usize,
     disks: Vec<ScsiDiskConfig>,
@@ -381,6 +386,15 @@ impl Controller {
         }
     }
 
+    /// The largest SCSI id and LUN its guest driver addresses.
+    fn limits(&self) -> (u16, u16) {
+        if self.vscsi {
+            (VSCSI_MAX_TARGET, VSCSI_MAX_LUN)
+        } else {
+            (SCSI_MAX_TARGET, SCSI_MAX_LUN)
+        }
+    }
+
     /// Who has `target`/`lun`, if taken.
     fn owner(&self, target: u16, lun: u16) -> Option<&str> {
         self.disks
@@ -389,6 +403,39 @@ impl Controller {
             .find(|(d, _)| d.target == target && d.lun == lun)
             .map(|(_, o)| o.as_str())
     }
+}
+
+/// Registers a SCSI controller whose entry in the device list is `index`.
+fn add_controller(
+    opt: &str,
+    v: &str,
+    controllers: &mut Vec<Controller>,
+    id: Option<String>,
+    vscsi: bool,
+    index: usize,
+) -> Result<(), String> {
+    if let Some(id) = &id {
+        if controllers.iter().any(|c| c.id.as_ref() == Some(id)) {
+            return Err(format!(
+                "{opt} {v}: id={id}: a SCSI controller with that id exists"
+            ));
+        }
+    }
+    controllers.push(Controller {
+        id,
+        vscsi,
+        index,
+        disks: Vec::new(),
+        owners: Vec::new(),
+    });
+    Ok(())
+}
+
+/// A VIO unit address (`reg=`).
+pub(super) fn vio_reg(opt: &str, v: &str, val: &str) -> Result<u32, String> {
+    number(val)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("{opt} {v}: reg={val}: not a 32-bit number"))
 }
 
 /// The SCSI id and LUN of a new unit, QEMU's way: with neither given, the first id free at the
@@ -401,6 +448,17 @@ fn scsi_address(
     lun: Option<u16>,
 ) -> Result<(u16, u16), String> {
     let bus = c.bus_name();
+    let (max_target, max_lun) = c.limits();
+    if let Some(t) = target.filter(|&t| t > max_target) {
+        return Err(format!(
+            "{opt} {v}: scsi-id={t}: expected 0-{max_target} on bus {bus}"
+        ));
+    }
+    if let Some(l) = lun.filter(|&l| l > max_lun) {
+        return Err(format!(
+            "{opt} {v}: lun={l}: expected 0-{max_lun} on bus {bus}"
+        ));
+    }
     match (target, lun) {
         (Some(t), Some(l)) => match c.owner(t, l) {
             Some(o) => Err(format!(
@@ -408,13 +466,13 @@ fn scsi_address(
             )),
             None => Ok((t, l)),
         },
-        (Some(t), None) => (0..=SCSI_MAX_LUN)
+        (Some(t), None) => (0..=max_lun)
             .find(|&l| c.owner(t, l).is_none())
             .map(|l| (t, l))
             .ok_or_else(|| format!("{opt} {v}: scsi-id={t} on bus {bus} has no free LUN")),
         (None, l) => {
             let l = l.unwrap_or(0);
-            (0..=SCSI_MAX_TARGET)
+            (0..=max_target)
                 .find(|&t| c.owner(t, l).is_none())
                 .map(|t| (t, l))
                 .ok_or_else(|| format!("{opt} {v}: bus {bus} has no free scsi-id for lun={l}"))
@@ -436,7 +494,7 @@ fn scsi_unit(
         match k.as_str() {
             "drive" => drive_id = Some(val.clone()),
             "bus" => bus = Some(val.clone()),
-            // virtio-scsi has one channel.
+            // Both controllers have one channel.
             "channel" if number(val) == Some(0) => {}
             "channel" => return Err(format!("{opt} {v}: channel={val}: only channel 0 exists")),
             "scsi-id" => {
@@ -468,11 +526,13 @@ fn scsi_unit(
     let c = match &bus {
         Some(b) => controllers.iter_mut().find(|c| c.is_bus(b)).ok_or_else(|| {
             format!(
-                "{opt} {v}: bus={b}: no SCSI bus with that name (-device virtio-scsi-pci,id=ID makes bus ID.0)"
+                "{opt} {v}: bus={b}: no SCSI bus with that name (-device virtio-scsi-pci,id=ID or spapr-vscsi,id=ID makes bus ID.0)"
             )
         })?,
         None => controllers.first_mut().ok_or_else(|| {
-            format!("{opt} {v}: no SCSI bus for {driver} (add -device virtio-scsi-pci)")
+            format!(
+                "{opt} {v}: no SCSI bus for {driver} (add -device spapr-vscsi or virtio-scsi-pci)"
+            )
         })?,
     };
     let id = drive_id.ok_or_else(|| format!("{opt} {v}: missing drive="))?;
@@ -509,9 +569,9 @@ fn scsi_unit(
     Ok(())
 }
 
-/// Puts the `if=scsi` drives (`-hda`, `-cdrom`) on the first SCSI controller, adding one when
-/// there is none: those with an index first, at that SCSI id; then the others, a CD-ROM at id
-/// 2 if free, else (and disks) at the first free id.
+/// Puts the `if=scsi` drives (`-hda`, `-cdrom`) on a spapr-vscsi of their own, as QEMU's
+/// pseries does: those with an index first, at that SCSI id; then the others, a CD-ROM at id 2
+/// if free, else (and disks) at the first free id.
 fn default_bus_units(
     drives: &mut [Drive],
     controllers: &mut Vec<Controller>,
@@ -524,21 +584,20 @@ fn default_bus_units(
         return Ok(());
     }
     order.sort_by_key(|&i| drives[i].index.is_none());
-    if controllers.is_empty() {
-        controllers.push(Controller {
-            id: None,
-            index: out.len(),
-            disks: Vec::new(),
-            owners: Vec::new(),
-        });
-        out.push(DeviceConfig::VirtioScsi {
-            bus: 0,
-            slot: None,
-            queues: 1,
-            disks: Vec::new(),
-        });
-    }
-    let c = &mut controllers[0];
+    controllers.push(Controller {
+        id: None,
+        vscsi: true,
+        index: out.len(),
+        disks: Vec::new(),
+        owners: Vec::new(),
+    });
+    out.push(DeviceConfig::SpaprVscsi {
+        reg: None,
+        disks: Vec::new(),
+    });
+    let Some(c) = controllers.last_mut() else {
+        return Ok(());
+    };
     for i in order {
         let d = &mut drives[i];
         let target = match d.index {
@@ -756,11 +815,7 @@ pub fn resolve(
                 for (k, val) in &items[1..] {
                     match k.as_str() {
                         "chardev" => chardev = Some(val.clone()),
-                        "reg" => {
-                            reg = Some(number(val).and_then(|n| u32::try_from(n).ok()).ok_or_else(
-                                || format!("{opt} {v}: reg={val}: not a 32-bit number"),
-                            )?)
-                        }
+                        "reg" => reg = Some(vio_reg(opt, v, val)?),
                         "id" => {}
                         _ => {
                             return Err(format!(
@@ -846,23 +901,30 @@ pub fn resolve(
                     .iter()
                     .find(|(k, _)| k == "id")
                     .map(|(_, i)| i.clone());
-                if let Some(id) = &id {
-                    if controllers.iter().any(|c| c.id.as_ref() == Some(id)) {
-                        return Err(format!(
-                            "{opt} {v}: id={id}: a SCSI controller with that id exists"
-                        ));
-                    }
-                }
-                controllers.push(Controller {
-                    id,
-                    index: out.len(),
-                    disks: Vec::new(),
-                    owners: Vec::new(),
-                });
+                add_controller(opt, v, &mut controllers, id, false, out.len())?;
                 out.push(DeviceConfig::VirtioScsi {
                     bus,
                     slot,
                     queues,
+                    disks: Vec::new(),
+                });
+            }
+            "spapr-vscsi" => {
+                let (mut id, mut reg) = (None, None);
+                for (k, val) in &items[1..] {
+                    match k.as_str() {
+                        "id" => id = Some(val.clone()),
+                        "reg" => reg = Some(vio_reg(opt, v, val)?),
+                        _ => {
+                            return Err(format!(
+                                "{opt} {v}: unknown or unsupported property '{k}' of {driver}"
+                            ))
+                        }
+                    }
+                }
+                add_controller(opt, v, &mut controllers, id, true, out.len())?;
+                out.push(DeviceConfig::SpaprVscsi {
+                    reg,
                     disks: Vec::new(),
                 });
             }
@@ -920,8 +982,10 @@ pub fn resolve(
     }
     default_bus_units(drives, &mut controllers, &mut out)?;
     for c in controllers {
-        if let Some(DeviceConfig::VirtioScsi { disks, .. }) = out.get_mut(c.index) {
-            *disks = c.disks;
+        match out.get_mut(c.index) {
+            Some(DeviceConfig::VirtioScsi { disks, .. })
+            | Some(DeviceConfig::SpaprVscsi { disks, .. }) => *disks = c.disks,
+            _ => {}
         }
     }
     Ok(out)
@@ -1168,23 +1232,25 @@ mod tests {
         assert!(e.contains("multifunction"), "{e}");
     }
 
-    /// The units of the VirtioScsi entry `d`: (path, cdrom, read-only, target, lun, serial, id).
+    /// The units of the SCSI controller `d`: (path, cdrom, read-only, target, lun, serial, id).
     fn units(d: &DeviceConfig) -> Vec<(String, bool, bool, u16, u16, String, String)> {
         match d {
-            DeviceConfig::VirtioScsi { disks, .. } => disks
-                .iter()
-                .map(|u| {
-                    (
-                        u.drive.path.display().to_string(),
-                        u.cdrom,
-                        u.drive.read_only,
-                        u.target,
-                        u.lun,
-                        u.serial.clone(),
-                        u.device_id.clone(),
-                    )
-                })
-                .collect(),
+            DeviceConfig::VirtioScsi { disks, .. } | DeviceConfig::SpaprVscsi { disks, .. } => {
+                disks
+                    .iter()
+                    .map(|u| {
+                        (
+                            u.drive.path.display().to_string(),
+                            u.cdrom,
+                            u.drive.read_only,
+                            u.target,
+                            u.lun,
+                            u.serial.clone(),
+                            u.device_id.clone(),
+                        )
+                    })
+                    .collect()
+            }
             other => panic!("not a SCSI controller: {other:?}"),
         }
     }
@@ -1257,19 +1323,14 @@ mod tests {
     }
 
     #[test]
-    fn cdrom_uses_the_first_controller_or_adds_one() {
-        // Alone: a controller of its own, the CD-ROM at scsi-id 2 (QEMU's unit 2).
+    fn cdrom_gets_a_spapr_vscsi_of_its_own() {
+        // The CD-ROM at scsi-id 2 (QEMU's unit 2) of a spapr-vscsi added for it.
         let mut drives = vec![cdrom(PathBuf::from("x.iso"))];
         let devs = resolve(&mut drives, &[], &[], &[pend("virtio-rng-pci")]).unwrap();
         assert_eq!(devs.len(), 2);
         assert!(matches!(
             devs[1],
-            DeviceConfig::VirtioScsi {
-                bus: 0,
-                slot: None,
-                queues: 1,
-                ..
-            }
+            DeviceConfig::SpaprVscsi { reg: None, .. }
         ));
         assert_eq!(
             units(&devs[1]),
@@ -1283,7 +1344,8 @@ mod tests {
                 "scsi0-cd2".into()
             )]
         );
-        // With a controller given: on it; scsi-id 2 taken, so the first free id.
+        // A controller on the command line keeps its own units: QEMU's pseries too puts the
+        // legacy drives on the machine's spapr-vscsi.
         let mut drives = scsi_drives();
         drives.push(cdrom(PathBuf::from("x.iso")));
         let devs = resolve(
@@ -1293,14 +1355,61 @@ mod tests {
             &[
                 pend("virtio-scsi-pci,id=s"),
                 pend("scsi-hd,drive=a,scsi-id=2"),
-                pend("scsi-hd,drive=b,scsi-id=0"),
             ],
         )
         .unwrap();
-        assert_eq!(devs.len(), 1);
+        assert_eq!(devs.len(), 2);
+        assert_eq!(units(&devs[0]).len(), 1);
+        let u = units(&devs[1]);
+        assert_eq!((u[0].0.as_str(), u[0].1, u[0].3), ("x.iso", true, 2));
+    }
+
+    #[test]
+    fn spapr_vscsi_controllers_take_units_within_their_addressing() {
+        let devs = resolve(
+            &mut scsi_drives(),
+            &[],
+            &[],
+            &[
+                pend("spapr-vscsi,id=v,reg=0x71000020"),
+                pend("scsi-hd,drive=a,bus=v.0,scsi-id=63,lun=31"),
+                pend("scsi-cd,drive=b"),
+            ],
+        )
+        .unwrap();
+        assert!(matches!(
+            devs[0],
+            DeviceConfig::SpaprVscsi {
+                reg: Some(0x7100_0020),
+                ..
+            }
+        ));
         let u = units(&devs[0]);
-        assert_eq!(u.len(), 3);
-        assert_eq!((u[2].0.as_str(), u[2].1, u[2].3), ("x.iso", true, 1));
+        assert_eq!((u[0].3, u[0].4, u[1].1, u[1].3), (63, 31, true, 0));
+        let e = |pending: &[&str]| {
+            let p: Vec<PendingDevice> = pending.iter().map(|v| pend(v)).collect();
+            resolve(&mut scsi_drives(), &[], &[], &p).unwrap_err()
+        };
+        assert_eq!(
+            e(&["spapr-vscsi", "scsi-hd,drive=a,scsi-id=64"]),
+            "-device scsi-hd,drive=a,scsi-id=64: scsi-id=64: expected 0-63 on bus scsi.0"
+        );
+        assert_eq!(
+            e(&["spapr-vscsi,id=v", "scsi-hd,drive=a,lun=32"]),
+            "-device scsi-hd,drive=a,lun=32: lun=32: expected 0-31 on bus v.0"
+        );
+        assert_eq!(
+            e(&["spapr-vscsi,reg=x"]),
+            "-device spapr-vscsi,reg=x: reg=x: not a 32-bit number"
+        );
+        assert_eq!(
+            e(&["spapr-vscsi,queues=2"]),
+            "-device spapr-vscsi,queues=2: unknown or unsupported property 'queues' of spapr-vscsi"
+        );
+        assert_eq!(
+            e(&["spapr-vscsi,id=s", "virtio-scsi-pci,id=s"]),
+            "-device virtio-scsi-pci,id=s: id=s: a SCSI controller with that id exists"
+        );
     }
 
     /// `if=scsi`, `-hda`..`-hdd` and `-cdrom` share the default SCSI bus: an index is the
@@ -1316,6 +1425,7 @@ mod tests {
         ];
         let devs = resolve(&mut drives, &[], &[], &[]).unwrap();
         assert_eq!(devs.len(), 1);
+        assert!(matches!(devs[0], DeviceConfig::SpaprVscsi { .. }));
         let u: Vec<(String, bool, u16, String)> = units(&devs[0])
             .into_iter()
             .map(|u| (u.0, u.1, u.3, u.6))
@@ -1363,11 +1473,11 @@ mod tests {
         };
         assert_eq!(
             e(&["scsi-hd,drive=a"]),
-            "-device scsi-hd,drive=a: no SCSI bus for scsi-hd (add -device virtio-scsi-pci)"
+            "-device scsi-hd,drive=a: no SCSI bus for scsi-hd (add -device spapr-vscsi or virtio-scsi-pci)"
         );
         assert_eq!(
             e(&["virtio-scsi-pci,id=s0", "scsi-hd,drive=a,bus=nope.0"]),
-            "-device scsi-hd,drive=a,bus=nope.0: bus=nope.0: no SCSI bus with that name (-device virtio-scsi-pci,id=ID makes bus ID.0)"
+            "-device scsi-hd,drive=a,bus=nope.0: bus=nope.0: no SCSI bus with that name (-device virtio-scsi-pci,id=ID or spapr-vscsi,id=ID makes bus ID.0)"
         );
         // Without an id the bus is scsi.0.
         assert!(e(&["virtio-scsi-pci", "scsi-hd,drive=a,bus=s0.0"]).contains("bus=s0.0"));

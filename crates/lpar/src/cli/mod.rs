@@ -99,14 +99,16 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -device virtio-blk-pci,drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N]
   -device virtio-scsi-pci[,id=ID][,num_queues=N][,bus=pci.N][,addr=SLOT]
                          a SCSI controller; its bus is ID.0 (scsi.0 without an id)
+  -device spapr-vscsi[,id=ID][,reg=ADDR]
+                         a PowerVM virtual SCSI adapter (ibmvscsi); its bus is ID.0
   -device scsi-hd,drive=ID[,bus=ID.0][,scsi-id=N][,lun=N][,serial=S]
   -device scsi-cd,drive=ID[,bus=ID.0][,scsi-id=N][,lun=N]
-                         a SCSI disk or CD-ROM (read-only) on a virtio-scsi-pci bus
-                         (the first one without bus=); scsi-id 0-255, lun 0-16383
+                         a SCSI disk or CD-ROM (read-only) on a SCSI bus (the first
+                         controller without bus=); scsi-id 0-255, lun 0-16383 on
+                         virtio-scsi, 0-63 and 0-31 on spapr-vscsi
   -drive if=scsi,file=F[,index=N][,media=cdrom], -hda/-hdb/-hdc/-hdd FILE (index 0-3)
-  -cdrom FILE            disks and a CD-ROM (index 2) on the default SCSI bus: the first
-                         virtio-scsi-pci, one being added if there is none (QEMU's pseries
-                         uses spapr-vscsi); index N is scsi-id N
+  -cdrom FILE            disks and a CD-ROM (index 2) on the default SCSI bus, a
+                         spapr-vscsi of their own as in QEMU; index N is scsi-id N
   -device virtio-rng-pci[,rng=ID], -object rng-random,id=ID[,filename=F] | rng-builtin,id=ID
                          entropy for the guest's /dev/hwrng (default: the host's getrandom)
   -device virtio-balloon-pci
@@ -157,10 +159,13 @@ name \"spapr-vty\", bus spapr-vio-bus
 name \"spapr-nvram\", bus spapr-vio-bus
 name \"spapr-vty\", bus spapr-vio-bus, desc \"chardev=ID[,reg=N]: a further console\"
 name \"spapr-rng\", bus System, desc \"[rng=ID]\"
+name \"spapr-vlan\", bus spapr-vio-bus, desc \"netdev=ID[,mac=MAC][,reg=N]\"
+name \"spapr-vscsi\", bus spapr-vio-bus, desc \"[id=ID][,reg=N]\"
 name \"spapr-pci-host-bridge\", bus System, desc \"more PCI buses: index=N (1-63)\"
 name \"virtio-blk-pci\", bus PCI, desc \"drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N][,serial=S]\"
 name \"virtio-rng-pci\", bus PCI, desc \"[rng=ID][,bus=pci.N][,addr=SLOT]\"
 name \"virtio-balloon-pci\", bus PCI
+name \"virtio-net-pci\", bus PCI, desc \"netdev=ID[,mac=MAC][,mq=on][,csum=..][,bus=pci.N][,addr=SLOT]\"
 name \"virtio-serial-pci\", bus PCI, desc \"one virtconsole port\"
 name \"virtconsole\", bus virtio-serial-bus, desc \"chardev=ID\"
 name \"virtio-scsi-pci\", bus PCI, desc \"[id=ID][,num_queues=N][,bus=pci.N][,addr=SLOT]\"
@@ -1519,10 +1524,10 @@ mod tests {
     }
 
     #[test]
-    fn cdrom_is_a_scsi_cd_on_a_virtio_scsi_controller() {
+    fn cdrom_is_a_scsi_cd_on_a_spapr_vscsi() {
         let o = with_kernel(&["-cdrom", "install,1.iso"]).unwrap();
         match &o.config.devices[..] {
-            [spapr::wiring::DeviceConfig::VirtioScsi { disks, .. }] => {
+            [spapr::wiring::DeviceConfig::SpaprVscsi { disks, .. }] => {
                 assert_eq!(disks.len(), 1);
                 assert!(disks[0].cdrom && disks[0].drive.read_only);
                 // A file name, not an option list: the comma is part of it.

@@ -347,13 +347,7 @@ pub fn resolve(
             match k.as_str() {
                 "netdev" => netdev = Some(val.clone()),
                 "mac" => mc = Some(mac(opt, v, val)?),
-                "reg" if !virtio => {
-                    reg = Some(
-                        number(val)
-                            .and_then(|n| u32::try_from(n).ok())
-                            .ok_or_else(|| format!("{origin}: reg={val}: not a 32-bit number"))?,
-                    )
-                }
+                "reg" if !virtio => reg = Some(super::devices::vio_reg(opt, v, val)?),
                 "id" | "bootindex" => {}
                 "bus" if virtio => bus = pci_bus(opt, v, val)?,
                 "addr" if virtio => slot = Some(pci_addr(opt, v, val)?),

@@ -532,16 +532,19 @@ pub const VIRTIO_BLK_EXT4: &[&str] = &[
     "ext4",
 ];
 
-/// Modules (in load order) for virtio-scsi disks (sd) and CD-ROMs (sr) holding ext4 or
-/// ISO 9660. SCSI itself is built into the kernel; sd needs the T10 protection information
-/// library and its CRCs, which fall back to their table code without the crypto drivers.
-pub const VIRTIO_SCSI_EXT4_ISO: &[&str] = &[
+/// Modules (in load order) for SCSI disks (sd) and CD-ROMs (sr) holding ext4 or ISO 9660 on
+/// virtio-scsi or spapr-vscsi (ibmvscsi). SCSI itself is built into the kernel; sd needs the
+/// T10 protection information library and its CRCs, which fall back to their table code
+/// without the crypto drivers.
+pub const SCSI_EXT4_ISO: &[&str] = &[
     "virtio_ring",
     "virtio",
     "virtio_pci_modern_dev",
     "virtio_pci_legacy_dev",
     "virtio_pci",
     "virtio_scsi",
+    "scsi_transport_srp",
+    "ibmvscsi",
     "crct10dif_common",
     "crc-t10dif",
     "crc64",
