@@ -44,6 +44,7 @@ fn main() {
         console::spawn_input(current.clone(), mux && term::stdin_is_tty());
     }
     let status = run(&opts.config, opts.serial, &current);
+    spapr::wiring::release_backends();
     let hidden = ppc::ratelog::suppressed_total();
     if hidden > 0 {
         eprintln!("lpar: {hidden} diagnostic lines were not shown (rate limit)");

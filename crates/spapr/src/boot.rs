@@ -62,6 +62,10 @@ pub fn create(
             vof.install(&m.mem, &tree, (k.low, k.high), initrd)?
         };
         *m.tree.lock().map_err(|_| "device tree lock")? = tree;
+        // The firmware's part of the TPM's life (SLOF starts it before the OS).
+        for t in m.vio.all::<crate::vio::vtpm::Vtpm>() {
+            t.firmware_startup()?;
+        }
         // prom_init's contract: r3/r4 = initrd, r5 = client interface entry, r1 = a stack.
         boot.pc = k.entry;
         boot.gpr[1] = entry.stack_top;

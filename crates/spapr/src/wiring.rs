@@ -49,6 +49,13 @@ pub enum DeviceConfig {
         reg: Option<u32>,
         disks: Vec<ScsiDiskConfig>,
     },
+    /// `-device tpm-spapr,tpmdev=ID[,reg=]` on `-tpmdev emulator,id=ID,chardev=CHR`: a vTPM
+    /// passing commands to the swtpm whose control socket is `socket`.
+    TpmSpapr {
+        tpmdev: String,
+        socket: std::path::PathBuf,
+        reg: Option<u32>,
+    },
     /// `-device spapr-pci-host-bridge,index=N` (bridge 0 is always there).
     Phb { index: u32 },
     /// `-device virtio-blk-pci,drive=ID` (or `-drive if=virtio`).
@@ -108,6 +115,7 @@ impl DeviceConfig {
             | DeviceConfig::SpaprVty { .. }
             | DeviceConfig::SpaprRng { .. }
             | DeviceConfig::SpaprVscsi { .. }
+            | DeviceConfig::TpmSpapr { .. }
             | DeviceConfig::SpaprVlan { .. } => None,
             DeviceConfig::VirtioBlk { bus, slot, .. } => Some((*bus, *slot, "virtio-blk-pci")),
             DeviceConfig::VirtioRng { bus, slot, .. } => Some((*bus, *slot, "virtio-rng-pci")),
@@ -128,6 +136,7 @@ impl DeviceConfig {
             | DeviceConfig::SpaprVty { .. }
             | DeviceConfig::SpaprRng { .. }
             | DeviceConfig::SpaprVscsi { .. }
+            | DeviceConfig::TpmSpapr { .. }
             | DeviceConfig::SpaprVlan { .. } => return Ok(None),
             DeviceConfig::VirtioBlk {
                 drive,
@@ -236,6 +245,37 @@ pub fn build(
     Ok(phbs)
 }
 
+/// TPM backends by `-tpmdev` id and socket. A backend outlives the machine, as QEMU's do: a
+/// guest reboot builds the machine again, and swtpm must stay connected through it (its
+/// CMD_SHUTDOWN ends the swtpm process).
+static TPMS: std::sync::Mutex<Vec<(String, std::path::PathBuf, Arc<tpm::Emulator>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The backend of `-tpmdev emulator,id=ID`: connected the first time; power cycled (CMD_INIT,
+/// as a machine reset does to a real TPM) when a rebuilt machine takes it again.
+fn tpm_backend(id: &str, socket: &std::path::Path) -> Result<Arc<tpm::Emulator>, String> {
+    let mut tpms = TPMS.lock().map_err(|_| "TPM backends lock".to_string())?;
+    if let Some((_, _, t)) = tpms.iter().find(|(i, s, _)| i == id && s == socket) {
+        t.reset()?;
+        return Ok(t.clone());
+    }
+    let t = Arc::new(tpm::Emulator::connect(id, socket)?);
+    tpms.push((id.to_string(), socket.to_path_buf(), t.clone()));
+    Ok(t)
+}
+
+/// At exit: shuts the backends that outlive a machine down (swtpm gets CMD_SHUTDOWN, as from
+/// QEMU at exit).
+pub fn release_backends() {
+    let tpms = match TPMS.lock() {
+        Ok(mut g) => std::mem::take(&mut *g),
+        Err(_) => return,
+    };
+    for (_, _, t) in tpms {
+        t.shutdown();
+    }
+}
+
 /// Hands out VIO unit addresses (QEMU's order: the next free one from `vio::REG_BASE`, skipping
 /// those the command line chose) and interrupt sources.
 struct VioAlloc {
@@ -295,7 +335,8 @@ pub fn build_vio(
     for d in &cfg.devices {
         if let DeviceConfig::SpaprVty { reg: Some(r), .. }
         | DeviceConfig::SpaprVlan { reg: Some(r), .. }
-        | DeviceConfig::SpaprVscsi { reg: Some(r), .. } = d
+        | DeviceConfig::SpaprVscsi { reg: Some(r), .. }
+        | DeviceConfig::TpmSpapr { reg: Some(r), .. } = d
         {
             alloc.taken.push(*r);
         }
@@ -340,6 +381,18 @@ pub fn build_vio(
                 let v = vio::vscsi::Vscsi::new(reg, irq, mem.clone(), scsi_bus(disks)?);
                 bus.add(Arc::new(v))
                     .map_err(|e| format!("-device spapr-vscsi: {e}"))?;
+            }
+            DeviceConfig::TpmSpapr {
+                tpmdev,
+                socket,
+                reg,
+            } => {
+                let reg = alloc.reg(*reg, "tpm-spapr")?;
+                let irq = IrqLine::new(intc.clone(), alloc.irq("tpm-spapr")?, false);
+                let tpm = tpm_backend(tpmdev, socket)?;
+                let v = vio::vtpm::Vtpm::new(reg, irq, mem.clone(), tpm);
+                bus.add(Arc::new(v))
+                    .map_err(|e| format!("-device tpm-spapr: {e}"))?;
             }
             _ => {}
         }

@@ -5,6 +5,7 @@
 mod blockdev;
 mod devices;
 mod net;
+mod tpm;
 
 use spapr::MachineConfig;
 use std::ffi::{OsStr, OsString};
@@ -109,6 +110,10 @@ A pSeries (sPAPR) machine emulator with QEMU's command line (qemu-system-ppc64 -
   -drive if=scsi,file=F[,index=N][,media=cdrom], -hda/-hdb/-hdc/-hdd FILE (index 0-3)
   -cdrom FILE            disks and a CD-ROM (index 2) on the default SCSI bus, a
                          spapr-vscsi of their own as in QEMU; index N is scsi-id N
+  -tpmdev emulator,id=ID,chardev=CHR -chardev socket,id=CHR,path=SOCK
+  -device tpm-spapr,tpmdev=ID[,reg=ADDR]
+                         a TPM (PowerVM's vTPM, tpm_ibmvtpm) on a swtpm whose control
+                         socket is SOCK (swtpm socket --tpm2 --ctrl type=unixio,path=SOCK)
   -device virtio-rng-pci[,rng=ID], -object rng-random,id=ID[,filename=F] | rng-builtin,id=ID
                          entropy for the guest's /dev/hwrng (default: the host's getrandom)
   -device virtio-balloon-pci
@@ -161,6 +166,7 @@ name \"spapr-vty\", bus spapr-vio-bus, desc \"chardev=ID[,reg=N]: a further cons
 name \"spapr-rng\", bus System, desc \"[rng=ID]\"
 name \"spapr-vlan\", bus spapr-vio-bus, desc \"netdev=ID[,mac=MAC][,reg=N]\"
 name \"spapr-vscsi\", bus spapr-vio-bus, desc \"[id=ID][,reg=N]\"
+name \"tpm-spapr\", bus spapr-vio-bus, desc \"tpmdev=ID[,reg=N]: a TPM on -tpmdev emulator (swtpm)\"
 name \"spapr-pci-host-bridge\", bus System, desc \"more PCI buses: index=N (1-63)\"
 name \"virtio-blk-pci\", bus PCI, desc \"drive=ID[,bus=pci.N][,addr=SLOT][,num-queues=N][,serial=S]\"
 name \"virtio-rng-pci\", bus PCI, desc \"[rng=ID][,bus=pci.N][,addr=SLOT]\"
@@ -200,7 +206,6 @@ const NOT_YET: &[&str] = &[
     "vnc",
     "spice",
     "audiodev",
-    "tpmdev",
 ];
 
 /// Parses the arguments after the program name.
@@ -292,6 +297,8 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                     && keyval(&v, "driver").iter().any(|(k, _)| k == "chardev");
                 if driver.as_deref().is_some_and(net::handles) {
                     b.net_pending.push((opt, v));
+                } else if driver.as_deref().is_some_and(tpm::handles) {
+                    b.tpm_pending.push((opt, v));
                 } else if vty_on_chardev || driver.as_deref().is_some_and(devices::handles) {
                     b.pending.push(devices::PendingDevice { opt, value: v });
                 } else if let Some(list) = device(&opt, &v)? {
@@ -320,6 +327,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, String
                     .push(chardev::parse(&opt, &keyval(&v, "backend"))?);
             }
             "netdev" => b.netdevs.push(net::netdev(&opt, &value(&mut p, &opt)?)?),
+            "tpmdev" => b.tpmdevs.push(tpm::tpmdev(&opt, &value(&mut p, &opt)?)?),
             "nic" => {
                 let v = value(&mut p, &opt)?;
                 if v != "none" {
@@ -852,6 +860,9 @@ struct Builder {
     legacy_net: net::Legacy,
     /// `-device`s that are NICs, resolved once every -netdev is known.
     net_pending: Vec<(String, String)>,
+    tpmdevs: Vec<tpm::Tpmdev>,
+    /// `-device tpm-spapr`, resolved once every -tpmdev and -chardev is known.
+    tpm_pending: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -1036,6 +1047,13 @@ impl Builder {
         self.nics.extend(nics);
         let nics = net::resolve(&self.net_pending, &self.netdevs, &self.nics)?;
         self.config.devices.extend(nics);
+        let tpms = tpm::resolve(
+            &self.tpm_pending,
+            &self.tpmdevs,
+            &self.chardevs,
+            &self.config.devices,
+        )?;
+        self.config.devices.extend(tpms);
         if let Some(v) = self.vsmt {
             let t = self.config.threads;
             if v < t {

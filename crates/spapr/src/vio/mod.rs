@@ -10,6 +10,7 @@ pub mod nvram;
 pub mod rng;
 pub mod vlan;
 pub mod vscsi;
+pub mod vtpm;
 pub mod vty;
 
 use crate::devtree::{cells, DeviceTree, NodeId};
