@@ -8,6 +8,7 @@
 #   vmlinux        the image's own kernel (Debian ships an ELF vmlinux on ppc64el: what -kernel wants)
 #   initrd.img     the image's initramfs-tools initrd (virtio_pci, virtio_blk and ext4 in it)
 #   build.log      the console of the second stage
+#   ssh/id_ed25519 the key root accepts over ssh (from the network stage, whose console is net.log)
 # Idempotent: with those files present it only prints their paths; --force rebuilds them.
 #
 # How: debootstrap --foreign unpacks the packages on the host (no ppc64el code runs on the host, no
@@ -16,7 +17,9 @@
 # (scripts/mkinitramfs.sh) whose init mounts /dev/vda, chroots into it, runs
 # `debootstrap --second-stage`, configures the system (hostname, fstab, a getty on hvc0, root without
 # a password, initrd) and powers off. The host then checks the file system, copies out the kernel and
-# initrd with debugfs and converts the image to qcow2.
+# initrd with debugfs and converts the image to qcow2. A last stage boots the image's disk in lpar
+# again with -nic user and installs openssh-server over lpar's own user networking, enables DHCP
+# (systemd-networkd) and authorizes a key made for the tests.
 #
 # Environment: LPAR_ASSETS (cache), LPAR (the lpar binary; default: target/release/lpar, built if
 # missing), LPAR_DEBIAN_MIRROR (default http://deb.debian.org/debian), LPAR_DEBIAN_SUITE (bookworm),
@@ -62,7 +65,98 @@ print_paths() {
     echo "kernel: $OUT/vmlinux ($(cat "$OUT/kernel-version" 2>/dev/null || echo '?'))"
     echo "initrd: $OUT/initrd.img"
 }
+# ---- The network stage, on a built image: openssh-server, DHCP by systemd-networkd, a test key. ---
+# Also run on an image built before this stage existed (no stamp): a few minutes, not a rebuild.
+NET_STAMP=$OUT/net-stage
+NET_VERSION=1
+net_done() { [ "$(cat "$NET_STAMP" 2>/dev/null)" = "$NET_VERSION" ] && [ -s "$OUT/ssh/id_ed25519" ]; }
+net_stage() {
+    command -v ssh-keygen >/dev/null || die "ssh-keygen not found (apt-get install openssh-client)"
+    if [ -z "${LPAR:-}" ]; then
+        LPAR=$repo/target/release/lpar
+        [ -x "$LPAR" ] || cargo build --release -p lpar >/dev/null 2>&1 || die "cargo build --release -p lpar failed"
+    fi
+    local nwork=$OUT/net-work
+    rm -rf "$nwork" "$OUT/ssh"
+    mkdir -p "$nwork" "$OUT/ssh"
+    # The key the slow tier logs in with (root, through hostfwd).
+    ssh-keygen -q -t ed25519 -N '' -C lpar-test -f "$OUT/ssh/id_ed25519" || die "ssh-keygen failed"
+    local pub
+    pub=$(cat "$OUT/ssh/id_ed25519.pub")
+    local mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk failover net_failover virtio_net crc16 mbcache jbd2 crc32c_generic ext4"
+    # The guest's busybox brings eth0 up at slirp's fixed address; apt-get then runs in the image
+    # (a chroot) over lpar's own user networking.
+    cat >"$nwork/init" <<EOF
+#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+for m in $mods; do insmod /modules/\$m.ko || echo "lpar-net: insmod \$m failed"; done
+i=0
+while [ ! -b /dev/vda ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+mkdir -p /mnt
+ok=0
+if mount -t ext4 /dev/vda /mnt; then
+    mount -t devtmpfs devtmpfs /mnt/dev
+    mount -t proc proc /mnt/proc
+    mount -t sysfs sysfs /mnt/sys
+    cat >/mnt/lpar-net.sh <<'INNER'
+#!/bin/sh
+set -e
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C DEBIAN_FRONTEND=noninteractive
+# slirp's DNS; systemd-networkd (no resolved here) leaves the file alone.
+rm -f /etc/resolv.conf
+echo "nameserver 10.0.2.3" >/etc/resolv.conf
+apt-get update -q
+apt-get install -y -q --no-install-recommends openssh-server
+apt-get clean
+mkdir -p /etc/systemd/network /root/.ssh
+printf '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n' >/etc/systemd/network/50-lpar-dhcp.network
+systemctl enable systemd-networkd ssh
+echo "$pub" >/root/.ssh/authorized_keys
+chmod 700 /root/.ssh
+chmod 600 /root/.ssh/authorized_keys
+INNER
+    if chroot /mnt /bin/sh /lpar-net.sh; then ok=1; fi
+    rm -f /mnt/lpar-net.sh
+    for d in sys proc dev; do umount /mnt/\$d 2>/dev/null; done
+    sync
+    umount /mnt || mount -o remount,ro /mnt
+    sync
+fi
+[ \$ok -eq 1 ] && echo "lpar-net: SUCCESS" || echo "lpar-net: FAILED"
+poweroff -f
+EOF
+    LPAR_ASSETS=$ASSETS LPAR_INITRAMFS_MODULES="$mods" scripts/mkinitramfs.sh "$nwork/initrd.gz" "$nwork/init" >/dev/null ||
+        die "scripts/mkinitramfs.sh failed"
+    cp "$image" "$nwork/debian.qcow2"
+    say "network stage: openssh-server and DHCP, installed in lpar over -netdev user (console: $OUT/net.log)"
+    local t rc
+    t=$(date +%s)
+    set +e
+    timeout 3600 "$LPAR" -M pseries -m 2G -kernel "$ASSETS/vmlinux" -initrd "$nwork/initrd.gz" \
+        -append "console=hvc0 panic=5" -no-reboot -drive "file=$nwork/debian.qcow2,if=virtio" \
+        -nic user,model=virtio-net-pci -nographic </dev/null >"$OUT/net.log" 2>&1
+    rc=$?
+    set -e
+    grep -q "lpar-net: SUCCESS" "$OUT/net.log" ||
+        die "the network stage failed (lpar exit $rc after $(($(date +%s) - t)) s; console: $OUT/net.log)"
+    [ $rc -eq 0 ] || die "lpar exited with status $rc after the network stage (console: $OUT/net.log)"
+    qemu-img check -q "$nwork/debian.qcow2" || die "qemu-img check finds errors in the image"
+    mv "$nwork/debian.qcow2" "$image"
+    rm -rf "$nwork"
+    echo "$NET_VERSION" >"$NET_STAMP"
+    say "network stage done in $(($(date +%s) - t)) s"
+}
+
 if [ $force -eq 0 ] && done_already; then
+    net_done || net_stage
     say "already built (--force rebuilds)"
     print_paths
     exit 0
@@ -72,7 +166,7 @@ fi
 SUDO=
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 need=()
-for p in debootstrap e2fsprogs qemu-utils cpio gzip debian-archive-keyring; do
+for p in debootstrap e2fsprogs qemu-utils cpio gzip debian-archive-keyring openssh-client; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -269,6 +363,8 @@ rm -f "$raw"
 qemu-img convert -O qcow2 "$work/compact.raw" "$image.tmp" || die "qemu-img convert failed"
 mv "$image.tmp" "$image"
 rm -rf "$work"
+rm -f "$NET_STAMP"
+net_stage
 say "built in $(($(date +%s) - t_all)) s (second stage $t_stage2 s); $(du -m "$image" | cut -f1) MiB qcow2"
 print_paths
 }

@@ -33,9 +33,9 @@ fi
 # xorriso makes the ISO of the CD-ROM test.
 # Building lpar needs libslirp (user networking: QEMU's own TCP/IP stack) through pkg-config,
 # whose slirp.pc requires glib's. The network tests need iproute2 (tap devices in a namespace),
-# the TPM test swtpm.
+# the TPM test swtpm, the slow tier (Debian over ssh through hostfwd) ssh.
 pkgs=(cpio gzip pkg-config libslirp-dev libglib2.0-dev)
-[ $want_tools -eq 1 ] && pkgs+=(gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu libc6-dev-ppc64el-cross qemu-user busybox-static e2fsprogs qemu-utils xorriso iproute2 swtpm swtpm-tools)
+[ $want_tools -eq 1 ] && pkgs+=(gcc-powerpc64le-linux-gnu gcc-powerpc64-linux-gnu libc6-dev-ppc64el-cross qemu-user busybox-static e2fsprogs qemu-utils xorriso iproute2 swtpm swtpm-tools openssh-client)
 need=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")

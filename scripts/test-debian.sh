@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The slow tier: boots the Debian bookworm image of scripts/debian-image.sh on lpar to the login prompt
-# on the console, logs in as root, runs `apt-get --version` and `df /`, checks their output, powers
-# off, and checks that lpar exits 0. Prints the boot-to-login wall time.
+# on the console, logs in as root, runs `apt-get --version` and `df /`, checks their output, waits for
+# the DHCP lease systemd-networkd gets from -nic user (virtio-net-pci), logs in with ssh from the host
+# through hostfwd, powers off, and checks that lpar exits 0. Prints the boot-to-login wall time.
 #
 # Usage: scripts/test-debian.sh [--bench] [-v]
 #   --bench  also boot the same image on qemu-system-ppc64 (a benchmark peer only) to the login
@@ -44,13 +45,20 @@ main() {
     # sysrq: a boot that stalls gets its blocked tasks and CPU backtraces dumped (see DRIVER).
     local append="root=/dev/vda console=hvc0 sysrq_always_enabled"
 
+    command -v ssh >/dev/null || die "ssh not found (apt-get install openssh-client)"
+    [ -s "$d/ssh/id_ed25519" ] || die "missing $d/ssh/id_ed25519 (scripts/debian-image.sh makes it)"
+    # A free port on the host's loopback for hostfwd to the guest's sshd.
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    export LPAR_SSH_PORT=$port LPAR_SSH_KEY=$d/ssh/id_ed25519
     echo "test-debian: booting the image on lpar (console: $d/test-lpar.log)"
     local t_lpar
     t_lpar=$(drive lpar "$timeout" "$d/test-lpar.log" $verbose -- \
         "$LPAR" -M pseries -m 2G -kernel "$d/vmlinux" -initrd "$d/initrd.img" -append "$append" \
-        -drive "file=$d/debian.qcow2,if=virtio,snapshot=on" -nographic) ||
+        -drive "file=$d/debian.qcow2,if=virtio,snapshot=on" -nographic \
+        -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$port-:22") ||
         die "the lpar boot failed (console: $d/test-lpar.log)"
-    echo "test-debian: PASS: lpar booted Debian to the login prompt in $t_lpar s, root ran apt-get and df, powered off"
+    echo "test-debian: PASS: lpar booted Debian to the login prompt in $t_lpar s, root ran apt-get and df, the guest took 10.0.2.15 by DHCP and answered ssh through hostfwd, powered off"
 
     if [ $bench -eq 1 ]; then
         local qemu=${QEMU:-qemu-system-ppc64}
@@ -172,6 +180,34 @@ if not re.search(r"^apt \d+\.\d+[.\d]* \(ppc64el\)", out, re.M):
 if not re.search(r"^/dev/vda\s+\d+\s+\d+\s+\d+\s+\d+%\s+/$", out, re.M):
     fail(f"df / does not show /dev/vda mounted on /:\n{out}")
 sys.stderr.write("test-debian: guest output:\n" + "".join("    " + l + "\n" for l in out.strip().split("\n")))
+expect(rb"# ", 60, "the shell prompt")
+
+# Networking: systemd-networkd's DHCP lease from lpar's user networking, then ssh from the host
+# through hostfwd (the image's network stage installed sshd and the key).
+# (networkctl needs D-Bus, which the image has not: the lease file says the same.)
+send("echo @@NE''T; for i in $(seq 180); do grep -qs '^ADDRESS=' /run/systemd/netif/leases/* && break; sleep 1; done; "
+     "grep -hE '^(ADDRESS|SERVER_ADDRESS|ROUTER|DNS)=' /run/systemd/netif/leases/*; systemctl is-active ssh; echo @@T''EN\r")
+m = expect(rb"(?s)@@NET\r?\n(.*?)@@TEN", 400, "the DHCP lease and sshd")
+out = m.group(1).decode("utf-8", "replace").replace("\r", "")
+if not (re.search(r"^ADDRESS=10\.0\.2\.15$", out, re.M) and re.search(r"^SERVER_ADDRESS=10\.0\.2\.2$", out, re.M)):
+    fail(f"no DHCP address 10.0.2.15 from 10.0.2.2:\n{out}")
+if not re.search(r"^active$", out, re.M):
+    fail(f"sshd is not active:\n{out}")
+sys.stderr.write("test-debian: network:\n" + "".join("    " + l + "\n" for l in out.strip().split("\n")))
+expect(rb"# ", 60, "the shell prompt")
+ssh = ["ssh", "-i", os.environ["LPAR_SSH_KEY"], "-p", os.environ["LPAR_SSH_PORT"],
+       "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+       "-o", "ConnectTimeout=120", "-o", "LogLevel=ERROR", "root@127.0.0.1",
+       "uname -m; cat /etc/hostname; echo ssh-answered"]
+try:
+    r = subprocess.run(ssh, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+except subprocess.TimeoutExpired:
+    fail("ssh through hostfwd timed out")
+got = r.stdout.decode("utf-8", "replace")
+if r.returncode != 0 or got.split() != ["ppc64le", "debian-lpar", "ssh-answered"]:
+    fail(f"ssh through hostfwd: exit {r.returncode}, output {got!r}, errors {r.stderr.decode('utf-8', 'replace')!r}")
+sys.stderr.write("test-debian: ssh root@127.0.0.1 -p PORT (hostfwd to the guest's port 22): " + " ".join(got.split()) + "\n")
+send("\r")
 expect(rb"# ", 60, "the shell prompt")
 send("poweroff\r")
 deadline = time.monotonic() + 600
