@@ -111,9 +111,12 @@ def main():
         netdev = "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080" % port_fwd
     else:
         netdev = "tap,id=n0,ifname=%s,script=no,downscript=no" % tap
+    # QEMU's virtio-net-pci loads a boot ROM (efi-virtio.rom) that Debian's qemu-system-ppc does
+    # not ship for ppc; VOF boots without one.
+    rom = ",romfile=" if nic == "virtio-net-pci" and "qemu" in os.path.basename(emu) else ""
     cmd = [emu] + extra + [
         "-m", "1G", "-kernel", kernel, "-initrd", initrd, "-append", "console=hvc0 quiet",
-        "-nographic", "-no-reboot", "-netdev", netdev, "-device", "%s,netdev=n0" % nic,
+        "-nographic", "-no-reboot", "-netdev", netdev, "-device", "%s,netdev=n0%s" % (nic, rom),
     ]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
