@@ -6,6 +6,7 @@
 //! unit address (spapr-rng under `/ibm,platform-facilities`) live on the bus too.
 
 pub mod crq;
+pub mod dma;
 pub mod nvram;
 pub mod rng;
 pub mod vlan;

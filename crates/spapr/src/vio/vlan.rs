@@ -18,7 +18,7 @@
 //! (as QEMU flushes its queue there). No thread of our own: a hop through one more thread cost
 //! a context switch per frame on a two-core host. Sends happen on the vCPU that makes the hcall.
 
-use super::VioDevice;
+use super::{dma, VioDevice};
 use crate::devtree::{DeviceTree, NodeId};
 use crate::hcall::{HcallFn, H_DROPPED, H_PARAMETER, H_RESOURCE, H_SUCCESS};
 use crate::irq::IrqLine;
@@ -127,62 +127,19 @@ impl Vlan {
         Ok(v)
     }
 
-    /// Whether DMA of `len` bytes at bus address `ioba` is mapped for both directions (the
-    /// queues and buffers are read and written).
+    /// Whether DMA of `len` bytes at bus address `ioba` lands in guest RAM, mapped for both
+    /// directions (the queues and buffers are read and written).
     fn mapped(&self, ioba: u64, len: u64) -> bool {
-        let Some(end) = ioba.checked_add(len) else {
-            return false;
-        };
-        let mut p = ioba & !(PAGE - 1);
-        while p < end {
-            if self.dma.translate(p, true).is_none() || self.dma.translate(p, false).is_none() {
-                return false;
-            }
-            p += PAGE;
-        }
-        true
+        dma::mapped(&self.mem, &self.dma, ioba, len, true)
+            && dma::mapped(&self.mem, &self.dma, ioba, len, false)
     }
 
-    /// Copies between guest memory and `buf` at bus address `ioba`, page by page through the
-    /// TCE window; false if any page is unmapped for that direction.
-    fn dma(&self, ioba: u64, buf: &mut [u8], write: bool) -> bool {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let Some(at) = ioba.checked_add(done as u64) else {
-                return false;
-            };
-            let n = ((PAGE - (at & (PAGE - 1))) as usize).min(buf.len() - done);
-            let Some(real) = self.dma.translate(at, write) else {
-                return false;
-            };
-            let chunk = &mut buf[done..done + n];
-            let ok = if write {
-                self.mem.write(real, chunk)
-            } else {
-                self.mem.read(real, chunk)
-            };
-            if !ok {
-                return false;
-            }
-            done += n;
-        }
-        true
+    fn read(&self, ioba: u64, buf: &mut [u8]) -> bool {
+        dma::dma_read(&self.mem, &self.dma, ioba, buf)
     }
 
     fn write(&self, ioba: u64, data: &[u8]) -> bool {
-        let mut done = 0usize;
-        while done < data.len() {
-            let Some(at) = ioba.checked_add(done as u64) else {
-                return false;
-            };
-            let n = ((PAGE - (at & (PAGE - 1))) as usize).min(data.len() - done);
-            match self.dma.translate(at, true) {
-                Some(real) if self.mem.write(real, &data[done..done + n]) => {}
-                _ => return false,
-            }
-            done += n;
-        }
-        true
+        dma::dma_write(&self.mem, &self.dma, ioba, data)
     }
 
     /// Delivers waiting frames while the guest has buffers for them. Stopping for want of
@@ -235,9 +192,7 @@ impl Vlan {
         };
         lan.bufs -= 1;
         let mut correlator = [0u8; 8];
-        if !self.dma(bd_addr(bd), &mut correlator, false)
-            || !self.write(bd_addr(bd) + RX_OFFSET, frame)
-        {
+        if !self.read(bd_addr(bd), &mut correlator) || !self.write(bd_addr(bd) + RX_OFFSET, frame) {
             return;
         }
         let (rxq_addr, rxq_len) = (bd_addr(lan.rxq), bd_len(lan.rxq));
@@ -363,7 +318,7 @@ impl Vlan {
                 return H_RESOURCE;
             }
             tx.resize(start + len, 0);
-            if !self.dma(bd_addr(bd), &mut tx[start..], false) {
+            if !self.read(bd_addr(bd), &mut tx[start..]) {
                 return H_PARAMETER;
             }
         }
