@@ -13,6 +13,7 @@ pub mod vlan;
 pub mod vscsi;
 pub mod vtpm;
 pub mod vty;
+pub mod worker;
 
 use crate::devtree::{cells, DeviceTree, NodeId};
 use crate::hcall::{HcallFn, H_PARAMETER, H_SUCCESS};

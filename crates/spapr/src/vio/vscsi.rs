@@ -24,16 +24,15 @@
 //! the residual convention Linux's ibmvscsi reads).
 
 use super::crq::{self, Crq, CrqDevice, DeliverError};
+use super::worker::{Submit, Worker};
 use super::VioDevice;
 use crate::devtree::{DeviceTree, NodeId};
-use crate::hcall::{H_DROPPED, H_HARDWARE, H_RESOURCE, H_SUCCESS};
+use crate::hcall::{H_DROPPED, H_RESOURCE, H_SUCCESS};
 use crate::irq::IrqLine;
 use crate::tce::TceTable;
 use devices::scsi::{self, key, op, status, DataBuffers, Direction, Response, Sense};
 use ppc::GuestMemory;
-use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 /// Messages queued for the I/O thread at most.
 pub const MAX_PENDING: usize = 256;
@@ -205,32 +204,20 @@ impl Iu {
     }
 }
 
-#[derive(Default)]
-struct Work {
-    /// Messages with the connection they arrived on.
-    queue: VecDeque<(u64, [u8; 16])>,
-    /// The thread is serving a message.
-    busy: bool,
-    /// The thread runs (false: it could not be started, or stopped).
-    running: bool,
-    stop: bool,
-}
+/// A message with the connection it arrived on.
+type Job = (u64, [u8; 16]);
 
 /// What the vCPUs and the I/O thread share.
 struct Shared {
     crq: Crq,
     bus: scsi::Bus,
-    work: Mutex<Work>,
-    /// The thread waits here for messages.
-    wake: Condvar,
-    /// Signalled when the thread has nothing left to do.
-    idle: Condvar,
 }
 
 pub struct Vscsi {
     reg: u32,
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Serves the messages in order, one at a time.
+    worker: Worker<Job>,
 }
 
 impl Vscsi {
@@ -241,32 +228,17 @@ impl Vscsi {
         let shared = Arc::new(Shared {
             crq: Crq::new(mem, dma, irq),
             bus,
-            work: Mutex::new(Work::default()),
-            wake: Condvar::new(),
-            idle: Condvar::new(),
         });
-        if let Ok(mut w) = shared.work.lock() {
-            w.running = true;
-        }
         let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("vscsi-{reg:x}"))
-            .spawn(move || s.run());
-        let thread = match thread {
-            Ok(t) => Some(t),
-            Err(e) => {
-                // Served on the vCPUs instead: slower, but working.
-                eprintln!("lpar: spapr-vscsi: cannot start its I/O thread ({e}); serving inline");
-                if let Ok(mut w) = shared.work.lock() {
-                    w.running = false;
-                }
-                None
-            }
-        };
+        let worker = Worker::spawn(format!("vscsi-{reg:x}"), "spapr-vscsi", MAX_PENDING, || {
+            // The scatter list is reused from command to command.
+            let mut iov: Vec<libc::iovec> = Vec::with_capacity(64);
+            move |(connection, msg): Job| s.serve(connection, msg, &mut iov)
+        });
         Vscsi {
             reg,
             shared,
-            thread: Mutex::new(thread),
+            worker,
         }
     }
 
@@ -277,86 +249,17 @@ impl Vscsi {
 
     /// Waits until every message queued so far has been served (tests, fuzzing).
     pub fn wait_idle(&self) {
-        let Ok(mut w) = self.shared.work.lock() else {
-            return;
-        };
-        while w.running && (w.busy || !w.queue.is_empty()) {
-            w = match self.shared.idle.wait(w) {
-                Ok(g) => g,
-                Err(_) => return,
-            };
-        }
+        self.worker.wait_idle();
     }
 
     /// Whether the I/O thread is serving (false once it stopped, or if it died: a harness
     /// checks this, since a panic there would not reach the caller).
     pub fn io_thread_running(&self) -> bool {
-        self.shared.work.lock().is_ok_and(|w| w.running)
-    }
-
-    /// Stops the I/O thread after the message it is serving; later messages are served on the
-    /// caller's thread.
-    fn stop(&self) {
-        if let Ok(mut w) = self.shared.work.lock() {
-            w.stop = true;
-            self.shared.wake.notify_all();
-        }
-        if let Some(t) = self.thread.lock().ok().and_then(|mut g| g.take()) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Vscsi {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Marks the thread gone however it ends, so that nobody waits for it.
-struct Exit<'a>(&'a Shared);
-
-impl Drop for Exit<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut w) = self.0.work.lock() {
-            w.running = false;
-            w.busy = false;
-        }
-        self.0.idle.notify_all();
+        self.worker.running()
     }
 }
 
 impl Shared {
-    /// The I/O thread.
-    fn run(&self) {
-        let _exit = Exit(self);
-        // The scatter list is reused from command to command.
-        let mut iov: Vec<libc::iovec> = Vec::with_capacity(64);
-        loop {
-            let (connection, msg) = {
-                let Ok(mut w) = self.work.lock() else {
-                    return;
-                };
-                loop {
-                    if w.stop {
-                        return;
-                    }
-                    if let Some(m) = w.queue.pop_front() {
-                        w.busy = true;
-                        break m;
-                    }
-                    w.busy = false;
-                    self.idle.notify_all();
-                    w = match self.wake.wait(w) {
-                        Ok(g) => g,
-                        Err(_) => return,
-                    };
-                }
-            };
-            self.serve(connection, msg, &mut iov);
-        }
-    }
-
     fn mem(&self) -> &GuestMemory {
         self.crq.mem()
     }
@@ -736,22 +639,15 @@ impl CrqDevice for Vscsi {
         let Some(connection) = self.shared.crq.connection() else {
             return H_RESOURCE;
         };
-        {
-            let Ok(mut w) = self.shared.work.lock() else {
-                return H_HARDWARE;
-            };
-            if w.running && !w.stop {
-                if w.queue.len() >= MAX_PENDING {
-                    return H_DROPPED;
-                }
-                w.queue.push_back((connection, msg));
-                self.shared.wake.notify_one();
-                return H_SUCCESS;
+        match self.worker.submit((connection, msg)) {
+            Submit::Queued => H_SUCCESS,
+            Submit::Busy => H_DROPPED,
+            // No I/O thread (it could not start, or the machine is stopping): serve it here.
+            Submit::Inline((connection, msg)) => {
+                self.shared.serve(connection, msg, &mut Vec::new());
+                H_SUCCESS
             }
         }
-        // No I/O thread (it could not start, or the machine is stopping): serve it here.
-        self.shared.serve(connection, msg, &mut Vec::new());
-        H_SUCCESS
     }
 }
 
@@ -790,14 +686,12 @@ impl VioDevice for Vscsi {
     /// (whose reply then goes nowhere).
     fn reset(&self) {
         self.shared.crq.reset();
-        if let Ok(mut w) = self.shared.work.lock() {
-            w.queue.clear();
-        }
+        self.worker.clear();
         self.wait_idle();
     }
 
     fn shutdown(&self) {
-        self.stop();
+        self.worker.stop();
         if let Err(e) = self.shared.bus.flush() {
             eprintln!("lpar: spapr-vscsi: flushing the disk images at exit failed: {e}");
         }
@@ -1495,11 +1389,8 @@ mod tests {
     fn the_pending_queue_is_bounded_and_reset_closes_everything() {
         let g = Guest::new();
         // Stop the thread, then pretend it runs: nothing is served, the queue fills.
-        g.vs.stop();
-        {
-            let mut w = g.vs.shared.work.lock().expect("lock");
-            (w.running, w.stop) = (true, false);
-        }
+        g.vs.worker.stop();
+        g.vs.worker.pretend_running(true);
         let init = [
             crq::VALID_INIT,
             crq::INIT_REQUEST,
@@ -1523,11 +1414,11 @@ mod tests {
         }
         assert_eq!(crq::send(&g.vs, be64(&init[..8]), 0), H_DROPPED);
         g.vs.reset();
-        assert!(g.vs.shared.work.lock().expect("lock").queue.is_empty());
+        assert_eq!(g.vs.worker.queued(), 0);
         assert_eq!(g.vs.queue().ring(), None);
         assert_eq!(crq::send(&g.vs, be64(&init[..8]), 0), H_RESOURCE);
         // Without the thread, messages are served on the caller.
-        g.vs.shared.work.lock().expect("lock").running = false;
+        g.vs.worker.pretend_running(false);
         assert_eq!(g.vs.queue().register(RING, PAGE), H_SUCCESS);
         assert_eq!(crq::send(&g.vs, be64(&init[..8]), 0), H_SUCCESS);
         assert_eq!(g.read(RING, 2), [crq::VALID_INIT, crq::INIT_COMPLETE]);
@@ -1578,7 +1469,10 @@ mod tests {
         );
         let vty = crate::machine::layout::VTY_REG as u64;
         assert_eq!(hcall(&m, &mut c, H_REG_CRQ, &[vty, 0, 0x1000]), H_NOT_FOUND);
-        assert_eq!(hcall(&m, &mut c, H_SEND_CRQ, &[vty, hi, lo]), H_HARDWARE);
+        assert_eq!(
+            hcall(&m, &mut c, H_SEND_CRQ, &[vty, hi, lo]),
+            crate::hcall::H_HARDWARE
+        );
         assert_eq!(
             hcall(&m, &mut c, H_REG_CRQ, &[unit, 0x10, 0x1000]),
             H_PARAMETER

@@ -22,14 +22,14 @@
 //! Reference for what Linux expects: drivers/char/tpm/tpm_ibmvtpm.[ch]; QEMU's hw/tpm/tpm_spapr.c.
 
 use super::crq::{self, Crq, CrqDevice, DeliverError};
+use super::worker::{Submit, Worker};
 use super::VioDevice;
 use crate::devtree::{DeviceTree, NodeId};
-use crate::hcall::{H_BUSY, H_HARDWARE, H_RESOURCE, H_SUCCESS};
+use crate::hcall::{H_BUSY, H_RESOURCE, H_SUCCESS};
 use crate::irq::IrqLine;
 use crate::tce::TceTable;
 use ppc::GuestMemory;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use tpm::{Emulator, TpmVersion};
 
 /// Largest command or response the device carries (QEMU's bound; Linux allocates that much).
@@ -106,32 +106,19 @@ struct Pending {
     ioba: u32,
 }
 
-#[derive(Default)]
-struct Work {
-    /// The one command in flight (queued or running); cleared once its reply is out.
-    cmd: Option<Pending>,
-    /// The thread runs (false: it could not be started, or stopped).
-    running: bool,
-    stop: bool,
-}
-
 /// What the vCPUs and the device's thread share.
 struct Shared {
     crq: Crq,
     tpm: Arc<Emulator>,
     /// Largest command or response: the backend's, at most [`BUFFER_MAX`].
     buffer_size: usize,
-    work: Mutex<Work>,
-    /// The thread waits here for a command.
-    wake: Condvar,
-    /// Signalled when no command is in flight.
-    idle: Condvar,
 }
 
 pub struct Vtpm {
     reg: u32,
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Runs the one command in flight.
+    worker: Worker<Pending>,
 }
 
 impl Vtpm {
@@ -143,33 +130,17 @@ impl Vtpm {
             crq: Crq::new(mem, dma, irq),
             buffer_size: tpm.buffer_size().min(BUFFER_MAX),
             tpm,
-            work: Mutex::new(Work::default()),
-            wake: Condvar::new(),
-            idle: Condvar::new(),
         });
-        if let Ok(mut w) = shared.work.lock() {
-            w.running = true;
-        }
         let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("vtpm-{reg:x}"))
-            .spawn(move || s.run());
-        let thread = match thread {
-            Ok(t) => Some(t),
-            Err(e) => {
-                eprintln!(
-                    "lpar: tpm-spapr: cannot start its thread ({e}); running commands inline"
-                );
-                if let Ok(mut w) = shared.work.lock() {
-                    w.running = false;
-                }
-                None
-            }
-        };
+        let worker = Worker::spawn(format!("vtpm-{reg:x}"), "tpm-spapr", 1, || {
+            // Reused from command to command.
+            let (mut buf, mut out) = (vec![0u8; s.buffer_size], vec![0u8; s.buffer_size]);
+            move |cmd| s.execute(cmd, &mut buf, &mut out)
+        });
         Vtpm {
             reg,
             shared,
-            thread: Mutex::new(thread),
+            worker,
         }
     }
 
@@ -208,81 +179,11 @@ impl Vtpm {
 
     /// Waits until no command is in flight (reset, tests, fuzzing).
     pub fn wait_idle(&self) {
-        let Ok(mut w) = self.shared.work.lock() else {
-            return;
-        };
-        while w.running && w.cmd.is_some() {
-            w = match self.shared.idle.wait(w) {
-                Ok(g) => g,
-                Err(_) => return,
-            };
-        }
-    }
-
-    /// Stops the thread after the command it is running.
-    fn stop(&self) {
-        if let Ok(mut w) = self.shared.work.lock() {
-            w.stop = true;
-            self.shared.wake.notify_all();
-        }
-        if let Some(t) = self.thread.lock().ok().and_then(|mut g| g.take()) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Vtpm {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Marks the thread gone however it ends, so that nobody waits for it.
-struct Exit<'a>(&'a Shared);
-
-impl Drop for Exit<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut w) = self.0.work.lock() {
-            w.running = false;
-            w.cmd = None;
-        }
-        self.0.idle.notify_all();
+        self.worker.wait_idle();
     }
 }
 
 impl Shared {
-    /// The device's thread: runs each command as it comes.
-    fn run(&self) {
-        let _exit = Exit(self);
-        // Reused from command to command.
-        let mut buf = vec![0u8; self.buffer_size];
-        let mut out = vec![0u8; self.buffer_size];
-        loop {
-            let cmd = {
-                let Ok(mut w) = self.work.lock() else {
-                    return;
-                };
-                loop {
-                    if w.stop {
-                        return;
-                    }
-                    if let Some(c) = w.cmd {
-                        break c;
-                    }
-                    w = match self.wake.wait(w) {
-                        Ok(g) => g,
-                        Err(_) => return,
-                    };
-                }
-            };
-            self.execute(cmd, &mut buf, &mut out);
-            if let Ok(mut w) = self.work.lock() {
-                w.cmd = None;
-            }
-            self.idle.notify_all();
-        }
-    }
-
     /// Runs one TPM command and delivers its reply.
     fn execute(&self, cmd: Pending, buf: &mut [u8], out: &mut [u8]) {
         // The guest closed (or reset) the queue since: it no longer waits for this.
@@ -377,24 +278,15 @@ impl CrqDevice for Vtpm {
                     connection,
                     ioba: u32::from_be_bytes([msg[4], msg[5], msg[6], msg[7]]),
                 };
-                let Ok(mut w) = s.work.lock() else {
-                    return H_HARDWARE;
-                };
-                if w.cmd.is_some() {
-                    return H_BUSY;
-                }
-                w.cmd = Some(cmd);
-                if w.running && !w.stop {
-                    s.wake.notify_one();
-                    return H_SUCCESS;
-                }
-                drop(w);
-                // No thread (it could not start, or the machine is stopping): run it here.
-                let mut buf = vec![0u8; s.buffer_size];
-                let mut out = vec![0u8; s.buffer_size];
-                s.execute(cmd, &mut buf, &mut out);
-                if let Ok(mut w) = s.work.lock() {
-                    w.cmd = None;
+                match self.worker.submit_if_idle(cmd) {
+                    Submit::Queued => {}
+                    Submit::Busy => return H_BUSY,
+                    // No thread (it could not start, or the machine is stopping): run it here.
+                    Submit::Inline(cmd) => {
+                        let mut buf = vec![0u8; s.buffer_size];
+                        let mut out = vec![0u8; s.buffer_size];
+                        s.execute(cmd, &mut buf, &mut out);
+                    }
                 }
             }
             (v, t) => log(5, || {
@@ -449,7 +341,7 @@ impl VioDevice for Vtpm {
     /// Stops the thread; the backend lives on (`wiring::release_backends` shuts it down at
     /// exit), since a reboot builds the machine again on it.
     fn shutdown(&self) {
-        self.stop();
+        self.worker.stop();
     }
 
     fn crq(&self) -> Option<&dyn CrqDevice> {
