@@ -32,8 +32,11 @@ mod qcow2;
 mod rtas;
 pub mod seeds;
 mod tce;
+mod virtio_net;
 mod virtqueue;
+mod vlan;
 mod vscsi;
+mod vtpm;
 
 pub use cli::cli;
 pub use client::client_interface;
@@ -44,8 +47,11 @@ pub use pci_config::pci_config;
 pub use qcow2::qcow2;
 pub use rtas::rtas;
 pub use tce::tce;
+pub use virtio_net::virtio_net;
 pub use virtqueue::virtqueue;
+pub use vlan::vlan;
 pub use vscsi::vscsi;
+pub use vtpm::vtpm;
 
 /// A target's entry point.
 pub type Target = fn(&[u8]);
@@ -63,4 +69,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tce", tce),
     ("qcow2", qcow2),
     ("vscsi", vscsi),
+    ("vlan", vlan),
+    ("virtio_net", virtio_net),
+    ("vtpm", vtpm),
 ];

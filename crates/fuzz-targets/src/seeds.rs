@@ -42,6 +42,12 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     for (name, s) in vscsi_seeds() {
         v.push(("vscsi", name, s));
     }
+    for (name, s) in vlan_seeds() {
+        v.push(("vlan", name, s));
+    }
+    for (name, s) in virtio_net_seeds() {
+        v.push(("virtio_net", name, s));
+    }
     v
 }
 
@@ -1362,5 +1368,269 @@ fn vscsi_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("linux_bringup", linux),
         ("ring_full_reset", full),
         ("wrong", wrong),
+    ]
+}
+
+// ---- vlan --------------------------------------------------------------------------------------
+
+/// Encoders of `vlan` operations (see `vlan.rs`, `Harness::run`). Bus addresses are window pages
+/// (the `ioba` decoder's selector 0); the unit address is the adapter's.
+mod vl {
+    /// Window pages `first..first + n` map real pages from `real`, read/write.
+    pub fn map_run(v: &mut Vec<u8>, first: u8, real: u8, n: u8) {
+        v.extend([1, first, real, n - 1]);
+    }
+    /// H_REGISTER_LOGICAL_LAN: buffer list at page `list`, a receive queue of `len` (the length
+    /// decoder's bytes) at page `rxq`, the filter list at page `filter`.
+    pub fn register(v: &mut Vec<u8>, list: u8, len: &[u8], rxq: u8, filter: u8) {
+        v.extend([2, 0, 0, list, 1]);
+        v.extend(len);
+        v.extend([0, rxq, 0, filter]);
+        v.extend([0, 0, 0x52, 0x54, 0, 0xab, 0xcd, 0xef]);
+    }
+    pub fn free(v: &mut Vec<u8>) {
+        v.extend([3, 0]);
+    }
+    /// H_ADD_LOGICAL_LAN_BUFFER of `len` (the length decoder's bytes) at page `page`, with a
+    /// correlator.
+    pub fn add(v: &mut Vec<u8>, len: &[u8], page: u8) {
+        v.extend([4, 0, 0x41]);
+        v.extend(len);
+        v.extend([0, page]);
+    }
+    /// H_SEND_LOGICAL_LAN of descriptors (length selector bytes, page, content).
+    pub fn send(v: &mut Vec<u8>, descs: &[(&[u8], u8, &[u8])]) {
+        v.extend([7, 0, descs.len() as u8]);
+        for (len, page, data) in descs {
+            v.push(0x10 | len[0]);
+            v.extend(&len[1..]);
+            v.extend([0, *page, data.len() as u8]);
+            v.extend(*data);
+        }
+        v.push(0);
+    }
+    /// A frame from the network: its length (the frame-length decoder's bytes) and first bytes.
+    pub fn arrive(v: &mut Vec<u8>, len: &[u8], head: &[u8]) {
+        v.push(9);
+        v.extend(len);
+        v.push(head.len() as u8);
+        v.extend(head);
+    }
+    pub fn signal(v: &mut Vec<u8>, on: bool) {
+        v.extend([11, 0, if on { 0 } else { 1 }]);
+    }
+    /// The guest clears the flags of the receive queue's first `n` entries.
+    pub fn consume(v: &mut Vec<u8>, n: u8) {
+        v.extend([14, 1, n]);
+    }
+    pub const L2048: &[u8] = &[0, 0];
+    pub const L4096: &[u8] = &[0, 2];
+    pub const L16: &[u8] = &[0, 3];
+    pub const L64K: &[u8] = &[0, 6];
+    /// Frame lengths: 1514, 60, 9000, 65536.
+    pub const F1514: &[u8] = &[0, 5];
+    pub const F60: &[u8] = &[0, 0];
+    pub const F9000: &[u8] = &[3, 4];
+    pub const F64K: &[u8] = &[4, 1];
+}
+
+fn vlan_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use vl::*;
+    let eth: &[u8] = &[
+        0x52, 0x54, 0, 0xab, 0xcd, 0xef, 0x52, 0x55, 0x0a, 0, 2, 2, 8, 0, 0x45, 0,
+    ];
+    // ibmveth's open: queues registered, buffers in three sizes, the interrupt on; frames both
+    // ways (one of two descriptors), the guest consuming entries.
+    let mut linux = vec![0];
+    map_run(&mut linux, 0, 16, 16);
+    map_run(&mut linux, 16, 32, 16);
+    register(&mut linux, 0, L4096, 1, 2);
+    signal(&mut linux, true);
+    for p in 3..7 {
+        add(&mut linux, L2048, p);
+    }
+    add(&mut linux, L4096, 7);
+    add(&mut linux, L64K, 8);
+    arrive(&mut linux, F1514, eth);
+    arrive(&mut linux, F60, eth);
+    arrive(&mut linux, F9000, eth);
+    send(
+        &mut linux,
+        &[(&[0, 6], 9, eth), (&[0, 6], 10, &[1, 2, 3, 4])],
+    );
+    consume(&mut linux, 3);
+    arrive(&mut linux, F64K, eth);
+    arrive(&mut linux, F1514, eth);
+    free(&mut linux);
+    arrive(&mut linux, F60, eth);
+    register(&mut linux, 0, L4096, 1, 2);
+    add(&mut linux, L2048, 3);
+
+    // A tap (virtio-net headers): frames wait for buffers, a short one, a one-entry queue whose
+    // toggle flips at every frame.
+    let mut tap = vec![1];
+    map_run(&mut tap, 0, 8, 8);
+    arrive(&mut tap, F60, eth);
+    register(&mut tap, 0, L16, 1, 2);
+    arrive(&mut tap, &[2, 2], &[]);
+    arrive(&mut tap, F1514, eth);
+    add(&mut tap, L2048, 3);
+    add(&mut tap, L2048, 4);
+    add(&mut tap, L2048, 5);
+    signal(&mut tap, true);
+    arrive(&mut tap, F60, eth);
+    send(&mut tap, &[(&[0, 4], 6, eth)]);
+
+    // Wrong: unmapped and unaligned queues, a second registration, buffers too small, unaligned,
+    // before registration; sends before registration and too long; a reset.
+    let mut wrong = vec![0];
+    map_run(&mut wrong, 0, 4, 4);
+    add(&mut wrong, L2048, 2);
+    send(&mut wrong, &[(&[0, 4], 2, &[])]);
+    register(&mut wrong, 8, L4096, 1, 2);
+    wrong.extend([
+        2, 0, 4, 0, 0, 0x10, 1, 0, 2, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    register(&mut wrong, 0, L4096, 1, 2);
+    register(&mut wrong, 0, L4096, 1, 2);
+    add(&mut wrong, &[3, 1], 2);
+    wrong.extend([4, 0, 0x01, 0, 0, 0, 2]);
+    send(&mut wrong, &[(&[2, 0], 2, &[]), (&[2, 0], 2, &[])]);
+    wrong.extend([6, 5, 9, 0x41, 0, 0, 0, 3]);
+    wrong.extend([12, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    wrong.extend([13, 0, 0, 0, 0x52, 0x54, 0, 0, 0, 1]);
+    wrong.push(15);
+    add(&mut wrong, L2048, 2);
+
+    vec![("linux", linux), ("tap_waiting", tap), ("wrong", wrong)]
+}
+
+// ---- virtio_net --------------------------------------------------------------------------------
+
+/// Encoders of `virtio_net` operations (see `virtio_net.rs`, `Harness::run`).
+mod vn {
+    /// A driver initialisation: `fl` (feature choices), the feature mask, `queues` queues of
+    /// `size` (the size list's index) in the usual layout, enabled, then DRIVER_OK.
+    pub fn init(v: &mut Vec<u8>, fl: u8, queues: usize, size: u8) {
+        v.extend([0, fl, 0xff, 0xff, 0xff, 0xff]);
+        for _ in 0..queues {
+            v.extend([size, 0, 1]);
+        }
+        v.push(1);
+    }
+    /// Receive chains on pair `pair`, each one descriptor of the length list's entry `len`.
+    pub fn rx(v: &mut Vec<u8>, pair: u8, chains: u8, len: u8) {
+        v.extend([2, pair, chains - 1]);
+        for _ in 0..chains {
+            v.extend([0, 0, 0, len, 0]);
+        }
+    }
+    /// A frame to send on pair `pair`: a header of `flags`/`gso` (list indexes), a frame (the
+    /// frame-length decoder's bytes and first bytes), header and frame in two descriptors.
+    pub fn tx(v: &mut Vec<u8>, pair: u8, gso: u8, len: &[u8], head: &[u8]) {
+        v.extend([4, pair, 0, 1, gso]);
+        v.extend(len);
+        v.push(head.len() as u8);
+        v.extend(head);
+        v.extend([1, 0]);
+    }
+    /// A control command: the class list's entry, its data bytes, exact length, three parts.
+    pub fn command(v: &mut Vec<u8>, class: u8, data: &[u8]) {
+        v.push(6);
+        v.push(class);
+        v.extend(data);
+        v.extend([2, 0, 0]);
+    }
+    /// A frame arrives at backend `k`.
+    pub fn arrive(v: &mut Vec<u8>, k: u8, len: &[u8], head: &[u8]) {
+        v.extend([7, k]);
+        v.extend(len);
+        v.push(head.len() as u8);
+        v.extend(head);
+    }
+    /// ISR, then the device configuration's first 12 bytes.
+    pub fn isr_config(v: &mut Vec<u8>) {
+        v.extend([12, 0, 5]);
+    }
+    pub fn doorbell(v: &mut Vec<u8>, q: u8) {
+        v.extend([11, 0, q]);
+    }
+    pub fn reset(v: &mut Vec<u8>) {
+        v.extend([15, 0]);
+    }
+    /// Frame lengths: 60, 1514, 9000, 65536; buffer lengths: 1526, 4096, 65562, 256.
+    pub const F60: &[u8] = &[0, 0];
+    pub const F1514: &[u8] = &[0, 5];
+    pub const F9000: &[u8] = &[3, 4];
+    pub const F64K: &[u8] = &[4, 1];
+    pub const B1526: u8 = 0;
+    pub const B4096: u8 = 2;
+    pub const B64K: u8 = 3;
+    pub const B256: u8 = 6;
+    /// Control classes: RX promiscuous, MAC address, queue pairs, guest offloads.
+    pub const PROMISC: u8 = 0;
+    pub const MAC_ADDR: u8 = 3;
+    pub const PAIRS: u8 = 4;
+    pub const OFFLOADS: u8 = 5;
+}
+
+fn virtio_net_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use vn::*;
+    let eth: &[u8] = &[
+        0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x52, 0x55, 0x0a, 0, 2, 2, 8, 0, 0x45, 0,
+    ];
+    // Linux on user networking: mergeable buffers, the control queue; frames both ways, one
+    // waiting for buffers, MAC and RX-mode commands.
+    let mut linux = vec![0, 0];
+    init(&mut linux, 0x09, 3, 0);
+    rx(&mut linux, 0, 4, B1526);
+    arrive(&mut linux, 0, F60, eth);
+    arrive(&mut linux, 0, F1514, eth);
+    arrive(&mut linux, 0, F9000, eth);
+    rx(&mut linux, 0, 4, B4096);
+    tx(&mut linux, 0, 0, F1514, eth);
+    tx(&mut linux, 0, 1, F60, eth);
+    command(&mut linux, PROMISC, &[1]);
+    command(&mut linux, MAC_ADDR, &[0x52, 0x54, 0, 1, 2, 3]);
+    isr_config(&mut linux);
+    arrive(&mut linux, 0, F60, eth);
+
+    // A 3-queue tap with vnet headers, every feature: three pairs, offloads, frames on each
+    // backend, a send on pair 1.
+    let mut tap = vec![0x06, 0];
+    init(&mut tap, 0x04, 7, 0);
+    command(&mut tap, PAIRS, &[2]);
+    command(&mut tap, OFFLOADS, &[1]);
+    for p in 0..3 {
+        rx(&mut tap, p, 2, B4096);
+    }
+    let mut hdr_frame = vec![1, 0x81, 0x36, 0, 0x90, 0x05, 0x22, 0, 0x10, 0, 0, 0];
+    hdr_frame.extend(eth);
+    for k in 0..3 {
+        arrive(&mut tap, k, F1514, &hdr_frame);
+    }
+    arrive(&mut tap, 2, &[2, 3], &[]);
+    tx(&mut tap, 1, 4, F9000, eth);
+    doorbell(&mut tap, 2);
+
+    // No mergeable buffers: a frame too big for the first chain is dropped, a 64 KiB one fits a
+    // big chain; small chains; then a reset and a restart.
+    let mut big = vec![0x08, 0];
+    init(&mut big, 0x01, 3, 0);
+    rx(&mut big, 0, 1, B256);
+    rx(&mut big, 0, 1, B64K);
+    arrive(&mut big, 0, F1514, eth);
+    arrive(&mut big, 0, F64K, eth);
+    arrive(&mut big, 0, F60, eth);
+    tx(&mut big, 0, 7, F64K, eth);
+    reset(&mut big);
+    init(&mut big, 0x01, 3, 4);
+    rx(&mut big, 0, 2, B1526);
+    arrive(&mut big, 0, F1514, eth);
+
+    vec![
+        ("linux_mrg", linux),
+        ("tap_multiqueue", tap),
+        ("no_mrg_big", big),
     ]
 }
