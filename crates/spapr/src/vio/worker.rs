@@ -148,17 +148,6 @@ impl<J: Send + 'static> Worker<J> {
         self.shared.state.lock().is_ok_and(|s| s.running)
     }
 
-    /// Stops the thread after the job it is serving; later jobs are served by their callers.
-    pub fn stop(&self) {
-        if let Ok(mut s) = self.shared.state.lock() {
-            s.stop = true;
-            self.shared.wake.notify_all();
-        }
-        if let Some(t) = self.thread.lock().ok().and_then(|mut g| g.take()) {
-            let _ = t.join();
-        }
-    }
-
     /// Tests: after [`Worker::stop`], accept jobs as if a thread ran (nothing serves them).
     #[cfg(test)]
     pub(crate) fn pretend_running(&self, running: bool) {
@@ -170,6 +159,25 @@ impl<J: Send + 'static> Worker<J> {
     #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
         self.shared.state.lock().map_or(0, |s| s.queue.len())
+    }
+}
+
+impl<J> Worker<J> {
+    /// Stops the thread after the job it is serving; later jobs are served by their callers.
+    pub fn stop(&self) {
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.stop = true;
+            self.shared.wake.notify_all();
+        }
+        if let Some(t) = self.thread.lock().ok().and_then(|mut g| g.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<J> Drop for Worker<J> {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -188,18 +196,6 @@ impl<J> Shared<J> {
             s.busy = false;
             self.idle.notify_all();
             s = self.wake.wait(s).ok()?;
-        }
-    }
-}
-
-impl<J> Drop for Worker<J> {
-    fn drop(&mut self) {
-        if let Ok(mut s) = self.shared.state.lock() {
-            s.stop = true;
-            self.shared.wake.notify_all();
-        }
-        if let Some(t) = self.thread.lock().ok().and_then(|mut g| g.take()) {
-            let _ = t.join();
         }
     }
 }
