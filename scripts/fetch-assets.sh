@@ -23,6 +23,25 @@ apt_update() {
     fi
 }
 
+# Installs packages. A machine image newer than its mirror (a library at a point-release version
+# the mirror's index no longer lists) makes apt refuse a -dev package pinned to the mirror's
+# version ("Depends: libpcre2-8-0 (= 10.42-1) but 10.42-1+deb12u1 is to be installed"): then the
+# libraries apt names are moved to the versions the -dev packages want and the install retried.
+apt_install() {
+    local out pins
+    if out=$(DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" 2>&1); then
+        return 0
+    fi
+    mapfile -t pins < <(sed -n 's/.*Depends: \([^ ]*\) (= \([^)]*\)) but .* is to be installed.*/\1=\2/p' <<<"$out" | sort -u)
+    if [ ${#pins[@]} -eq 0 ]; then
+        printf '%s\n' "$out" >&2
+        return 1
+    fi
+    echo "fetch-assets: apt wants ${pins[*]} (the mirror is older than this machine): installing those" >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades \
+        "${pins[@]}" "$@" >/dev/null
+}
+
 if ! dpkg --print-foreign-architectures | grep -qx ppc64el; then
     $SUDO dpkg --add-architecture ppc64el
 fi
@@ -42,7 +61,7 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#need[@]} -gt 0 ]; then
     apt_update
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    apt_install "${need[@]}" >/dev/null
 fi
 
 # Guest software: busybox-static for ppc64el, and the kernel linux-image-powerpc64le depends on.

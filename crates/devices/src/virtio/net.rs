@@ -9,8 +9,10 @@
 //!
 //! The generic [`super::worker::Worker`] serves one chain per call, but a received frame may
 //! need several chains (mergeable buffers), and receiving is driven by the backend, not by the
-//! driver. So each backend gets its own I/O thread that serves its pair's transmit queue, pulls
-//! frames from the backend and delivers them. Receive queues are shared behind a mutex: a
+//! driver. Frames are delivered by whoever learns they can be: the backend's own thread when
+//! one arrives (its waker), the vCPU that posts buffers frames were waiting for, or, when a
+//! delivery's budget runs out, the backend's I/O thread, which also serves its pair's transmit
+//! queue. Receive queues are shared behind a mutex: a
 //! backend beyond the pairs the driver enabled (tap `queues=4` with a guest using one) delivers
 //! into pair `k % active`, as QEMU's detaching those tap queues would make the kernel do. A frame
 //! waits in its thread's buffer until the driver posts enough buffers: none is lost.
@@ -21,7 +23,7 @@ use crate::poll::Poll;
 use crate::ram::GuestRam;
 use net::{Backend, Offload, VNET_HDR_LEN};
 use std::io::IoSlice;
-use std::sync::atomic::{fence, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use virtio_queue::QueueOwnedT;
@@ -148,8 +150,8 @@ impl Default for NetOptions {
     }
 }
 
-/// Where one backend's waker rings: its thread's kick while the device runs.
-type Slot = Arc<Mutex<Option<Arc<Kick>>>>;
+/// What one backend's waker delivers to: the running activation, while the device runs.
+type Slot = Arc<Mutex<Option<Arc<Run>>>>;
 
 pub struct Net {
     backends: Vec<Arc<dyn Backend>>,
@@ -231,14 +233,19 @@ impl Net {
             sizes.push(CTRL_QUEUE_SIZE);
         }
         // Wakers are set once, here; they ring whichever thread serves the backend now.
+        // The waker delivers on the backend's own thread: a hop through the pair's I/O thread
+        // cost a context switch per frame on a two-core host (as spapr-vlan found).
         let slots = backends
             .iter()
-            .map(|b| {
+            .enumerate()
+            .map(|(k, b)| {
                 let slot: Slot = Arc::default();
                 let s = slot.clone();
                 b.set_waker(Arc::new(move || {
-                    if let Some(k) = s.lock().ok().as_deref().and_then(|k| k.as_ref()) {
-                        k.ring(K_RX);
+                    // Cloned out so the slot is not held while delivering (reset takes it).
+                    let run = s.lock().ok().and_then(|r| r.clone());
+                    if let Some(run) = run {
+                        run.receive(k, true);
                     }
                 }));
                 slot
@@ -347,7 +354,24 @@ impl VirtioDevice for Net {
             }
         }
         let threads = self.backends.len().max(1);
+        let mrg = features & f::MRG_RXBUF != 0;
         let run = Arc::new(Run {
+            recv: (0..threads)
+                .map(|k| {
+                    Mutex::new(RxPath {
+                        backend: self.backends.get(k).cloned(),
+                        vnet,
+                        mrg,
+                        scratch: RxScratch {
+                            buf: vec![0; BUF_LEN],
+                            pending: None,
+                            descs: Vec::with_capacity(MAX_CHAIN),
+                            chains: Vec::with_capacity(QUEUE_SIZE as usize),
+                        },
+                    })
+                })
+                .collect(),
+            stopped: AtomicBool::new(false),
             kicks: (0..threads).map(|_| Arc::new(Kick::default())).collect(),
             backends: self.backends.clone(),
             rx: rx
@@ -375,15 +399,8 @@ impl VirtioDevice for Net {
                 run: run.clone(),
                 backend: self.backends.get(k).cloned(),
                 vnet,
-                mrg: features & f::MRG_RXBUF != 0,
                 tx: tx.next().flatten(),
                 ctrl: if k == 0 { ctrl.take() } else { None },
-                rx: RxScratch {
-                    buf: vec![0; BUF_LEN],
-                    pending: None,
-                    descs: Vec::with_capacity(MAX_CHAIN),
-                    chains: Vec::with_capacity(QUEUE_SIZE as usize),
-                },
                 tx_buf: vec![0; BUF_LEN],
                 descs: Vec::with_capacity(MAX_CHAIN),
             };
@@ -407,9 +424,9 @@ impl VirtioDevice for Net {
                 }
             }
         }
-        for (slot, k) in self.slots.iter().zip(&run.kicks) {
+        for slot in &self.slots {
             if let Ok(mut s) = slot.lock() {
-                *s = Some(k.clone());
+                *s = Some(run.clone());
             }
         }
         // Buffers posted and frames that arrived before DRIVER_OK are served at once.
@@ -432,11 +449,13 @@ impl VirtioDevice for Net {
                 k.ring(K_TX);
             }
         } else {
-            // Buffers on rx p: every thread whose frames go there.
+            // Buffers on rx p: every backend whose frames go there delivers now, on this
+            // vCPU (as QEMU flushes its queue in the doorbell's handler), or on its thread if
+            // a delivery is under way elsewhere.
             let active = run.active();
             if p < active {
-                for k in run.kicks.iter().skip(p).step_by(active) {
-                    k.ring(K_RX);
+                for k in (p..run.recv.len()).step_by(active) {
+                    run.receive(k, false);
                 }
             }
         }
@@ -449,6 +468,12 @@ impl VirtioDevice for Net {
             }
         }
         if let Some(run) = self.run.take() {
+            // A waker may still hold the activation: once every receive path has been taken
+            // after `stopped`, none writes to the guest again.
+            run.stopped.store(true, Ordering::SeqCst);
+            for r in &run.recv {
+                drop(r.lock());
+            }
             for k in &run.kicks {
                 k.stop.store(true, Ordering::SeqCst);
                 k.ring(0);
@@ -481,9 +506,34 @@ struct Run {
     irq: Arc<VirtioInterrupt>,
     mac: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
+    /// Each backend's receive path; holding it is the right to take that backend's frames,
+    /// so they keep their order whichever thread delivers.
+    recv: Vec<Mutex<RxPath>>,
+    /// The device was reset: nothing is delivered any more.
+    stopped: AtomicBool,
 }
 
 impl Run {
+    /// Delivers backend `k`'s waiting frames. Without `wait`, a delivery under way elsewhere
+    /// hands the work to the backend's I/O thread rather than block (it may be just about to
+    /// stop and would miss the buffers this caller announces). A spent budget goes on there.
+    fn receive(&self, k: usize, wait: bool) {
+        let path = match self.recv.get(k) {
+            Some(p) if wait => p.lock().ok(),
+            Some(p) => p.try_lock().ok(),
+            None => return,
+        };
+        let more = match path {
+            Some(mut p) => !self.stopped.load(Ordering::SeqCst) && p.receive(k, self),
+            None => true,
+        };
+        if more {
+            if let Some(kick) = self.kicks.get(k) {
+                kick.ring(K_RX);
+            }
+        }
+    }
+
     fn active(&self) -> usize {
         (self.active.load(Ordering::SeqCst) as usize).clamp(1, self.rx.len().max(1))
     }
@@ -523,20 +573,27 @@ fn log(msg: impl FnOnce() -> String) {
     LOG.line(|| format!("virtio-net: {}", msg()));
 }
 
-/// One thread: backend `k`, its pair's transmit queue, and (thread 0) the control queue.
+/// One thread: backend `k`'s spent receive budgets, its pair's transmit queue, and (thread 0)
+/// the control queue.
 struct Io {
     k: usize,
     run: Arc<Run>,
     backend: Option<Arc<dyn Backend>>,
     vnet: bool,
-    mrg: bool,
     tx: Option<(u16, Queue)>,
     ctrl: Option<(u16, Queue)>,
-    rx: RxScratch,
     /// The frame being sent (reused).
     tx_buf: Vec<u8>,
     /// The transmit or control chain being served (reused).
     descs: Vec<Descriptor>,
+}
+
+/// One backend's receive side.
+struct RxPath {
+    backend: Option<Arc<dyn Backend>>,
+    vnet: bool,
+    mrg: bool,
+    scratch: RxScratch,
 }
 
 /// Receive state, allocated once.
@@ -563,8 +620,9 @@ impl Io {
     /// Serves the kicked work; the bits to serve again (a budget ran out).
     fn serve(&mut self, bits: u64) -> u64 {
         let mut again = 0;
-        if bits & K_RX != 0 && self.receive() {
-            again |= K_RX;
+        if bits & K_RX != 0 {
+            // Rings this thread again itself if the budget runs out.
+            self.run.receive(self.k, true);
         }
         if bits & K_TX != 0 && self.transmit() {
             again |= K_TX;
@@ -573,93 +631,6 @@ impl Io {
             again |= K_CTRL;
         }
         again
-    }
-
-    /// Moves frames from the backend to the guest until it has none or the budget runs out
-    /// (then true) or the guest has no buffers (the frame waits for the doorbell).
-    fn receive(&mut self) -> bool {
-        let Some(backend) = &self.backend else {
-            return false;
-        };
-        let run = &*self.run;
-        let mem = &*run.mem;
-        let m = mem.mem();
-        // Without a vnet header the backend's frame goes after a header we make.
-        let off = if self.vnet { 0 } else { HDR };
-        let mut delivered = 0;
-        let mut retries = 0;
-        // Receive queues (pair numbers, < MAX_PAIRS) whose driver wants an interrupt.
-        let mut notify = 0u64;
-        let more = loop {
-            let len = match self.rx.pending {
-                Some(len) => len,
-                None => {
-                    if delivered >= RX_BUDGET {
-                        break true;
-                    }
-                    match backend.recv(&mut self.rx.buf[off..]) {
-                        Ok(Some(n)) if off + n >= HDR => {
-                            if !self.vnet {
-                                self.rx.buf[..HDR].fill(0);
-                            }
-                            self.rx.pending = Some(off + n);
-                            off + n
-                        }
-                        Ok(Some(_)) => {
-                            run.drop_frame();
-                            continue;
-                        }
-                        Ok(None) => break false,
-                        Err(e) => {
-                            log(|| format!("receiving from the backend failed: {e}"));
-                            break false;
-                        }
-                    }
-                }
-            };
-            let Some((j, mut ring)) = run.rx_for(self.k) else {
-                break false;
-            };
-            let RxRing { q, armed } = &mut *ring;
-            // A receive queue the driver did not enable: the frame waits (the backend drops
-            // what comes meanwhile, as a full NIC).
-            let Some(q) = q.as_mut() else {
-                break false;
-            };
-            match self.rx.deliver(q, len, self.mrg, mem) {
-                Delivery::Done => {
-                    self.rx.pending = None;
-                    delivered += 1;
-                    if *armed {
-                        let _ = q.disable_notification(m);
-                        *armed = false;
-                    }
-                    if q.needs_notification(m).unwrap_or(true) {
-                        notify |= 1 << j;
-                    }
-                }
-                Delivery::TooBig => {
-                    self.rx.pending = None;
-                    run.drop_frame();
-                }
-                Delivery::Empty(seen) => {
-                    *armed = true;
-                    // Two looks at most: a ring whose index claims buffers no chain can be
-                    // popped from (corrupt) must not make the thread spin.
-                    if arm(q, m, seen) && retries < 2 {
-                        retries += 1;
-                        continue;
-                    }
-                    break false;
-                }
-            }
-        };
-        for j in 0..run.rx.len() {
-            if notify & (1 << j) != 0 {
-                run.irq.signal_used(2 * j as u16);
-            }
-        }
-        more
     }
 
     /// Sends the transmit queue's frames; true if its budget ran out with more waiting.
@@ -686,6 +657,94 @@ impl Io {
         };
         let run = &*self.run;
         serve_chains(q, *index, run, &mut self.descs, |descs| command(descs, run))
+    }
+}
+
+impl RxPath {
+    /// Moves frames from the backend to the guest until it has none or the budget runs out
+    /// (then true) or the guest has no buffers (the frame waits for the doorbell).
+    fn receive(&mut self, k: usize, run: &Run) -> bool {
+        let Some(backend) = &self.backend else {
+            return false;
+        };
+        let mem = &*run.mem;
+        let m = mem.mem();
+        // Without a vnet header the backend's frame goes after a header we make.
+        let off = if self.vnet { 0 } else { HDR };
+        let mut delivered = 0;
+        let mut retries = 0;
+        // Receive queues (pair numbers, < MAX_PAIRS) whose driver wants an interrupt.
+        let mut notify = 0u64;
+        let more = loop {
+            let len = match self.scratch.pending {
+                Some(len) => len,
+                None => {
+                    if delivered >= RX_BUDGET {
+                        break true;
+                    }
+                    match backend.recv(&mut self.scratch.buf[off..]) {
+                        Ok(Some(n)) if off + n >= HDR => {
+                            if !self.vnet {
+                                self.scratch.buf[..HDR].fill(0);
+                            }
+                            self.scratch.pending = Some(off + n);
+                            off + n
+                        }
+                        Ok(Some(_)) => {
+                            run.drop_frame();
+                            continue;
+                        }
+                        Ok(None) => break false,
+                        Err(e) => {
+                            log(|| format!("receiving from the backend failed: {e}"));
+                            break false;
+                        }
+                    }
+                }
+            };
+            let Some((j, mut ring)) = run.rx_for(k) else {
+                break false;
+            };
+            let RxRing { q, armed } = &mut *ring;
+            // A receive queue the driver did not enable: the frame waits (the backend drops
+            // what comes meanwhile, as a full NIC).
+            let Some(q) = q.as_mut() else {
+                break false;
+            };
+            match self.scratch.deliver(q, len, self.mrg, mem) {
+                Delivery::Done => {
+                    self.scratch.pending = None;
+                    delivered += 1;
+                    if *armed {
+                        let _ = q.disable_notification(m);
+                        *armed = false;
+                    }
+                    if q.needs_notification(m).unwrap_or(true) {
+                        notify |= 1 << j;
+                    }
+                }
+                Delivery::TooBig => {
+                    self.scratch.pending = None;
+                    run.drop_frame();
+                }
+                Delivery::Empty(seen) => {
+                    *armed = true;
+                    // Two looks at most: a ring whose index claims buffers no chain can be
+                    // popped from (corrupt) must not make the thread spin.
+                    if arm(q, m, seen) && retries < 2 {
+                        retries += 1;
+                        continue;
+                    }
+                    break false;
+                }
+            }
+        };
+        for j in 0..run.rx.len() {
+            if notify & (1 << j) != 0 {
+                run.irq.signal_used(2 * j as u16);
+            }
+        }
+        more
     }
 }
 
