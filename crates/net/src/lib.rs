@@ -297,6 +297,12 @@ pub trait Backend: Send + Sync {
     fn set_waker(&self, waker: Arc<dyn Fn() + Send + Sync>);
     /// TUNSETOFFLOAD for tap; default no-op.
     fn set_offload(&self, _o: Offload) {}
+    /// Every frame recv gives was made by the backend itself with correct checksums (a user-mode
+    /// stack), so a front end may tell the guest they need no checking, as a NIC with receive
+    /// checksum offload does. False for frames from a wire or another host (tap).
+    fn checksums_valid(&self) -> bool {
+        false
+    }
     /// Frames dropped so far (for tests/diagnostics).
     fn dropped(&self) -> u64 {
         0

@@ -4,8 +4,10 @@
 //! Queues: rx0, tx0, rx1, tx1, ... then the control queue (at index 2 when the driver did not
 //! take MQ, as the spec numbers it). Every frame carries the 12-byte `virtio_net_hdr_v1`. With a
 //! tap that has a vnet header the header goes through unchanged both ways and the checksum and
-//! segmentation offloads are offered; without one (user networking) none is offered, as QEMU
-//! does, so frames are always complete and the header is dropped on send and zero on receive.
+//! segmentation offloads are offered; without one (user networking) frames are always complete
+//! and the header is dropped on send and made on receive: zero, or only DATA_VALID where the
+//! backend built the frames itself (libslirp), which is the one offload offered then (QEMU
+//! offers none there).
 //!
 //! The generic [`super::worker::Worker`] serves one chain per call, but a received frame may
 //! need several chains (mergeable buffers), and receiving is driven by the backend, not by the
@@ -87,6 +89,8 @@ pub const S_LINK_UP: u16 = 1;
 
 /// The driver's header (VERSION_1 always has `num_buffers`, bytes 10..12).
 const HDR: usize = 12;
+/// Header flag: the frame's checksums are known good.
+const HDR_F_DATA_VALID: u8 = 2;
 const _: () = assert!(HDR == VNET_HDR_LEN);
 /// Largest frame: a 64 KiB GSO packet plus Ethernet and VLAN headers (what the backends pass).
 const MAX_FRAME: usize = 65_536 + 64;
@@ -227,13 +231,20 @@ impl Net {
             if opts.ctrl_vq {
                 features |= f::CTRL_GUEST_OFFLOADS;
             }
+        } else if opts.guest_csum && backends.iter().all(|b| b.checksums_valid()) {
+            // Frames the backend made itself (user networking) go to the guest marked
+            // DATA_VALID: its stack then skips verifying every byte again, which costs emulated
+            // guest time (a NIC's receive checksum offload). Nothing partial is ever sent.
+            features |= f::GUEST_CSUM;
+            if opts.ctrl_vq {
+                features |= f::CTRL_GUEST_OFFLOADS;
+            }
         }
         let mut sizes = vec![QUEUE_SIZE; 2 * pairs];
         if opts.ctrl_vq {
             sizes.push(CTRL_QUEUE_SIZE);
         }
-        // Wakers are set once, here; they ring whichever thread serves the backend now.
-        // The waker delivers on the backend's own thread: a hop through the pair's I/O thread
+        // Wakers are set once, here. The waker delivers on the backend's own thread: a hop through the pair's I/O thread
         // cost a context switch per frame on a two-core host (as spapr-vlan found).
         let slots = backends
             .iter()
@@ -372,6 +383,7 @@ impl VirtioDevice for Net {
                 })
                 .collect(),
             stopped: AtomicBool::new(false),
+            data_valid: AtomicBool::new(!vnet && features & f::GUEST_CSUM != 0),
             kicks: (0..threads).map(|_| Arc::new(Kick::default())).collect(),
             backends: self.backends.clone(),
             rx: rx
@@ -511,6 +523,9 @@ struct Run {
     recv: Vec<Mutex<RxPath>>,
     /// The device was reset: nothing is delivered any more.
     stopped: AtomicBool,
+    /// Received frames (from a backend without a vnet header) are marked DATA_VALID: the
+    /// driver took GUEST_CSUM and has not switched it off (GUEST_OFFLOADS_SET).
+    data_valid: AtomicBool,
 }
 
 impl Run {
@@ -686,6 +701,9 @@ impl RxPath {
                         Ok(Some(n)) if off + n >= HDR => {
                             if !self.vnet {
                                 self.scratch.buf[..HDR].fill(0);
+                                if run.data_valid.load(Ordering::Relaxed) {
+                                    self.scratch.buf[0] = HDR_F_DATA_VALID;
+                                }
                             }
                             self.scratch.pending = Some(off + n);
                             off + n
@@ -1022,6 +1040,8 @@ fn execute(class: u8, cmd: u8, data: &[u8], len: u64, run: &Run) -> u8 {
             for be in &run.backends {
                 be.set_offload(offload(o));
             }
+            run.data_valid
+                .store(o & f::GUEST_CSUM != 0, Ordering::Relaxed);
             OK
         }
         _ => ERR,

@@ -50,6 +50,8 @@ const CTRL: u16 = 2;
 #[derive(Default)]
 struct Loopback {
     vnet: bool,
+    /// Claims to build its frames itself, with good checksums (as libslirp does).
+    valid: bool,
     sent: Mutex<Vec<Vec<u8>>>,
     /// Frames to deliver, and whether the next one must call the waker.
     inbox: Mutex<(VecDeque<Vec<u8>>, bool)>,
@@ -117,6 +119,10 @@ impl Backend for Loopback {
 
     fn set_offload(&self, o: Offload) {
         *self.offload.lock().unwrap() = Some(o);
+    }
+
+    fn checksums_valid(&self) -> bool {
+        self.valid
     }
 
     fn dropped(&self) -> u64 {
@@ -481,6 +487,48 @@ fn a_1500_byte_frame_fills_one_mergeable_buffer() {
     // Only what the frame needed was written.
     assert_eq!(r.get(bufs[0].1 + 1512, 4), vec![0xee; 4]);
     wait_for(|| r.line.0.load(Ordering::SeqCst), "receive interrupt");
+}
+
+#[test]
+fn frames_a_backend_built_itself_are_marked_data_valid_while_the_driver_wants_it() {
+    let lb = Arc::new(Loopback {
+        valid: true,
+        inbox: Mutex::new((VecDeque::new(), true)),
+        ..Default::default()
+    });
+    let mut r = Rig::loopback(&lb);
+    // The one offload offered without a vnet header, with the command that switches it.
+    let offered = r.device_features() & f::OFFLOADS;
+    assert_eq!(offered, f::GUEST_CSUM | f::CTRL_GUEST_OFFLOADS);
+    r.init(
+        f::MRG_RXBUF | f::GUEST_CSUM | f::CTRL_VQ | f::CTRL_GUEST_OFFLOADS,
+        3,
+    );
+    let bufs = r.rx_buffers(RX, 2, 4096);
+    r.kick(RX);
+    let frame = pattern(600, 5);
+    lb.arrive(frame.clone());
+    r.wait_used(RX, 1);
+    let got = r.get(bufs[0].1, 12 + 600);
+    assert_eq!(got[..12], hdr(2, 0, [0, 0, 0, 0, 1])[..], "DATA_VALID");
+    assert_eq!(got[12..], frame[..]);
+    // `ethtool -K eth0 rx off`: frames come unmarked, and the driver checks them itself.
+    assert_eq!(
+        r.command(
+            ctrl::CLASS_GUEST_OFFLOADS,
+            ctrl::GUEST_OFFLOADS_SET,
+            &0u64.to_le_bytes()
+        ),
+        ctrl::OK
+    );
+    lb.arrive(frame.clone());
+    r.wait_used(RX, 2);
+    let got = r.get(bufs[1].1, 12 + 600);
+    assert_eq!(got[..12], hdr(0, 0, [0, 0, 0, 0, 1])[..]);
+    // A tap without a vnet header (frames from a wire) is offered nothing.
+    let plain = Loopback::new(false);
+    let r = Rig::loopback(&plain);
+    assert_eq!(r.device_features() & f::OFFLOADS, 0);
 }
 
 #[test]
@@ -860,8 +908,12 @@ fn slirp_answers_an_arp_request_for_the_gateway() {
     };
     let backends = net::open(&cfg).expect("-netdev user");
     let mut r = Rig::new(backends, NetOptions::default());
-    assert_eq!(r.device_features() & f::OFFLOADS, 0);
-    r.init(f::MRG_RXBUF | feature::RING_EVENT_IDX, 3);
+    // Slirp's frames are its own: they may be marked DATA_VALID, and nothing more is offered.
+    assert_eq!(
+        r.device_features() & f::OFFLOADS,
+        f::GUEST_CSUM | f::CTRL_GUEST_OFFLOADS
+    );
+    r.init(f::MRG_RXBUF | f::GUEST_CSUM | feature::RING_EVENT_IDX, 3);
     let bufs = r.rx_buffers(RX, 8, 2048);
     r.kick(RX);
     r.transmit(TX, &[&hdr(0, 0, [0; 5]), &arp_request(MAC, [10, 0, 2, 2])]);
@@ -874,7 +926,11 @@ fn slirp_answers_an_arp_request_for_the_gateway() {
             let (head, len) = r.used(RX, seen);
             let at = bufs.iter().find(|b| b.0 == head).expect("a posted head").1;
             let got = r.get(at, len as usize);
-            assert_eq!(got[10..12], [1, 0], "num_buffers");
+            assert_eq!(
+                got[..12],
+                hdr(2, 0, [0, 0, 0, 0, 1])[..],
+                "DATA_VALID, one buffer"
+            );
             let frame = &got[12..];
             if frame.len() >= 42 && frame[12..14] == [0x08, 0x06] {
                 assert_eq!(frame[0..6], MAC, "to us");
