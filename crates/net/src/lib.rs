@@ -9,6 +9,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(feature = "loopback")]
+pub mod loopback;
 mod slirp;
 mod tap;
 
@@ -265,6 +267,71 @@ pub struct TapConfig {
     pub queues: u16,
 }
 
+/// virtio-net header flags (byte 0): the frame's checksum is partial, to be completed from
+/// `csum_start` (bytes 6..8) with the result at `csum_start + csum_offset` (bytes 8..10).
+pub const VNET_F_NEEDS_CSUM: u8 = 1;
+/// The sender (the host kernel) has verified the frame's checksums.
+pub const VNET_F_DATA_VALID: u8 = 2;
+
+/// What a received frame's vnet header says of its checksums, once [`finish_checksum`] has
+/// done what the header asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    /// Nothing is known: the guest checks it.
+    Unknown,
+    /// Verified by the host, or just computed here.
+    Good,
+    /// The header asked for a completion that does not fit the frame: drop the frame.
+    Bad,
+}
+
+/// For a front end that drops the vnet header (spapr-vlan): completes a partial checksum
+/// (`VNET_F_NEEDS_CSUM`, what a tap with `TUN_F_CSUM` gives for the host's own packets) in
+/// `frame`, the bytes after the header, and says what is then known of the checksums.
+pub fn finish_checksum(hdr: &[u8], frame: &mut [u8]) -> Checksum {
+    let Some(&flags) = hdr.first() else {
+        return Checksum::Unknown;
+    };
+    if flags & VNET_F_NEEDS_CSUM == 0 {
+        return if flags & VNET_F_DATA_VALID != 0 {
+            Checksum::Good
+        } else {
+            Checksum::Unknown
+        };
+    }
+    let field = |i: usize| {
+        hdr.get(i..i + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let (Some(start), Some(off)) = (field(6), field(8)) else {
+        return Checksum::Bad;
+    };
+    let at = start + off;
+    if start > frame.len() || at + 2 > frame.len() {
+        return Checksum::Bad;
+    }
+    // The field holds the pseudo-header sum; the one's complement sum of everything from
+    // `start` (field included) folded and inverted is the checksum (RFC 1071).
+    let mut sum: u64 = 0;
+    let mut words = frame[start..].chunks_exact(2);
+    for w in &mut words {
+        sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = words.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    // A computed 0 goes out as 0xffff, as Linux does (for UDP, 0 would mean "no checksum").
+    let c = match !(sum as u16) {
+        0 => 0xffff,
+        c => c,
+    };
+    frame[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    Checksum::Good
+}
+
 /// Offloads the guest accepts on receive (TUNSETOFFLOAD); ignored by backends without a vnet header.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Offload {
@@ -378,6 +445,74 @@ impl EventFd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 1071 sum of `parts`, folded (not inverted).
+    fn ones_sum(parts: &[&[u8]]) -> u16 {
+        let bytes: Vec<u8> = parts.concat();
+        let mut s: u32 = 0;
+        for w in bytes.chunks(2) {
+            s += u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0));
+        }
+        while s >> 16 != 0 {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    /// An Ethernet + IPv4 frame carrying `l4` (protocol `proto`), with the L4 checksum field
+    /// at `csum_at` (within `l4`) set to the pseudo-header sum, as a sender leaves a partial
+    /// checksum; and the vnet header that says so.
+    fn partial(proto: u8, mut l4: Vec<u8>, csum_at: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (src, dst) = ([192u8, 168, 77, 1], [192u8, 168, 77, 2]);
+        let len = (l4.len() as u16).to_be_bytes();
+        let pseudo = ones_sum(&[&src, &dst, &[0, proto], &len]);
+        l4[csum_at..csum_at + 2].copy_from_slice(&pseudo.to_be_bytes());
+        let mut f = vec![0u8; 14];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&l4);
+        let mut hdr = vec![0u8; VNET_HDR_LEN];
+        hdr[0] = VNET_F_NEEDS_CSUM;
+        hdr[6..8].copy_from_slice(&34u16.to_le_bytes());
+        hdr[8..10].copy_from_slice(&(csum_at as u16).to_le_bytes());
+        (hdr, f, [src, dst].concat())
+    }
+
+    #[test]
+    fn a_partial_checksum_is_completed_so_the_segment_verifies() {
+        // TCP (odd length, so the last byte is padded) and UDP.
+        for (proto, at, n) in [(6u8, 16usize, 20 + 1001), (17, 6, 8 + 64)] {
+            let l4: Vec<u8> = (0..n).map(|i| (i * 7 + 3) as u8).collect();
+            let (hdr, mut f, addrs) = partial(proto, l4, at);
+            assert_eq!(finish_checksum(&hdr, &mut f), Checksum::Good);
+            // A receiver's check: the sum over pseudo-header and segment is all ones.
+            let seg = &f[34..];
+            let len = (seg.len() as u16).to_be_bytes();
+            assert_eq!(ones_sum(&[&addrs, &[0, proto], &len, seg]), 0xffff);
+        }
+    }
+
+    #[test]
+    fn checksum_flags_and_bad_offsets() {
+        let mut f = vec![0u8; 60];
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        assert_eq!(finish_checksum(&hdr, &mut f), Checksum::Unknown);
+        hdr[0] = VNET_F_DATA_VALID;
+        assert_eq!(finish_checksum(&hdr, &mut f), Checksum::Good);
+        assert_eq!(finish_checksum(&[], &mut f), Checksum::Unknown);
+        // A completion beyond the frame is refused, the frame untouched.
+        hdr[0] = VNET_F_NEEDS_CSUM;
+        hdr[6..8].copy_from_slice(&50u16.to_le_bytes());
+        hdr[8..10].copy_from_slice(&9u16.to_le_bytes());
+        assert_eq!(finish_checksum(&hdr, &mut f), Checksum::Bad);
+        hdr[6..8].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert_eq!(finish_checksum(&hdr, &mut f), Checksum::Bad);
+        assert_eq!(f, vec![0u8; 60]);
+        assert_eq!(finish_checksum(&hdr[..7], &mut f), Checksum::Bad);
+    }
 
     #[test]
     fn hostfwd_parse_good() {

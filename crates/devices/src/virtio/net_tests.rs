@@ -9,11 +9,10 @@ use crate::ram::GuestRam;
 use crate::virtio::pci::{VirtioPci, BAR};
 use crate::virtio::{feature, status, VirtioDevice};
 use crate::Interrupt;
-use net::{Backend, Offload};
-use std::collections::VecDeque;
-use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use net::loopback::Loopback;
+use net::Backend;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const RAM: u64 = 4 << 20;
@@ -44,91 +43,6 @@ const WRITE: u16 = 2;
 const RX: u16 = 0;
 const TX: u16 = 1;
 const CTRL: u16 = 2;
-
-/// A test-harness backend: records the frames the device sends and holds frames for it to
-/// receive, with the edge-triggered waker of the `net::Backend` contract.
-#[derive(Default)]
-struct Loopback {
-    vnet: bool,
-    /// Claims to build its frames itself, with good checksums (as libslirp does).
-    valid: bool,
-    sent: Mutex<Vec<Vec<u8>>>,
-    /// Frames to deliver, and whether the next one must call the waker.
-    inbox: Mutex<(VecDeque<Vec<u8>>, bool)>,
-    waker: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
-    offload: Mutex<Option<Offload>>,
-    dropped: AtomicU64,
-}
-
-impl Loopback {
-    fn new(vnet: bool) -> Arc<Loopback> {
-        Arc::new(Loopback {
-            vnet,
-            inbox: Mutex::new((VecDeque::new(), true)),
-            ..Default::default()
-        })
-    }
-
-    /// A frame arrives from the "network".
-    fn arrive(&self, frame: Vec<u8>) {
-        let wake = {
-            let mut g = self.inbox.lock().unwrap();
-            g.0.push_back(frame);
-            std::mem::replace(&mut g.1, false)
-        };
-        if wake {
-            let w = self.waker.lock().unwrap().clone();
-            if let Some(w) = w {
-                w();
-            }
-        }
-    }
-
-    fn sent(&self) -> Vec<Vec<u8>> {
-        self.sent.lock().unwrap().clone()
-    }
-}
-
-impl Backend for Loopback {
-    fn vnet_hdr(&self) -> bool {
-        self.vnet
-    }
-
-    fn send(&self, bufs: &[IoSlice]) -> io::Result<()> {
-        let frame = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-        self.sent.lock().unwrap().push(frame);
-        Ok(())
-    }
-
-    fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        let mut g = self.inbox.lock().unwrap();
-        while let Some(f) = g.0.pop_front() {
-            if f.len() <= buf.len() {
-                buf[..f.len()].copy_from_slice(&f);
-                return Ok(Some(f.len()));
-            }
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        g.1 = true;
-        Ok(None)
-    }
-
-    fn set_waker(&self, waker: Arc<dyn Fn() + Send + Sync>) {
-        *self.waker.lock().unwrap() = Some(waker);
-    }
-
-    fn set_offload(&self, o: Offload) {
-        *self.offload.lock().unwrap() = Some(o);
-    }
-
-    fn checksums_valid(&self) -> bool {
-        self.valid
-    }
-
-    fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-}
 
 #[derive(Default)]
 struct Line(AtomicBool);
@@ -446,7 +360,7 @@ fn a_frame_over_three_descriptors_is_sent_whole_without_the_header() {
     r.transmit(TX, &[&first, &frame[8..58], &frame[58..]]);
     assert_eq!(lb.sent(), vec![frame]);
     // No vnet header: no offload was set on the backend.
-    assert!(lb.offload.lock().unwrap().is_none());
+    assert!(lb.offload().is_none());
 }
 
 #[test]
@@ -455,11 +369,7 @@ fn with_a_vnet_header_the_frame_goes_out_with_its_header() {
     let mut r = Rig::loopback(&lb);
     r.init(f::CSUM | f::GUEST_CSUM | f::GUEST_TSO4 | f::MRG_RXBUF, 3);
     // The driver's offloads reached the backend.
-    let o = lb
-        .offload
-        .lock()
-        .unwrap()
-        .expect("set_offload at activation");
+    let o = lb.offload().expect("set_offload at activation");
     assert!(o.csum && o.tso4 && !o.tso6 && !o.ecn && !o.ufo);
     let frame = pattern(300, 2);
     // NEEDS_CSUM, csum_start 34, csum_offset 16: the tap's business.
@@ -491,11 +401,7 @@ fn a_1500_byte_frame_fills_one_mergeable_buffer() {
 
 #[test]
 fn frames_a_backend_built_itself_are_marked_data_valid_while_the_driver_wants_it() {
-    let lb = Arc::new(Loopback {
-        valid: true,
-        inbox: Mutex::new((VecDeque::new(), true)),
-        ..Default::default()
-    });
+    let lb = Loopback::with(false, true);
     let mut r = Rig::loopback(&lb);
     // The one offload offered without a vnet header, with the command that switches it.
     let offered = r.device_features() & f::OFFLOADS;

@@ -52,6 +52,8 @@ fn bd_addr(bd: u64) -> u64 {
 /// Receive-queue entry flags (first byte).
 const RXQ_TOGGLE: u8 = 0x80;
 const RXQ_VALID: u8 = 0x40;
+/// The frame's checksums are good (ibmveth marks it CHECKSUM_UNNECESSARY).
+const RXQ_CSUM_GOOD: u8 = 0x01;
 /// Where the frame starts in a receive buffer (after the correlator).
 const RX_OFFSET: u64 = 8;
 /// Largest frame either way (a 64 KiB send is all six descriptors can describe usefully).
@@ -83,8 +85,10 @@ pub struct Vlan {
     mac: Mutex<[u8; 6]>,
     backend: Arc<dyn net::Backend>,
     /// Frames carry a virtio-net header on this backend (a tap): sent with a zero one, the
-    /// header dropped from received frames.
+    /// header dropped from received frames once it has been acted on.
     vnet_hdr: bool,
+    /// The backend builds its frames itself with good checksums (user networking).
+    made_here: bool,
     lan: Mutex<Lan>,
     /// H_VIO_SIGNAL mode bit 0: interrupt on receive.
     signal: AtomicBool,
@@ -104,6 +108,16 @@ impl Vlan {
         backend: Arc<dyn net::Backend>,
     ) -> Result<Arc<Vlan>, String> {
         let vnet_hdr = backend.vnet_hdr();
+        if vnet_hdr {
+            // The host's own packets then come with a partial checksum, completed here in
+            // host code and passed on as good, rather than summed in the host kernel and
+            // again by the guest on emulated time.
+            backend.set_offload(net::Offload {
+                csum: true,
+                ..Default::default()
+            });
+        }
+        let made_here = backend.checksums_valid();
         let v = Arc::new(Vlan {
             reg,
             irq,
@@ -112,6 +126,7 @@ impl Vlan {
             mac: Mutex::new(mac),
             backend,
             vnet_hdr,
+            made_here,
             lan: Mutex::new(Lan::default()),
             signal: AtomicBool::new(false),
             tx: Mutex::new(Vec::with_capacity(MAX_FRAME + net::VNET_HDR_LEN)),
@@ -161,20 +176,31 @@ impl Vlan {
                 Ok(Some(n)) => n,
                 _ => return,
             };
-            let frame = if self.vnet_hdr {
-                buf.get(net::VNET_HDR_LEN..n).unwrap_or(&[])
+            let Some(got) = buf.get_mut(..n) else {
+                continue;
+            };
+            let (good, frame) = if self.vnet_hdr {
+                if got.len() <= net::VNET_HDR_LEN {
+                    continue;
+                }
+                let (hdr, frame) = got.split_at_mut(net::VNET_HDR_LEN);
+                match net::finish_checksum(hdr, frame) {
+                    net::Checksum::Good => (true, &*frame),
+                    net::Checksum::Unknown => (false, &*frame),
+                    net::Checksum::Bad => continue,
+                }
             } else {
-                &buf[..n]
+                (self.made_here, &*got)
             };
             if !frame.is_empty() {
-                self.deliver(frame);
+                self.deliver(frame, good);
             }
         }
     }
 
     /// Puts one frame into a posted buffer and the receive queue; drops it when no buffer is
     /// large enough or the guest's queue is unusable (as a full NIC would).
-    fn deliver(&self, frame: &[u8]) {
+    fn deliver(&self, frame: &[u8], csum_good: bool) {
         let Ok(mut lan) = self.lan.lock() else {
             return;
         };
@@ -197,6 +223,9 @@ impl Vlan {
         }
         let (rxq_addr, rxq_len) = (bd_addr(lan.rxq), bd_len(lan.rxq));
         let mut flags = RXQ_VALID;
+        if csum_good {
+            flags |= RXQ_CSUM_GOOD;
+        }
         if !lan.toggle {
             flags |= RXQ_TOGGLE;
         }
@@ -475,4 +504,195 @@ fn h_change_logical_lan_mac(m: &Machine, cpu: &mut Cpu) -> i64 {
         mac.copy_from_slice(&b[2..]);
     }
     H_SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tce::{TCE_READ, TCE_WRITE};
+    use crate::vio::crq::tests::Pulses;
+    use net::loopback::Loopback;
+
+    const REG: u32 = 0x7100_0001;
+    /// Window pages 0..16 map real pages from here.
+    const REAL: u64 = 0x10_0000;
+    const BUF_LIST: u64 = 0;
+    const FILTER: u64 = PAGE;
+    const RXQ: u64 = 2 * PAGE;
+    /// Two 2 KiB receive buffers per page from here.
+    const BUFS: u64 = 4 * PAGE;
+
+    struct Guest {
+        mem: Arc<GuestMemory>,
+        lb: Arc<Loopback>,
+        v: Arc<Vlan>,
+        /// Receive-queue entries read so far.
+        seen: u64,
+    }
+
+    impl Guest {
+        /// An adapter on `lb`, registered, with `bufs` 2 KiB buffers posted (correlator i+1).
+        fn new(lb: Arc<Loopback>, bufs: u64) -> Guest {
+            let mem = Arc::new(GuestMemory::new(64 << 20).expect("guest memory"));
+            let irq = IrqLine::new(Arc::new(Pulses::default()), 0x1001, false);
+            let backend: Arc<dyn net::Backend> = lb.clone();
+            let v = Vlan::new(REG, irq, mem.clone(), [2, 0, 0, 0, 0, 1], backend).expect("vlan");
+            for p in 0..16 {
+                assert!(v
+                    .dma
+                    .put(p * PAGE, (REAL + p * PAGE) | TCE_READ | TCE_WRITE));
+            }
+            let rxq = BD_VALID | (PAGE << BD_LEN_SHIFT) | RXQ;
+            assert_eq!(v.register(BUF_LIST, rxq, FILTER, 0), H_SUCCESS);
+            for i in 0..bufs {
+                let at = BUFS + i * 2048;
+                assert!(mem.write(REAL + at, &(i + 1).to_be_bytes()));
+                assert_eq!(
+                    v.add_buffer(BD_VALID | (2048 << BD_LEN_SHIFT) | at),
+                    H_SUCCESS
+                );
+            }
+            Guest {
+                mem,
+                lb,
+                v,
+                seen: 0,
+            }
+        }
+
+        /// The next receive-queue entry if valid: (flags byte, the frame by its correlator).
+        fn next(&mut self) -> Option<(u8, Vec<u8>)> {
+            let mut e = [0u8; 16];
+            assert!(self.mem.read(REAL + RXQ + self.seen * 16, &mut e));
+            if e[0] & RXQ_VALID == 0 {
+                return None;
+            }
+            self.seen += 1;
+            let off = u64::from(u16::from_be_bytes([e[2], e[3]]));
+            let len = u32::from_be_bytes([e[4], e[5], e[6], e[7]]) as usize;
+            let corr = u64::from_be_bytes(e[8..].try_into().expect("8 bytes"));
+            let mut frame = vec![0u8; len];
+            assert!(self
+                .mem
+                .read(REAL + BUFS + (corr - 1) * 2048 + off, &mut frame));
+            Some((e[0], frame))
+        }
+    }
+
+    /// One's complement sum of 16-bit big-endian words (RFC 1071), unfolded.
+    fn sum(data: &[u8]) -> u64 {
+        data.chunks(2)
+            .map(|w| u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+            .sum()
+    }
+
+    fn fold(mut s: u64) -> u16 {
+        while s >> 16 != 0 {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    /// An Ethernet/IPv4/TCP frame with `payload`; the TCP checksum field holds `check`.
+    fn tcp_frame(payload: &[u8], check: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 20];
+        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&[10, 0, 2, 2]);
+        ip[16..20].copy_from_slice(&[10, 0, 2, 15]);
+        let c = !fold(sum(ip));
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        f[34 + 12] = 5 << 4;
+        f[34 + 16..34 + 18].copy_from_slice(&check.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// The TCP pseudo-header sum of a `tcp_frame`: what a sender with offload leaves in the field.
+    fn pseudo(frame: &[u8]) -> u16 {
+        let tcp_len = (frame.len() - 34) as u64;
+        fold(sum(&frame[26..34]) + 6 + tcp_len)
+    }
+
+    /// Whether the frame's TCP checksum verifies: the sum over pseudo-header and segment is all ones.
+    fn tcp_verifies(frame: &[u8]) -> bool {
+        let tcp_len = (frame.len() - 34) as u64;
+        fold(sum(&frame[26..34]) + 6 + tcp_len + sum(&frame[34..])) == 0xffff
+    }
+
+    /// A virtio-net header: flags, csum_start, csum_offset.
+    fn vnet(flags: u8, start: u16, offset: u16) -> Vec<u8> {
+        let mut h = vec![0u8; net::VNET_HDR_LEN];
+        h[0] = flags;
+        h[6..8].copy_from_slice(&start.to_le_bytes());
+        h[8..10].copy_from_slice(&offset.to_le_bytes());
+        h
+    }
+
+    fn with_hdr(h: Vec<u8>, frame: &[u8]) -> Vec<u8> {
+        let mut v = h;
+        v.extend_from_slice(frame);
+        v
+    }
+
+    #[test]
+    fn a_tap_frame_with_a_partial_checksum_arrives_completed_and_marked_good() {
+        let mut g = Guest::new(Loopback::new(true), 4);
+        // Partial checksums are asked of the tap, nothing that makes frames too big for ibmveth.
+        let o =
+            g.lb.offload()
+                .expect("offload set on a vnet-header backend");
+        assert!(o.csum && !o.tso4 && !o.tso6 && !o.ufo);
+        let payload: Vec<u8> = (0..333u32).map(|i| (i * 7) as u8).collect();
+        let partial = tcp_frame(&payload, 0);
+        let partial = tcp_frame(&payload, pseudo(&partial));
+        assert!(!tcp_verifies(&partial));
+        g.lb.arrive(with_hdr(vnet(net::VNET_F_NEEDS_CSUM, 34, 16), &partial));
+        let (flags, got) = g.next().expect("delivered");
+        assert_eq!(flags & RXQ_CSUM_GOOD, RXQ_CSUM_GOOD);
+        assert!(tcp_verifies(&got), "{got:x?}");
+        // Only the checksum field changed.
+        assert_eq!(got[..50], partial[..50]);
+        assert_eq!(got[52..], partial[52..]);
+    }
+
+    #[test]
+    fn tap_frames_keep_what_their_header_says_of_their_checksums() {
+        let mut g = Guest::new(Loopback::new(true), 4);
+        let frame = tcp_frame(b"checked by the host", 0x1234);
+        // Nothing said: the guest checks.
+        g.lb.arrive(with_hdr(vnet(0, 0, 0), &frame));
+        let (flags, got) = g.next().expect("delivered");
+        assert_eq!((flags & RXQ_CSUM_GOOD, got), (0, frame.clone()));
+        // DATA_VALID: good, untouched.
+        g.lb.arrive(with_hdr(vnet(net::VNET_F_DATA_VALID, 0, 0), &frame));
+        let (flags, got) = g.next().expect("delivered");
+        assert_eq!((flags & RXQ_CSUM_GOOD, got), (RXQ_CSUM_GOOD, frame.clone()));
+        // A checksum field past the frame's end: dropped, its buffer kept for the next frame.
+        g.lb.arrive(with_hdr(vnet(net::VNET_F_NEEDS_CSUM, 34, 400), &frame));
+        assert!(g.next().is_none());
+        g.lb.arrive(with_hdr(vnet(0, 0, 0), &frame));
+        assert_eq!(g.next().map(|(_, f)| f), Some(frame.clone()));
+        // A header and nothing after it: nothing delivered.
+        g.lb.arrive(vnet(0, 0, 0));
+        assert!(g.next().is_none());
+        assert_eq!(g.v.lan.lock().map(|l| l.bufs).ok(), Some(1));
+    }
+
+    #[test]
+    fn frames_are_marked_good_only_from_a_backend_that_built_them() {
+        for valid in [false, true] {
+            let mut g = Guest::new(Loopback::with(false, valid), 2);
+            assert!(g.lb.offload().is_none());
+            let frame = tcp_frame(b"from slirp", 0x4321);
+            g.lb.arrive(frame.clone());
+            let (flags, got) = g.next().expect("delivered");
+            assert_eq!(got, frame);
+            assert_eq!(flags & RXQ_CSUM_GOOD != 0, valid);
+        }
+    }
 }
