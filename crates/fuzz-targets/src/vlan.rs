@@ -22,7 +22,9 @@
 //! writes guest memory only in pages a TCE maps writable, and exactly what the model writes: a
 //! received frame lands in exactly one posted buffer (the smallest pool that fits it, 8 bytes
 //! in), or is dropped when none fits, and the receive-queue entry at the adapter's position (with
-//! the pass's toggle) describes it (length, offset, the buffer's correlator); a sent frame is
+//! the pass's toggle) describes it (length, offset, the buffer's correlator, and CSUM_GOOD as
+//! the frame's virtio-net header says: a partial checksum completed in the frame, DATA_VALID, or
+//! a frame dropped whose checksum field lies outside it); a sent frame is
 //! the concatenation of its descriptors' bytes (with a zero virtio-net header on such a backend)
 //! when the hcall succeeds, and nothing is sent when it fails; the interrupt pulses once per
 //! received frame exactly when H_VIO_SIGNAL enabled it; at most 4096 buffers in at most 8 sizes
@@ -60,7 +62,7 @@ pub(crate) struct Wire {
     vnet: bool,
     st: Mutex<WireState>,
     waker: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
-    /// The thread id of the last caller of `recv` (0: none yet).
+    /// The thread id of the last device thread (virtio-net's) that called `recv` (0: none yet).
     tid: AtomicI32,
 }
 
@@ -147,9 +149,16 @@ impl Backend for Wire {
     }
 
     fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        // SAFETY: a plain syscall without arguments.
-        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
-        self.tid.store(tid, Ordering::SeqCst);
+        // Only a device thread's id is worth keeping: front ends also receive on the caller's
+        // thread (a doorbell, an arrival's waker), which is done when the call returns.
+        if std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("virtio-net-"))
+        {
+            // SAFETY: a plain syscall without arguments.
+            let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
+            self.tid.store(tid, Ordering::SeqCst);
+        }
         let mut s = self.st.lock().expect("wire");
         s.log.calls += 1;
         while let Some(f) = s.inbox.pop_front() {
@@ -233,6 +242,38 @@ const BD_TOGGLE: u64 = 1 << 62;
 /// Receive-queue entry flags, and where a frame starts in its buffer.
 const RXQ_TOGGLE: u8 = 0x80;
 const RXQ_VALID: u8 = 0x40;
+const RXQ_CSUM_GOOD: u8 = 0x01;
+
+/// What the adapter makes of a tap frame's virtio-net header: NEEDS_CSUM (flags bit 0) has the
+/// checksum over `body[start..]` stored at `start + offset` (the field holding the pseudo-header
+/// sum), then the frame is good, or it is dropped (None) if the field is not inside the frame;
+/// otherwise the frame is good iff DATA_VALID (bit 1).
+fn checksum_from_header(hdr: &[u8], body: &mut [u8]) -> Option<bool> {
+    let flags = hdr[0];
+    if flags & 1 == 0 {
+        return Some(flags & 2 != 0);
+    }
+    let start = u16::from_le_bytes([hdr[6], hdr[7]]) as usize;
+    let field = start + u16::from_le_bytes([hdr[8], hdr[9]]) as usize;
+    if start > body.len() || field + 2 > body.len() {
+        return None;
+    }
+    let mut sum = 0u32;
+    for (i, &b) in body[start..].iter().enumerate() {
+        sum += if i % 2 == 0 {
+            (b as u32) << 8
+        } else {
+            b as u32
+        };
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = match !(sum as u16) {
+        0 => 0xffff,
+        c => c,
+    };
+    body[field..field + 2].copy_from_slice(&c.to_be_bytes());
+    Some(true)
+}
 const RX_OFFSET: u64 = 8;
 
 fn bd_len(bd: u64) -> u64 {
@@ -507,21 +548,30 @@ impl Harness {
                 "the adapter took a frame with no buffer posted (open {})",
                 self.lan.open
             );
-            let body = if self.vnet {
-                f.get(VNET_HDR_LEN..).unwrap_or(&[])
-            } else {
-                &f[..]
+            if !self.vnet {
+                // The wire builds no frames itself: nothing is said of their checksums.
+                if !f.is_empty() {
+                    self.deliver(&f, false);
+                }
+                continue;
+            }
+            let Some((hdr, body)) = f.split_at_checked(VNET_HDR_LEN) else {
+                continue;
             };
-            if !body.is_empty() {
-                let body = body.to_vec();
-                self.deliver(&body);
+            if body.is_empty() {
+                continue;
+            }
+            let mut body = body.to_vec();
+            match checksum_from_header(hdr, &mut body) {
+                Some(good) => self.deliver(&body, good),
+                None => crate::trace!("frame with a checksum field outside it dropped"),
             }
         }
     }
 
     /// Where the adapter puts a received frame: the smallest pool it fits, 8 bytes into the
     /// oldest buffer there, and an entry in the receive queue.
-    fn deliver(&mut self, frame: &[u8]) {
+    fn deliver(&mut self, frame: &[u8], csum_good: bool) {
         let need = frame.len() as u64 + RX_OFFSET;
         let Some(i) = (0..self.lan.pools.len())
             .filter(|&i| self.lan.pools[i].0 >= need && !self.lan.pools[i].1.is_empty())
@@ -542,7 +592,9 @@ impl Harness {
         }
         let (qa, ql) = (bd_addr(self.lan.rxq), bd_len(self.lan.rxq));
         let mut e = [0u8; 16];
-        e[0] = RXQ_VALID | if self.lan.toggle { 0 } else { RXQ_TOGGLE };
+        e[0] = RXQ_VALID
+            | if self.lan.toggle { 0 } else { RXQ_TOGGLE }
+            | if csum_good { RXQ_CSUM_GOOD } else { 0 };
         e[2..4].copy_from_slice(&(RX_OFFSET as u16).to_be_bytes());
         e[4..8].copy_from_slice(&(frame.len() as u32).to_be_bytes());
         e[8..].copy_from_slice(&correlator);
