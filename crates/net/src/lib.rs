@@ -9,6 +9,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod coalesce;
 #[cfg(feature = "loopback")]
 pub mod loopback;
 mod slirp;
@@ -20,6 +21,9 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[cfg(feature = "loopback")]
+pub use coalesce::test_segment;
+pub use coalesce::{Coalesced, MAX_COALESCED};
 pub use slirp::SlirpBackend;
 pub use tap::TapQueue;
 

@@ -46,9 +46,14 @@ impl Loopback {
 
     /// A frame arrives from the "network" (with its header when `vnet`).
     pub fn arrive(&self, frame: Vec<u8>) {
+        self.arrive_all(vec![frame]);
+    }
+
+    /// Frames arrive together, as a burst from libslirp's turn: the waker runs once, after all.
+    pub fn arrive_all(&self, frames: Vec<Vec<u8>>) {
         let wake = {
             let mut g = lock(&self.inbox);
-            g.0.push_back(frame);
+            g.0.extend(frames);
             std::mem::replace(&mut g.1, false)
         };
         if wake {

@@ -103,16 +103,21 @@ impl Shared {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A frame from slirp for the guest.
+    /// A frame from slirp for the guest; the front end hears of it at the end of slirp's turn
+    /// ([`Shared::wake_guest`]), so that it takes the whole burst at once (and may merge it).
     fn deliver(&self, frame: &[u8]) {
+        let mut rx = lock(&self.rx);
+        if !rx.q.push(std::iter::once(frame), frame.len()) {
+            drop(rx);
+            self.drop_frame();
+        }
+    }
+
+    /// Calls the waker if frames arrived since recv last found the queue empty.
+    fn wake_guest(&self) {
         let wake = {
             let mut rx = lock(&self.rx);
-            if !rx.q.push(std::iter::once(frame), frame.len()) {
-                drop(rx);
-                self.drop_frame();
-                return;
-            }
-            std::mem::replace(&mut rx.armed, false)
+            !rx.q.frames.is_empty() && std::mem::replace(&mut rx.armed, false)
         };
         if wake {
             // Cloned so that the waker runs unlocked and may call recv itself.
@@ -691,10 +696,14 @@ fn poll_loop(st: &LoopState, slirp: &SlirpHandle) {
             sys::slirp_pollfds_poll(slirp.0, c_int::from(ret < 0), Some(cb_get_revents), opaque)
         };
         st.run_timers();
+        shared.wake_guest();
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
         fed = feed(shared, slirp, &mut batch);
+        if fed {
+            shared.wake_guest();
+        }
     }
 }
 

@@ -403,9 +403,12 @@ fn a_1500_byte_frame_fills_one_mergeable_buffer() {
 fn frames_a_backend_built_itself_are_marked_data_valid_while_the_driver_wants_it() {
     let lb = Loopback::with(false, true);
     let mut r = Rig::loopback(&lb);
-    // The one offload offered without a vnet header, with the command that switches it.
+    // The offloads offered without a vnet header, with the command that switches them.
     let offered = r.device_features() & f::OFFLOADS;
-    assert_eq!(offered, f::GUEST_CSUM | f::CTRL_GUEST_OFFLOADS);
+    assert_eq!(
+        offered,
+        f::GUEST_CSUM | f::GUEST_TSO4 | f::CTRL_GUEST_OFFLOADS
+    );
     r.init(
         f::MRG_RXBUF | f::GUEST_CSUM | f::CTRL_VQ | f::CTRL_GUEST_OFFLOADS,
         3,
@@ -814,10 +817,10 @@ fn slirp_answers_an_arp_request_for_the_gateway() {
     };
     let backends = net::open(&cfg).expect("-netdev user");
     let mut r = Rig::new(backends, NetOptions::default());
-    // Slirp's frames are its own: they may be marked DATA_VALID, and nothing more is offered.
+    // Slirp's frames are its own: they may be marked DATA_VALID or merged, nothing more.
     assert_eq!(
         r.device_features() & f::OFFLOADS,
-        f::GUEST_CSUM | f::CTRL_GUEST_OFFLOADS
+        f::GUEST_CSUM | f::GUEST_TSO4 | f::CTRL_GUEST_OFFLOADS
     );
     r.init(f::MRG_RXBUF | f::GUEST_CSUM | feature::RING_EVENT_IDX, 3);
     let bufs = r.rx_buffers(RX, 8, 2048);
@@ -852,5 +855,78 @@ fn slirp_answers_an_arp_request_for_the_gateway() {
             "no ARP reply from slirp"
         );
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_burst_of_one_tcp_stream_arrives_as_one_gso_frame_over_mergeable_buffers() {
+    // TCP flags.
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let lb = Loopback::with(false, true);
+    let mut r = Rig::loopback(&lb);
+    r.init(
+        f::MRG_RXBUF | f::GUEST_CSUM | f::GUEST_TSO4 | feature::RING_EVENT_IDX,
+        3,
+    );
+    let bufs = r.rx_buffers(RX, 8, 2048);
+    r.kick(RX);
+    let data = pattern(3000, 7);
+    let segs = vec![
+        net::test_segment(100, ACK, &data[..1448]),
+        net::test_segment(1548, ACK, &data[1448..2896]),
+        net::test_segment(2996, ACK | PSH, &data[2896..]),
+        // Not the stream's next bytes: delivered on its own after the merged frame.
+        net::test_segment(9999, ACK, &data[..100]),
+    ];
+    let headers = 14 + 20 + 32;
+    lb.arrive_all(segs.clone());
+    r.wait_used(RX, 3);
+    // 12 + 66 + 3000 bytes over two 2048-byte buffers, num_buffers 2.
+    let (h0, l0) = r.used(RX, 0);
+    let (h1, l1) = r.used(RX, 1);
+    assert_eq!((h0, h1), (bufs[0].0, bufs[1].0));
+    assert_eq!((l0 + l1) as usize, 12 + headers + 3000);
+    let mut got = r.get(bufs[0].1, l0 as usize);
+    got.extend(r.get(bufs[1].1, l1 as usize));
+    assert_eq!(
+        got[..12],
+        hdr(1, 1, [headers as u16, 1448, 34, 16, 2])[..],
+        "NEEDS_CSUM, GSO_TCPV4, header length, segment size, checksum at 34+16, 2 buffers"
+    );
+    let frame = &got[12..];
+    assert_eq!(frame[headers..], data[..], "the stream's bytes in order");
+    assert_eq!(frame[..14], segs[0][..14]);
+    assert_eq!(
+        u16::from_be_bytes([frame[16], frame[17]]) as usize,
+        20 + 32 + 3000,
+        "IP total length"
+    );
+    assert_eq!(frame[47], ACK | PSH);
+    // Completed as the guest's stack would, the checksum is the stream's.
+    let mut whole = frame.to_vec();
+    assert!(matches!(
+        net::finish_checksum(&got[..12], &mut whole),
+        net::Checksum::Good
+    ));
+    let (h2, l2) = r.used(RX, 2);
+    assert_eq!(h2, bufs[2].0);
+    let got = r.get(bufs[2].1, l2 as usize);
+    assert_eq!(
+        got[..12],
+        hdr(2, 0, [0, 0, 0, 0, 1])[..],
+        "DATA_VALID alone"
+    );
+    assert_eq!(got[12..], segs[3][..]);
+    // A driver without GUEST_TSO4: nothing is merged.
+    r.init(f::MRG_RXBUF | f::GUEST_CSUM | feature::RING_EVENT_IDX, 3);
+    let bufs = r.rx_buffers(RX, 8, 2048);
+    r.kick(RX);
+    lb.arrive_all(segs[..2].to_vec());
+    r.wait_used(RX, 2);
+    for (i, seg) in segs[..2].iter().enumerate() {
+        let (h, l) = r.used(RX, i as u16);
+        assert_eq!(h, bufs[i].0);
+        assert_eq!(r.get(bufs[i].1, l as usize)[12..], seg[..]);
     }
 }
