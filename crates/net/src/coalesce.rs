@@ -6,6 +6,8 @@
 //! addresses, ports, ack, window, options and flags, in-order sequence numbers, every segment
 //! but the last of the first one's size, and a PSH or a short segment ends the frame.
 
+use crate::{fold, ones_sum};
+
 const ETH: usize = 14;
 const IP: usize = ETH;
 /// TCP header: after an IPv4 header without options (others are never merged).
@@ -121,39 +123,18 @@ impl Coalesced {
             return None;
         }
         let thl = usize::from(acc[TCP + 12] >> 4) * 4;
-        let tcp_len = acc.len() - TCP;
-        let mut sum = 6u64 + tcp_len as u64;
-        for w in acc[IP + 12..IP + 20].chunks_exact(2) {
-            sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
-        }
-        acc[TCP + 16..TCP + 18].copy_from_slice(&fold(sum).to_be_bytes());
+        let tcp_len = (acc.len() - TCP) as u64;
+        let pseudo = fold(6 + tcp_len + ones_sum(&acc[IP + 12..IP + 20]));
+        acc[TCP + 16..TCP + 18].copy_from_slice(&pseudo.to_be_bytes());
         Some(((TCP + thl) as u16, self.mss))
     }
-}
-
-fn fold(mut sum: u64) -> u16 {
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 /// Recomputes the IPv4 header checksum (20 bytes, no options).
 fn ip_checksum(f: &mut [u8]) {
     f[IP + 10..IP + 12].fill(0);
-    let sum = f[IP..IP + 20]
-        .chunks_exact(2)
-        .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    f[IP + 10..IP + 12].copy_from_slice(&(!fold(sum)).to_be_bytes());
-}
-
-/// One's complement sum over `data` (RFC 1071), not inverted.
-#[cfg(any(test, feature = "loopback"))]
-fn sum(data: &[u8]) -> u64 {
-    data.chunks(2)
-        .map(|w| u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum()
+    let c = !fold(ones_sum(&f[IP..IP + 20]));
+    f[IP + 10..IP + 12].copy_from_slice(&c.to_be_bytes());
 }
 
 /// A TCP/IPv4 segment from 10.0.2.2:8080 to 10.0.2.15:49153 with valid checksums, ack 77 and
@@ -184,7 +165,7 @@ pub fn test_segment(seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     f[IP + 2..IP + 4].copy_from_slice(&tot.to_be_bytes());
     ip_checksum(&mut f);
     let tcp_len = (f.len() - TCP) as u64;
-    let c = !fold(6 + tcp_len + sum(&f[IP + 12..IP + 20]) + sum(&f[TCP..]));
+    let c = !fold(6 + tcp_len + ones_sum(&f[IP + 12..IP + 20]) + ones_sum(&f[TCP..]));
     f[TCP + 16..TCP + 18].copy_from_slice(&c.to_be_bytes());
     f
 }
@@ -232,7 +213,7 @@ mod tests {
         let want: Vec<u8> = [p0, p1, p2].concat();
         assert_eq!(&f[TCP + 32..], &want[..]);
         assert_eq!(f[TCP + 13], ACK | PSH);
-        assert_eq!(sum(&f[IP..IP + 20]) % 0xffff, 0, "IP header checksum");
+        assert_eq!(ones_sum(&f[IP..IP + 20]) % 0xffff, 0, "IP header checksum");
         assert_eq!(
             u16::from_be_bytes([f[IP + 2], f[IP + 3]]) as usize,
             f.len() - ETH
@@ -247,7 +228,7 @@ mod tests {
         assert!(matches!(finish_checksum(&hdr, &mut f), Checksum::Good));
         let tcp_len = (f.len() - TCP) as u64;
         assert_eq!(
-            fold(6 + tcp_len + sum(&f[IP + 12..IP + 20]) + sum(&f[TCP..])),
+            fold(6 + tcp_len + ones_sum(&f[IP + 12..IP + 20]) + ones_sum(&f[TCP..])),
             0xffff
         );
     }

@@ -276,6 +276,29 @@ pub struct TapConfig {
 pub const VNET_F_NEEDS_CSUM: u8 = 1;
 /// The sender (the host kernel) has verified the frame's checksums.
 pub const VNET_F_DATA_VALID: u8 = 2;
+/// virtio-net header gso_type (byte 1): a TCP/IPv4 frame to be cut into gso_size segments.
+pub const VNET_GSO_TCPV4: u8 = 1;
+
+/// One's complement sum of `data` as big-endian 16-bit words (RFC 1071), unfolded.
+fn ones_sum(data: &[u8]) -> u64 {
+    let mut sum: u64 = 0;
+    let mut words = data.chunks_exact(2);
+    for w in &mut words {
+        sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = words.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    sum
+}
+
+/// Folds a one's complement sum to 16 bits (not inverted).
+fn fold(mut sum: u64) -> u16 {
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
 
 /// What a received frame's vnet header says of its checksums, once [`finish_checksum`] has
 /// done what the header asks.
@@ -316,19 +339,8 @@ pub fn finish_checksum(hdr: &[u8], frame: &mut [u8]) -> Checksum {
     }
     // The field holds the pseudo-header sum; the one's complement sum of everything from
     // `start` (field included) folded and inverted is the checksum (RFC 1071).
-    let mut sum: u64 = 0;
-    let mut words = frame[start..].chunks_exact(2);
-    for w in &mut words {
-        sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = words.remainder() {
-        sum += u64::from(*last) << 8;
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
     // A computed 0 goes out as 0xffff, as Linux does (for UDP, 0 would mean "no checksum").
-    let c = match !(sum as u16) {
+    let c = match !fold(ones_sum(&frame[start..])) {
         0 => 0xffff,
         c => c,
     };

@@ -24,7 +24,7 @@ use super::worker::{Descriptor, Kick, MAX_CHAIN};
 use super::{kind, Queue, QueueT, VirtioDevice, VirtioInterrupt};
 use crate::poll::Poll;
 use crate::ram::GuestRam;
-use net::{Backend, Offload, VNET_HDR_LEN};
+use net::{Backend, Offload, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN};
 use std::io::IoSlice;
 use std::sync::atomic::{fence, AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -90,12 +90,6 @@ pub const S_LINK_UP: u16 = 1;
 
 /// The driver's header (VERSION_1 always has `num_buffers`, bytes 10..12).
 const HDR: usize = 12;
-/// Header flag: the frame's checksums are known good.
-const HDR_F_DATA_VALID: u8 = 2;
-/// Header flag: the checksum at csum_start + csum_offset holds the pseudo-header sum only.
-const HDR_F_NEEDS_CSUM: u8 = 1;
-/// Header gso_type of a TCP/IPv4 segmentation frame.
-const HDR_GSO_TCPV4: u8 = 1;
 const _: () = assert!(HDR == VNET_HDR_LEN);
 /// Largest frame: a 64 KiB GSO packet plus Ethernet and VLAN headers (what the backends pass).
 const MAX_FRAME: usize = 65_536 + 64;
@@ -727,27 +721,11 @@ impl RxPath {
                     };
                     match got {
                         Ok(Some(n)) if off + n >= HDR => {
-                            let mut len = off + n;
-                            if !self.vnet {
-                                self.scratch.buf[..HDR].fill(0);
-                                let gso = if run.coalesce.load(Ordering::Relaxed) {
-                                    self.scratch.coalesce(backend.as_ref(), &mut len)
-                                } else {
-                                    None
-                                };
-                                let h = &mut self.scratch.buf[..HDR];
-                                if let Some((hdr_len, mss)) = gso {
-                                    h[0] = HDR_F_NEEDS_CSUM;
-                                    h[1] = HDR_GSO_TCPV4;
-                                    h[2..4].copy_from_slice(&hdr_len.to_le_bytes());
-                                    h[4..6].copy_from_slice(&mss.to_le_bytes());
-                                    // The TCP checksum field: after Ethernet and IPv4 headers.
-                                    h[6..8].copy_from_slice(&34u16.to_le_bytes());
-                                    h[8..10].copy_from_slice(&16u16.to_le_bytes());
-                                } else if run.data_valid.load(Ordering::Relaxed) {
-                                    h[0] = HDR_F_DATA_VALID;
-                                }
-                            }
+                            let len = if self.vnet {
+                                n
+                            } else {
+                                self.scratch.own_header(backend.as_ref(), HDR + n, run)
+                            };
                             self.scratch.pending = Some(len);
                             len
                         }
@@ -887,6 +865,31 @@ fn coalescing(o: u64) -> bool {
 }
 
 impl RxScratch {
+    /// Writes the header of a frame from a backend without one (`len` bytes in `buf` with the
+    /// header's room), after merging the backend's next segments into it when the driver took
+    /// that offload; the frame's length then.
+    fn own_header(&mut self, backend: &dyn Backend, mut len: usize, run: &Run) -> usize {
+        let gso = if run.coalesce.load(Ordering::Relaxed) {
+            self.coalesce(backend, &mut len)
+        } else {
+            None
+        };
+        let h = &mut self.buf[..HDR];
+        h.fill(0);
+        if let Some((hdr_len, mss)) = gso {
+            h[0] = VNET_F_NEEDS_CSUM;
+            h[1] = VNET_GSO_TCPV4;
+            h[2..4].copy_from_slice(&hdr_len.to_le_bytes());
+            h[4..6].copy_from_slice(&mss.to_le_bytes());
+            // The TCP checksum field: after Ethernet and IPv4 headers.
+            h[6..8].copy_from_slice(&34u16.to_le_bytes());
+            h[8..10].copy_from_slice(&16u16.to_le_bytes());
+        } else if run.data_valid.load(Ordering::Relaxed) {
+            h[0] = VNET_F_DATA_VALID;
+        }
+        len
+    }
+
     /// Merges the backend's next frames into the one in `buf` (header first, `len` bytes in
     /// all) while they continue its TCP stream; the first that does not is held for the next
     /// delivery. The GSO header fields (header length, segment size) if frames were merged.
@@ -1112,9 +1115,7 @@ fn execute(class: u8, cmd: u8, data: &[u8], len: u64, run: &Run) -> u8 {
             }
             run.data_valid
                 .store(o & f::GUEST_CSUM != 0, Ordering::Relaxed);
-            let vnet = run.backends.first().is_some_and(|b| b.vnet_hdr());
-            run.coalesce
-                .store(!vnet && coalescing(o), Ordering::Relaxed);
+            run.coalesce.store(coalescing(o), Ordering::Relaxed);
             OK
         }
         _ => ERR,
